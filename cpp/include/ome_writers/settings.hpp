@@ -1,0 +1,142 @@
+// Acquisition settings: the same fields as the Python AcquisitionSettings model.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ome_writers/export.hpp"
+#include "ome_writers/types.hpp"
+
+namespace ome_writers {
+
+/// What a dimension means. kUnset is a dimension with no declared type.
+enum class DimensionType { kUnset, kSpace, kTime, kChannel, kPosition, kOther };
+
+/// An imaging channel (an element of a channel dimension's coords).
+struct Channel {
+  std::string name;
+  std::optional<int> excitation_wavelength_nm;
+  std::optional<int> emission_wavelength_nm;
+  std::optional<std::string> fluorophore;
+  /// Display colour as RGBA, 0-255 each.
+  std::optional<std::array<std::uint8_t, 4>> color;
+};
+
+/// A stage position (an element of a position dimension's coords).
+struct Position {
+  std::string name;
+  std::optional<std::string> plate_row;
+  std::optional<std::string> plate_column;
+  std::optional<int> grid_row;
+  std::optional<int> grid_column;
+  std::optional<double> x_coord;
+  std::optional<double> y_coord;
+  std::optional<double> z_coord;
+};
+
+/// One axis of the acquisition, in acquisition order (slowest first; the last
+/// two are the frame's Y and X).
+struct Dimension {
+  std::string name;
+  /// Number of elements; nullopt means unbounded (first dimension only).
+  std::optional<std::int64_t> count;
+  DimensionType type = DimensionType::kUnset;
+  /// Elements per Zarr chunk along this axis (default: 1, or the full frame for Y/X).
+  std::optional<std::int64_t> chunk_size;
+  /// Chunks per shard along this axis; any dimension setting it turns sharding on.
+  std::optional<std::int64_t> shard_size_chunks;
+  /// NGFF unit name ("micrometer", "second"...).
+  std::optional<std::string> unit;
+  std::optional<double> scale;
+  std::optional<double> translation;
+  /// Channel coordinates (channel dimensions).
+  std::vector<Channel> channels;
+  /// Position coordinates (position dimensions).
+  std::vector<Position> positions;
+  /// Coordinates as JSON text, kept verbatim for round trips ("" when none).
+  std::string coords_json;
+};
+
+/// A multi-well plate.
+struct Plate {
+  std::vector<std::string> row_names;
+  std::vector<std::string> column_names;
+  std::optional<std::string> name;
+};
+
+/// Output file format.
+enum class FileFormat { kOmeZarr, kOmeTiff };
+
+/// Pixel compression. TIFF takes none/lzw/deflate/zstd; Zarr takes
+/// none/blosc-zstd/blosc-lz4/zstd.
+enum class Compression { kNone, kLzw, kDeflate, kZstd, kBloscZstd, kBloscLz4 };
+
+/// Whether several positions go to one multi-series OME-TIFF or one file each.
+enum class PreferSingleFile { kAuto, kAlways, kNever };
+
+/// Where the full OME-XML goes when several TIFF files are written.
+enum class MultiFileMetadata { kRedundant, kMasterTiff, kCompanionFile };
+
+/// Format-specific settings (the Python ``format`` field).
+struct FormatSettings {
+  FileFormat name = FileFormat::kOmeZarr;
+  /// Backend name as the user gave it ("auto", "native", ...); the C++ engine
+  /// serves all of them.
+  std::string backend = "auto";
+  std::string suffix = ".ome.zarr";
+  PreferSingleFile prefer_single_file = PreferSingleFile::kAuto;
+  MultiFileMetadata multi_file_metadata = MultiFileMetadata::kRedundant;
+  std::string companion_file = "companion.ome";
+};
+
+/// Tuning of the engine itself (not part of the Python model's fields).
+struct EngineOptions {
+  /// Bytes the frame queue and the chunk buffers may hold together.
+  std::uint64_t max_memory_bytes = 512ull << 20;
+  /// How long append() waits for room in the queue before it throws kTimeout.
+  double append_timeout_seconds = 30.0;
+  /// Threads that encode and write chunks; 0 picks one per core (at most 4).
+  int writer_threads = 0;
+  /// fsync the output on close, so a power loss after close() loses nothing.
+  bool fsync_on_close = true;
+};
+
+/// Everything needed to create a stream.
+struct OME_WRITERS_EXPORT StreamSettings {
+  std::string root_path;
+  std::vector<Dimension> dimensions;
+  DataType dtype = DataType::kUInt16;
+  FormatSettings format;
+  Compression compression = Compression::kNone;
+  /// "ome", "acquisition", or "list" (then storage_order_list holds the names).
+  std::string storage_order = "ome";
+  std::vector<std::string> storage_order_list;
+  std::optional<Plate> plate;
+  bool overwrite = false;
+  EngineOptions engine;
+
+  /// Parses the JSON produced by Python's ``AcquisitionSettings.model_dump_json()``
+  /// (plus an optional "engine" object). Throws Error(kInvalidArgument) naming
+  /// the bad field.
+  static StreamSettings from_json(const std::string& json);
+
+  /// Serialises to the same JSON shape that from_json() reads.
+  std::string to_json() const;
+
+  /// Checks the rules the Python model enforces, for C++ callers who fill the
+  /// struct by hand. Throws Error naming the offending value.
+  void validate() const;
+
+  /// Path of the output: root_path with its suffix replaced by the format's.
+  std::string output_path() const;
+};
+
+/// Name used in JSON for each enum.
+OME_WRITERS_EXPORT const char* to_string(DimensionType value) noexcept;
+OME_WRITERS_EXPORT const char* to_string(FileFormat value) noexcept;
+OME_WRITERS_EXPORT const char* to_string(Compression value) noexcept;
+
+}  // namespace ome_writers

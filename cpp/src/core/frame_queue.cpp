@@ -1,0 +1,112 @@
+#include "core/frame_queue.hpp"
+
+#include <cstdlib>
+#include <new>
+
+namespace ome_writers::detail {
+
+bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout,
+                                     bool* waited) {
+  std::unique_lock lock(mutex_);
+  auto has_room = [&] { return queued_frames_ == 0 || used_ + bytes <= limit_; };
+  *waited = false;
+  if (!has_room()) {
+    *waited = true;
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+    if (!room_.wait_until(lock, deadline, has_room)) return false;
+  }
+  used_ += bytes;
+  ++queued_frames_;
+  if (used_ > peak_) peak_ = used_;
+  return true;
+}
+
+void MemoryBudget::force_acquire(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  used_ += bytes;
+  if (used_ > peak_) peak_ = used_;
+}
+
+void MemoryBudget::release(std::uint64_t bytes, bool frame) {
+  {
+    std::lock_guard lock(mutex_);
+    used_ -= bytes;
+    if (frame) --queued_frames_;
+  }
+  room_.notify_all();
+}
+
+std::uint64_t MemoryBudget::used() const {
+  std::lock_guard lock(mutex_);
+  return used_;
+}
+
+std::uint64_t MemoryBudget::peak() const {
+  std::lock_guard lock(mutex_);
+  return peak_;
+}
+
+FrameBuffer& FrameBuffer::operator=(FrameBuffer&& other) noexcept {
+  if (this != &other) {
+    reset();
+    pool_ = other.pool_;
+    data_ = other.data_;
+    other.data_ = nullptr;
+  }
+  return *this;
+}
+
+void FrameBuffer::reset() {
+  if (data_ != nullptr) {
+    pool_->give_back(data_);
+    data_ = nullptr;
+  }
+}
+
+BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
+    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
+
+BufferPool::~BufferPool() {
+  for (auto* block : free_) ::operator delete[](block, std::align_val_t{64});
+}
+
+FrameBuffer BufferPool::take() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_.empty()) {
+      std::byte* block = free_.back();
+      free_.pop_back();
+      return FrameBuffer(this, block);
+    }
+  }
+  auto* block = static_cast<std::byte*>(::operator new[](block_bytes_, std::align_val_t{64}));
+  return FrameBuffer(this, block);
+}
+
+void BufferPool::give_back(std::byte* block) {
+  {
+    std::lock_guard lock(mutex_);
+    free_.push_back(block);
+  }
+  budget_.release(block_bytes_, true);
+}
+
+void FrameQueue::push(QueueItem item) {
+  {
+    std::lock_guard lock(mutex_);
+    items_.push_back(std::move(item));
+  }
+  ready_.notify_one();
+}
+
+QueueItem FrameQueue::pop() {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return !items_.empty(); });
+  QueueItem item = std::move(items_.front());
+  items_.pop_front();
+  return item;
+}
+
+}  // namespace ome_writers::detail

@@ -1,0 +1,117 @@
+// Bounded frame queue: append() copies a frame into a pooled buffer and
+// returns; the writer thread takes frames in order. A memory budget shared with
+// the chunk buffers provides backpressure.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ome_writers/stream.hpp"
+
+namespace ome_writers::detail {
+
+/// Bytes held by queued frames and chunk buffers, with waiting for room.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(std::uint64_t limit) : limit_(limit) {}
+
+  /// Takes `bytes` for a queued frame. Waits while the budget is full and at
+  /// least one frame is already queued (so a budget smaller than one chunk
+  /// never deadlocks). Returns false on timeout.
+  bool acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout, bool* waited);
+  /// Takes `bytes` without waiting (chunk buffers on the writer thread).
+  void force_acquire(std::uint64_t bytes);
+  void release(std::uint64_t bytes, bool frame);
+
+  std::uint64_t used() const;
+  std::uint64_t peak() const;
+  std::uint64_t limit() const { return limit_; }
+
+ private:
+  const std::uint64_t limit_;
+  mutable std::mutex mutex_;
+  std::condition_variable room_;
+  std::uint64_t used_ = 0;
+  std::uint64_t peak_ = 0;
+  std::uint64_t queued_frames_ = 0;
+};
+
+class BufferPool;
+
+/// A frame-sized buffer from the pool; returns itself (and its budget) on destruction.
+class FrameBuffer {
+ public:
+  FrameBuffer() = default;
+  FrameBuffer(BufferPool* pool, std::byte* data) : pool_(pool), data_(data) {}
+  FrameBuffer(FrameBuffer&& other) noexcept : pool_(other.pool_), data_(other.data_) {
+    other.data_ = nullptr;
+  }
+  FrameBuffer& operator=(FrameBuffer&& other) noexcept;
+  FrameBuffer(const FrameBuffer&) = delete;
+  FrameBuffer& operator=(const FrameBuffer&) = delete;
+  ~FrameBuffer() { reset(); }
+
+  std::byte* data() const { return data_; }
+  explicit operator bool() const { return data_ != nullptr; }
+  void reset();
+
+ private:
+  BufferPool* pool_ = nullptr;
+  std::byte* data_ = nullptr;
+};
+
+/// Reuses frame-sized, 64-byte aligned blocks so that append() does not allocate.
+class BufferPool {
+ public:
+  BufferPool(std::size_t block_bytes, MemoryBudget& budget);
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  /// A block whose budget the caller has already acquired.
+  FrameBuffer take();
+  std::size_t block_bytes() const { return block_bytes_; }
+
+ private:
+  friend class FrameBuffer;
+  void give_back(std::byte* block);
+
+  const std::size_t block_bytes_;
+  MemoryBudget& budget_;
+  std::mutex mutex_;
+  std::vector<std::byte*> free_;
+};
+
+/// One entry of the queue.
+struct QueueItem {
+  enum class Kind { kFrame, kSkip, kFlush, kClose };
+  Kind kind = Kind::kFrame;
+  FrameBuffer buffer;      ///< kFrame
+  std::string metadata;    ///< kFrame: JSON object text or empty
+  std::uint64_t count = 0; ///< kSkip: frames skipped
+  std::uint64_t ticket = 0;///< kFlush/kClose: completion ticket
+  std::uint64_t first_frame = 0;///< kSkip: acquisition number of the first skipped frame
+  FrameLocation location;  ///< kFrame: where the frame goes
+};
+
+/// FIFO between append() and the writer thread.
+class FrameQueue {
+ public:
+  void push(QueueItem item);
+  /// Blocks until an item is available.
+  QueueItem pop();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<QueueItem> items_;
+};
+
+}  // namespace ome_writers::detail

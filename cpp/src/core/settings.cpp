@@ -1,0 +1,410 @@
+// JSON <-> StreamSettings, validation and output paths.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/layout.hpp"
+#include "ome_writers/errors.hpp"
+#include "ome_writers/settings.hpp"
+
+namespace ome_writers {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void bad(const std::string& message) {
+  throw Error(ErrorCode::kInvalidArgument, message);
+}
+
+template <typename T>
+std::optional<T> opt(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    bad(std::string("settings field '") + key + "' has the wrong type: " + it->dump());
+  }
+}
+
+template <typename T>
+void put(json& j, const char* key, const std::optional<T>& v) {
+  j[key] = v ? json(*v) : json(nullptr);
+}
+
+struct EnumName {
+  int value;
+  const char* name;
+};
+
+constexpr EnumName kDimTypes[] = {
+    {static_cast<int>(DimensionType::kSpace), "space"},
+    {static_cast<int>(DimensionType::kTime), "time"},
+    {static_cast<int>(DimensionType::kChannel), "channel"},
+    {static_cast<int>(DimensionType::kPosition), "position"},
+    {static_cast<int>(DimensionType::kOther), "other"},
+};
+constexpr EnumName kCompressions[] = {
+    {static_cast<int>(Compression::kNone), "none"},
+    {static_cast<int>(Compression::kLzw), "lzw"},
+    {static_cast<int>(Compression::kDeflate), "deflate"},
+    {static_cast<int>(Compression::kZstd), "zstd"},
+    {static_cast<int>(Compression::kBloscZstd), "blosc-zstd"},
+    {static_cast<int>(Compression::kBloscLz4), "blosc-lz4"},
+};
+constexpr EnumName kPreferSingle[] = {
+    {static_cast<int>(PreferSingleFile::kAuto), "auto"},
+    {static_cast<int>(PreferSingleFile::kAlways), "always"},
+    {static_cast<int>(PreferSingleFile::kNever), "never"},
+};
+constexpr EnumName kMultiFile[] = {
+    {static_cast<int>(MultiFileMetadata::kRedundant), "redundant"},
+    {static_cast<int>(MultiFileMetadata::kMasterTiff), "master-tiff"},
+    {static_cast<int>(MultiFileMetadata::kCompanionFile), "companion-file"},
+};
+
+template <std::size_t N>
+int parse_enum(const EnumName (&table)[N], const std::string& text, const char* field) {
+  for (const auto& e : table) {
+    if (text == e.name) return e.value;
+  }
+  std::string allowed;
+  for (const auto& e : table) allowed += std::string(allowed.empty() ? "" : ", ") + e.name;
+  bad(std::string("invalid ") + field + " '" + text + "' (expected one of: " + allowed + ")");
+}
+
+template <std::size_t N>
+const char* enum_name(const EnumName (&table)[N], int value) {
+  for (const auto& e : table) {
+    if (e.value == value) return e.name;
+  }
+  return "?";
+}
+
+std::array<std::uint8_t, 4> parse_color(const std::string& text) {
+  // "#rrggbb" or "#rrggbbaa", as the Python model serialises it.
+  auto hex = [&](std::size_t i) {
+    unsigned v = 0;
+    if (std::sscanf(text.c_str() + i, "%2x", &v) != 1) bad("invalid channel color '" + text + "'");
+    return static_cast<std::uint8_t>(v);
+  };
+  if (text.size() != 7 && text.size() != 9) bad("invalid channel color '" + text + "'");
+  if (text[0] != '#') bad("invalid channel color '" + text + "'");
+  return {hex(1), hex(3), hex(5), text.size() == 9 ? hex(7) : std::uint8_t{255}};
+}
+
+std::string color_text(const std::array<std::uint8_t, 4>& c) {
+  char buf[10];
+  if (c[3] == 255) {
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", c[0], c[1], c[2]);
+  } else {
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x%02x", c[0], c[1], c[2], c[3]);
+  }
+  return buf;
+}
+
+Channel parse_channel(const json& j) {
+  Channel c;
+  if (j.is_string()) {
+    c.name = j.get<std::string>();
+    return c;
+  }
+  c.name = j.value("name", "");
+  c.excitation_wavelength_nm = opt<int>(j, "excitation_wavelength_nm");
+  c.emission_wavelength_nm = opt<int>(j, "emission_wavelength_nm");
+  c.fluorophore = opt<std::string>(j, "fluorophore");
+  if (auto color = opt<std::string>(j, "color")) c.color = parse_color(*color);
+  return c;
+}
+
+json channel_json(const Channel& c) {
+  json j;
+  j["name"] = c.name;
+  put(j, "excitation_wavelength_nm", c.excitation_wavelength_nm);
+  put(j, "emission_wavelength_nm", c.emission_wavelength_nm);
+  put(j, "fluorophore", c.fluorophore);
+  j["color"] = c.color ? json(color_text(*c.color)) : json(nullptr);
+  return j;
+}
+
+Position parse_position(const json& j) {
+  Position p;
+  if (j.is_string()) {
+    p.name = j.get<std::string>();
+    return p;
+  }
+  p.name = j.value("name", "");
+  p.plate_row = opt<std::string>(j, "plate_row");
+  p.plate_column = opt<std::string>(j, "plate_column");
+  p.grid_row = opt<int>(j, "grid_row");
+  p.grid_column = opt<int>(j, "grid_column");
+  p.x_coord = opt<double>(j, "x_coord");
+  p.y_coord = opt<double>(j, "y_coord");
+  p.z_coord = opt<double>(j, "z_coord");
+  return p;
+}
+
+json position_json(const Position& p) {
+  json j;
+  j["name"] = p.name;
+  put(j, "plate_row", p.plate_row);
+  put(j, "plate_column", p.plate_column);
+  put(j, "grid_row", p.grid_row);
+  put(j, "grid_column", p.grid_column);
+  put(j, "x_coord", p.x_coord);
+  put(j, "y_coord", p.y_coord);
+  put(j, "z_coord", p.z_coord);
+  return j;
+}
+
+Dimension parse_dimension(const json& j) {
+  if (!j.is_object()) bad("each dimension must be an object, got " + j.dump());
+  Dimension d;
+  d.name = j.value("name", "");
+  d.count = opt<std::int64_t>(j, "count");
+  if (auto type = opt<std::string>(j, "type")) {
+    d.type = static_cast<DimensionType>(parse_enum(kDimTypes, *type, "dimension type"));
+  }
+  d.chunk_size = opt<std::int64_t>(j, "chunk_size");
+  d.shard_size_chunks = opt<std::int64_t>(j, "shard_size_chunks");
+  d.unit = opt<std::string>(j, "unit");
+  d.scale = opt<double>(j, "scale");
+  d.translation = opt<double>(j, "translation");
+  auto coords = j.find("coords");
+  if (coords != j.end() && !coords->is_null()) {
+    if (!coords->is_array()) bad("dimension '" + d.name + "' coords must be a list");
+    d.coords_json = coords->dump();
+    for (const auto& c : *coords) {
+      if (d.type == DimensionType::kChannel) d.channels.push_back(parse_channel(c));
+      if (d.type == DimensionType::kPosition) d.positions.push_back(parse_position(c));
+    }
+  }
+  return d;
+}
+
+json dimension_json(const Dimension& d) {
+  json j;
+  j["name"] = d.name;
+  put(j, "count", d.count);
+  j["type"] = d.type == DimensionType::kUnset ? json(nullptr) : json(to_string(d.type));
+  if (!d.coords_json.empty()) {
+    j["coords"] = json::parse(d.coords_json);
+  } else if (!d.channels.empty()) {
+    for (const auto& c : d.channels) j["coords"].push_back(channel_json(c));
+  } else if (!d.positions.empty()) {
+    for (const auto& p : d.positions) j["coords"].push_back(position_json(p));
+  } else {
+    j["coords"] = nullptr;
+  }
+  put(j, "chunk_size", d.chunk_size);
+  put(j, "shard_size_chunks", d.shard_size_chunks);
+  put(j, "unit", d.unit);
+  put(j, "scale", d.scale);
+  put(j, "translation", d.translation);
+  return j;
+}
+
+FormatSettings parse_format(const json& j) {
+  FormatSettings f;
+  if (j.is_string()) {
+    const auto name = j.get<std::string>();
+    if (name == "ome-tiff" || name == "tiff") {
+      f.name = FileFormat::kOmeTiff;
+      f.suffix = ".ome.tiff";
+    } else if (name != "ome-zarr" && name != "zarr") {
+      bad("unsupported format '" + name + "' (the C++ engine writes 'ome-zarr' and 'ome-tiff')");
+    }
+    return f;
+  }
+  if (!j.is_object()) bad("format must be an object or a string, got " + j.dump());
+  const std::string name = j.value("name", "ome-zarr");
+  if (name == "ome-tiff") {
+    f.name = FileFormat::kOmeTiff;
+    f.suffix = ".ome.tiff";
+  } else if (name == "scratch") {
+    throw Error(ErrorCode::kNotImplemented,
+                "format 'scratch' is served by the Python package, not the C++ engine");
+  } else if (name != "ome-zarr") {
+    bad("unsupported format name '" + name + "'");
+  }
+  f.backend = j.value("backend", "auto");
+  if (auto suffix = opt<std::string>(j, "suffix")) f.suffix = *suffix;
+  if (f.name == FileFormat::kOmeTiff) {
+    auto single = j.find("prefer_single_file");
+    if (single != j.end() && single->is_boolean()) {
+      f.prefer_single_file = single->get<bool>() ? PreferSingleFile::kAlways : PreferSingleFile::kNever;
+    } else if (auto s = opt<std::string>(j, "prefer_single_file")) {
+      f.prefer_single_file =
+          static_cast<PreferSingleFile>(parse_enum(kPreferSingle, *s, "prefer_single_file"));
+    }
+    if (auto m = opt<std::string>(j, "multi_file_metadata")) {
+      f.multi_file_metadata =
+          static_cast<MultiFileMetadata>(parse_enum(kMultiFile, *m, "multi_file_metadata"));
+    }
+    if (auto c = opt<std::string>(j, "companion_file")) f.companion_file = *c;
+  }
+  return f;
+}
+
+json format_json(const FormatSettings& f) {
+  json j;
+  j["name"] = to_string(f.name);
+  j["backend"] = f.backend;
+  j["suffix"] = f.suffix;
+  if (f.name == FileFormat::kOmeTiff) {
+    j["prefer_single_file"] = enum_name(kPreferSingle, static_cast<int>(f.prefer_single_file));
+    j["multi_file_metadata"] = enum_name(kMultiFile, static_cast<int>(f.multi_file_metadata));
+    j["companion_file"] = f.companion_file;
+  }
+  return j;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(DimensionType value) noexcept {
+  if (value == DimensionType::kUnset) return "";
+  return enum_name(kDimTypes, static_cast<int>(value));
+}
+
+const char* to_string(FileFormat value) noexcept {
+  return value == FileFormat::kOmeTiff ? "ome-tiff" : "ome-zarr";
+}
+
+const char* to_string(Compression value) noexcept {
+  return enum_name(kCompressions, static_cast<int>(value));
+}
+
+StreamSettings StreamSettings::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    bad(std::string("settings are not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) bad("settings JSON must be an object");
+  StreamSettings s;
+  s.root_path = j.value("root_path", "");
+  if (auto dims = j.find("dimensions"); dims != j.end() && !dims->is_null()) {
+    for (const auto& d : *dims) s.dimensions.push_back(parse_dimension(d));
+  }
+  const std::string dtype = j.value("dtype", "");
+  if (dtype.empty()) bad("settings.dtype must be set before creating a stream");
+  auto parsed = parse_dtype(dtype);
+  if (!parsed) bad("unsupported dtype '" + dtype + "'");
+  s.dtype = *parsed;
+  if (auto f = j.find("format"); f != j.end() && !f->is_null()) s.format = parse_format(*f);
+  if (auto c = opt<std::string>(j, "compression")) {
+    s.compression = static_cast<Compression>(parse_enum(kCompressions, *c, "compression"));
+  }
+  if (auto so = j.find("storage_order"); so != j.end() && !so->is_null()) {
+    if (so->is_string()) {
+      s.storage_order = so->get<std::string>();
+      if (s.storage_order != "ome" && s.storage_order != "acquisition") {
+        bad("invalid storage_order '" + s.storage_order + "'");
+      }
+    } else if (so->is_array()) {
+      s.storage_order = "list";
+      s.storage_order_list = so->get<std::vector<std::string>>();
+    } else {
+      bad("storage_order must be 'ome', 'acquisition' or a list of names");
+    }
+  }
+  if (auto p = j.find("plate"); p != j.end() && !p->is_null()) {
+    Plate plate;
+    plate.row_names = p->value("row_names", std::vector<std::string>{});
+    plate.column_names = p->value("column_names", std::vector<std::string>{});
+    plate.name = opt<std::string>(*p, "name");
+    s.plate = plate;
+  }
+  s.overwrite = j.value("overwrite", false);
+  if (auto e = j.find("engine"); e != j.end() && e->is_object()) {
+    s.engine.max_memory_bytes = e->value("max_memory_bytes", s.engine.max_memory_bytes);
+    s.engine.append_timeout_seconds =
+        e->value("append_timeout_seconds", s.engine.append_timeout_seconds);
+    s.engine.writer_threads = e->value("writer_threads", s.engine.writer_threads);
+    s.engine.fsync_on_close = e->value("fsync_on_close", s.engine.fsync_on_close);
+  }
+  return s;
+}
+
+std::string StreamSettings::to_json() const {
+  json j;
+  j["root_path"] = root_path;
+  j["dimensions"] = json::array();
+  for (const auto& d : dimensions) j["dimensions"].push_back(dimension_json(d));
+  j["dtype"] = std::string(dtype_name(dtype));
+  j["format"] = format_json(format);
+  j["compression"] = compression == Compression::kNone ? json(nullptr) : json(to_string(compression));
+  j["storage_order"] = storage_order == "list" ? json(storage_order_list) : json(storage_order);
+  if (plate) {
+    j["plate"] = {{"row_names", plate->row_names}, {"column_names", plate->column_names}};
+    put(j["plate"], "name", plate->name);
+  } else {
+    j["plate"] = nullptr;
+  }
+  j["overwrite"] = overwrite;
+  j["engine"] = {{"max_memory_bytes", engine.max_memory_bytes},
+                 {"append_timeout_seconds", engine.append_timeout_seconds},
+                 {"writer_threads", engine.writer_threads},
+                 {"fsync_on_close", engine.fsync_on_close}};
+  return j.dump();
+}
+
+void StreamSettings::validate() const {
+  if (root_path.empty()) {
+    bad(std::string("root_path is required for ") + to_string(format.name) + " format.");
+  }
+  detail::Layout layout(*this);  // checks the dimension rules
+  (void)layout;
+  const bool tiff = format.name == FileFormat::kOmeTiff;
+  const bool tiff_codec = compression == Compression::kNone || compression == Compression::kLzw ||
+                          compression == Compression::kDeflate || compression == Compression::kZstd;
+  const bool zarr_codec = compression == Compression::kNone || compression == Compression::kZstd ||
+                          compression == Compression::kBloscZstd ||
+                          compression == Compression::kBloscLz4;
+  if (tiff && !tiff_codec) {
+    bad(std::string("compression '") + to_string(compression) + "' is not available for OME-TIFF");
+  }
+  if (!tiff && !zarr_codec) {
+    bad(std::string("compression '") + to_string(compression) + "' is not available for OME-Zarr");
+  }
+  if (engine.max_memory_bytes == 0) bad("engine.max_memory_bytes must be positive");
+  if (!(engine.append_timeout_seconds >= 0)) bad("engine.append_timeout_seconds must be >= 0");
+}
+
+std::string StreamSettings::output_path() const {
+  // Strip a trailing [.ome].zarr / [.ome].tif[f] (case-insensitive), then add
+  // the format's suffix; multi-file TIFF output is the stem directory.
+  std::string stem = root_path;
+  const std::string low = lower(stem);
+  for (const char* ext : {".zarr", ".tiff", ".tif"}) {
+    if (ends_with(low, ext)) {
+      stem.resize(stem.size() - std::string(ext).size());
+      if (ends_with(lower(stem), ".ome")) stem.resize(stem.size() - 4);
+      break;
+    }
+  }
+  if (format.name == FileFormat::kOmeTiff) {
+    std::int64_t positions = 1;
+    for (const auto& d : dimensions) {
+      if (d.type == DimensionType::kPosition) positions = d.count.value_or(1);
+    }
+    const bool single = format.prefer_single_file == PreferSingleFile::kAlways ||
+                        (format.prefer_single_file == PreferSingleFile::kAuto && positions <= 1);
+    if (!single) return stem;
+  }
+  return stem + format.suffix;
+}
+
+}  // namespace ome_writers

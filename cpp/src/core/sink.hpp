@@ -1,0 +1,39 @@
+// The interface between the writer thread and a file format.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/frame_queue.hpp"
+#include "ome_writers/stream.hpp"
+
+namespace ome_writers::detail {
+
+/// A file format writer. write_frame/skip_frame/flush/close run on the writer
+/// thread, in acquisition order; the metadata accessors may run on any thread.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  /// Stores one frame; the sink owns the buffer from here on.
+  virtual void write_frame(const FrameLocation& where, FrameBuffer frame,
+                           const std::string& metadata_json) = 0;
+  /// Records a frame that has no data (fill value).
+  virtual void skip_frame(const FrameLocation& where) = 0;
+  /// Makes everything received so far durable against a process crash.
+  virtual void flush() = 0;
+  /// Writes the final metadata and releases the files.
+  virtual void close() = 0;
+  /// Bytes written to files so far.
+  virtual std::uint64_t bytes_written() const = 0;
+
+  virtual std::string metadata_json() const = 0;
+  virtual void update_metadata_json(const std::string& json) = 0;
+  virtual void set_global_metadata(const std::string& name_space, const std::string& json) = 0;
+  virtual bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
+                          void* out) const = 0;
+  virtual std::vector<std::int64_t> current_shape(std::int64_t position) const = 0;
+};
+
+}  // namespace ome_writers::detail

@@ -1,0 +1,291 @@
+// Stream: the public API over the queue, the writer thread and a sink.
+#include "ome_writers/stream.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/frame_queue.hpp"
+#include "core/layout.hpp"
+#include "core/sink.hpp"
+#include "core/task_pool.hpp"
+#include "ome_writers/errors.hpp"
+#include "tiff/tiff_sink.hpp"
+#include "util/fs.hpp"
+#include "zarr/zarr_sink.hpp"
+
+#ifndef OME_WRITERS_VERSION
+#define OME_WRITERS_VERSION "0.0.0"
+#endif
+
+namespace ome_writers {
+
+const char* version() noexcept { return OME_WRITERS_VERSION; }
+
+namespace {
+
+int default_threads(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(hw, 1u, 4u));
+}
+
+}  // namespace
+
+class Stream::Impl {
+ public:
+  explicit Impl(StreamSettings settings)
+      : settings_(std::move(settings)),
+        layout_((settings_.validate(), settings_)),
+        budget_(settings_.engine.max_memory_bytes),
+        pool_(layout_.frame_bytes, budget_),
+        tasks_(settings_.format.name == FileFormat::kOmeZarr
+                   ? default_threads(settings_.engine.writer_threads)
+                   : 0) {
+    if (settings_.format.name == FileFormat::kOmeZarr) {
+      sink_ = std::make_unique<detail::ZarrSink>(settings_, layout_, budget_, tasks_);
+    } else {
+      sink_ = std::make_unique<detail::TiffSink>(settings_, layout_);
+    }
+    writer_ = std::thread([this] { run(); });
+  }
+
+  ~Impl() {
+    try {
+      close();
+    } catch (...) {
+      // A destructor cannot report; close() is where errors surface.
+    }
+  }
+
+  void check_usable() {
+    if (closed_) throw Error(ErrorCode::kClosed, "the stream is closed");
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  void append(const void* data, std::size_t nbytes, std::string_view metadata) {
+    check_usable();
+    if (nbytes != layout_.frame_bytes) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "frame has " + std::to_string(nbytes) + " bytes, expected " +
+                      std::to_string(layout_.frame_bytes) + " (" + std::to_string(layout_.height) +
+                      "x" + std::to_string(layout_.width) + " " +
+                      std::string(dtype_name(layout_.dtype)) + ")");
+    }
+    std::string meta;
+    if (!metadata.empty()) {
+      nlohmann::json parsed;
+      try {
+        parsed = nlohmann::json::parse(metadata);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    std::string("frame_metadata is not valid JSON: ") + e.what());
+      }
+      if (!parsed.is_object()) {
+        throw Error(ErrorCode::kInvalidArgument, "frame_metadata must be a JSON object");
+      }
+      if (!parsed.empty()) meta.assign(metadata);
+    }
+    detail::QueueItem item;
+    item.kind = detail::QueueItem::Kind::kFrame;
+    item.location = layout_.locate(next_frame_);
+    bool waited = false;
+    if (!budget_.acquire_for_frame(
+            layout_.frame_bytes,
+            std::chrono::duration<double>(settings_.engine.append_timeout_seconds), &waited)) {
+      throw Error(ErrorCode::kTimeout,
+                  "append timed out after " +
+                      std::to_string(settings_.engine.append_timeout_seconds) +
+                      " s waiting for the writer (memory budget " +
+                      std::to_string(budget_.limit()) + " bytes is full)");
+    }
+    if (waited) ++append_waits_;
+    item.buffer = pool_.take();
+    std::memcpy(item.buffer.data(), data, nbytes);
+    item.metadata = std::move(meta);
+    ++next_frame_;
+    queue_.push(std::move(item));
+  }
+
+  void skip(std::uint64_t frames) {
+    check_usable();
+    if (frames == 0) throw Error(ErrorCode::kInvalidArgument, "skip() needs frames >= 1, got 0");
+    if (layout_.total_frames && next_frame_ + frames > *layout_.total_frames) {
+      throw Error(ErrorCode::kIndexOutOfRange,
+                  "Cannot skip frames: would exceed total of " +
+                      std::to_string(*layout_.total_frames) + " frames (tried to skip " +
+                      std::to_string(frames) + ")");
+    }
+    detail::QueueItem item;
+    item.kind = detail::QueueItem::Kind::kSkip;
+    item.count = frames;
+    item.location.storage_index.clear();
+    item.first_frame = next_frame_;
+    next_frame_ += frames;
+    queue_.push(std::move(item));
+  }
+
+  void flush() {
+    check_usable();
+    wait_for(detail::QueueItem::Kind::kFlush);
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    wait_for(detail::QueueItem::Kind::kClose);
+    writer_.join();
+    std::lock_guard lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  StreamStats stats() const {
+    StreamStats s;
+    s.frames_appended = next_frame_;
+    s.frames_written = frames_written_.load();
+    s.bytes_written = sink_->bytes_written();
+    s.queue_bytes = budget_.used();
+    s.peak_queue_bytes = budget_.peak();
+    s.append_waits = append_waits_;
+    return s;
+  }
+
+  StreamSettings settings_;
+  detail::Layout layout_;
+  std::unique_ptr<detail::Sink> sink_;
+  bool closed_ = false;
+
+ private:
+  void wait_for(detail::QueueItem::Kind kind) {
+    detail::QueueItem item;
+    item.kind = kind;
+    std::unique_lock lock(mutex_);
+    item.ticket = ++tickets_issued_;
+    const auto ticket = item.ticket;
+    lock.unlock();
+    queue_.push(std::move(item));
+    lock.lock();
+    done_.wait(lock, [&] { return tickets_done_ >= ticket; });
+  }
+
+  void record_error() {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+
+  bool failed() {
+    std::lock_guard lock(mutex_);
+    return static_cast<bool>(error_);
+  }
+
+  void run() {
+    for (;;) {
+      detail::QueueItem item = queue_.pop();
+      using Kind = detail::QueueItem::Kind;
+      try {
+        switch (item.kind) {
+          case Kind::kFrame:
+            if (!failed()) sink_->write_frame(item.location, std::move(item.buffer), item.metadata);
+            ++frames_written_;
+            break;
+          case Kind::kSkip:
+            for (std::uint64_t k = 0; k < item.count && !failed(); ++k) {
+              sink_->skip_frame(layout_.locate(item.first_frame + k));
+              ++frames_written_;
+            }
+            break;
+          case Kind::kFlush:
+            if (!failed()) sink_->flush();
+            break;
+          case Kind::kClose:
+            // Even after a failure, write the metadata of what reached the files.
+            sink_->close();
+            break;
+        }
+      } catch (...) {
+        record_error();
+      }
+      if (item.kind == Kind::kFlush || item.kind == Kind::kClose) {
+        {
+          std::lock_guard lock(mutex_);
+          tickets_done_ = item.ticket;
+        }
+        done_.notify_all();
+        if (item.kind == Kind::kClose) return;
+      }
+    }
+  }
+
+  detail::MemoryBudget budget_;
+  detail::BufferPool pool_;
+  detail::FrameQueue queue_;
+  detail::TaskPool tasks_;
+  std::thread writer_;
+  std::uint64_t next_frame_ = 0;
+  std::uint64_t append_waits_ = 0;
+  std::atomic<std::uint64_t> frames_written_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable done_;
+  std::uint64_t tickets_issued_ = 0;
+  std::uint64_t tickets_done_ = 0;
+  std::exception_ptr error_;
+};
+
+Stream::Stream(StreamSettings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {}
+Stream::~Stream() = default;
+Stream::Stream(Stream&&) noexcept = default;
+Stream& Stream::operator=(Stream&&) noexcept = default;
+
+void Stream::append(const void* data, std::size_t nbytes, std::string_view frame_metadata_json) {
+  impl_->append(data, nbytes, frame_metadata_json);
+}
+void Stream::skip(std::uint64_t frames) { impl_->skip(frames); }
+void Stream::flush() { impl_->flush(); }
+void Stream::close() { impl_->close(); }
+bool Stream::closed() const noexcept { return impl_->closed_; }
+std::int64_t Stream::frame_height() const noexcept { return impl_->layout_.height; }
+std::int64_t Stream::frame_width() const noexcept { return impl_->layout_.width; }
+std::size_t Stream::frame_bytes() const noexcept { return impl_->layout_.frame_bytes; }
+const StreamSettings& Stream::settings() const noexcept { return impl_->settings_; }
+std::string Stream::output_path() const { return impl_->settings_.output_path(); }
+FrameLocation Stream::locate(std::uint64_t frame_number) const {
+  return impl_->layout_.locate(frame_number);
+}
+StreamStats Stream::stats() const { return impl_->stats(); }
+std::string Stream::metadata_json() const { return impl_->sink_->metadata_json(); }
+void Stream::update_metadata_json(const std::string& json) {
+  impl_->sink_->update_metadata_json(json);
+}
+
+void Stream::set_global_metadata(const std::string& name_space, const std::string& json) {
+  if (name_space.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "global metadata namespace must not be empty");
+  }
+  if (name_space == "ome" || name_space == "ome_writers") {
+    throw Error(ErrorCode::kInvalidArgument,
+                "global metadata namespace '" + name_space + "' is reserved");
+  }
+  try {
+    const auto parsed = nlohmann::json::parse(json);
+    (void)parsed;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("global metadata is not valid JSON: ") + e.what());
+  }
+  impl_->sink_->set_global_metadata(name_space, json);
+}
+
+bool Stream::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
+                        void* out) const {
+  return impl_->sink_->read_frame(position, storage_index, out);
+}
+
+std::vector<std::int64_t> Stream::current_shape(std::int64_t position) const {
+  return impl_->sink_->current_shape(position);
+}
+
+}  // namespace ome_writers

@@ -1,0 +1,191 @@
+#include "ome/ome_zarr_json.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "ome_writers/errors.hpp"
+
+namespace ome_writers::detail {
+
+using nlohmann::json;
+
+namespace {
+
+// Display window of an omero channel: the dtype's range (0..1 for float and bool).
+std::pair<double, double> dtype_window(DataType t) {
+  switch (t) {
+    case DataType::kUInt8:
+      return {0, 255};
+    case DataType::kUInt16:
+      return {0, 65535};
+    case DataType::kUInt32:
+      return {0, 4294967295.0};
+    case DataType::kUInt64:
+      return {0, 18446744073709551615.0};
+    case DataType::kInt8:
+      return {-128, 127};
+    case DataType::kInt16:
+      return {-32768, 32767};
+    case DataType::kInt32:
+      return {-2147483648.0, 2147483647.0};
+    case DataType::kInt64:
+      return {-9223372036854775808.0, 9223372036854775807.0};
+    default:
+      return {0, 1};
+  }
+}
+
+std::string color_hex(const Channel& c) {
+  if (!c.color) return "FFFFFF";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02X%02X%02X", (*c.color)[0], (*c.color)[1], (*c.color)[2]);
+  return buf;
+}
+
+json fill_value(DataType t) {
+  switch (t) {
+    case DataType::kBool:
+      return false;
+    case DataType::kFloat32:
+    case DataType::kFloat64:
+      return 0.0;
+    case DataType::kComplex64:
+    case DataType::kComplex128:
+      return json::array({0.0, 0.0});
+    default:
+      return 0;
+  }
+}
+
+bool is_xyz(const ArrayAxis& a, char which) {
+  return a.type == DimensionType::kSpace && a.name.size() == 1 &&
+         std::tolower(static_cast<unsigned char>(a.name[0])) == which;
+}
+
+}  // namespace
+
+json ome_image_attributes(const Layout& layout, const Position& position) {
+  json axes = json::array();
+  json scale = json::array();
+  json translation = json::array();
+  bool any_translation = false;
+  const Dimension* channel_dim = nullptr;
+  for (const auto& a : layout.axes) {
+    json axis{{"name", a.name}};
+    if (a.type != DimensionType::kUnset) axis["type"] = to_string(a.type);
+    if ((a.type == DimensionType::kSpace || a.type == DimensionType::kTime) && a.unit) {
+      axis["unit"] = *a.unit;
+    }
+    axes.push_back(axis);
+    scale.push_back(a.scale);
+    double offset = a.translation.value_or(0.0);
+    any_translation = any_translation || a.translation.has_value();
+    // Stage coordinates of the position shift its image in physical space.
+    const std::optional<double> stage = is_xyz(a, 'x')   ? position.x_coord
+                                        : is_xyz(a, 'y') ? position.y_coord
+                                        : is_xyz(a, 'z') ? position.z_coord
+                                                         : std::nullopt;
+    if (stage) {
+      offset += *stage;
+      any_translation = true;
+    }
+    translation.push_back(offset);
+    if (a.type == DimensionType::kChannel && a.dimension && !a.dimension->channels.empty()) {
+      channel_dim = a.dimension;
+    }
+  }
+  json transforms = json::array({{{"type", "scale"}, {"scale", scale}}});
+  if (any_translation) transforms.push_back({{"type", "translation"}, {"translation", translation}});
+  json ome{{"version", "0.5"},
+           {"multiscales",
+            json::array({{{"axes", axes},
+                          {"datasets", json::array({{{"path", "0"},
+                                                     {"coordinateTransformations", transforms}}})}}})}};
+  if (channel_dim) {
+    const auto [lo, hi] = dtype_window(layout.dtype);
+    json channels = json::array();
+    for (const auto& c : channel_dim->channels) {
+      channels.push_back({{"window", {{"start", lo}, {"min", lo}, {"end", hi}, {"max", hi}}},
+                          {"label", c.name},
+                          {"color", color_hex(c)},
+                          {"active", true}});
+    }
+    ome["omero"] = {{"channels", channels}};
+  }
+  return ome;
+}
+
+json zarr_array_metadata(const Layout& layout, const std::vector<std::int64_t>& shape,
+                         const std::string& compressor_json) {
+  json bytes_codec{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}};
+  json inner = json::array({bytes_codec});
+  if (!compressor_json.empty()) inner.push_back(json::parse(compressor_json));
+  json chunk_shape = json::array();
+  json shard_shape = json::array();
+  json names = json::array();
+  for (const auto& a : layout.axes) {
+    chunk_shape.push_back(a.chunk);
+    shard_shape.push_back(a.shard);
+    names.push_back(a.name);
+  }
+  json codecs = inner;
+  if (layout.sharded) {
+    codecs = json::array(
+        {{{"name", "sharding_indexed"},
+          {"configuration",
+           {{"chunk_shape", chunk_shape},
+            {"codecs", inner},
+            {"index_codecs", json::array({bytes_codec, {{"name", "crc32c"}}})},
+            {"index_location", "end"}}}}});
+  }
+  return json{{"zarr_format", 3},
+              {"node_type", "array"},
+              {"shape", shape},
+              {"data_type", std::string(dtype_name(layout.dtype))},
+              {"chunk_grid",
+               {{"name", "regular"},
+                {"configuration", {{"chunk_shape", layout.sharded ? shard_shape : chunk_shape}}}}},
+              {"chunk_key_encoding", {{"name", "default"}, {"configuration", {{"separator", "/"}}}}},
+              {"fill_value", fill_value(layout.dtype)},
+              {"codecs", codecs},
+              {"dimension_names", names},
+              {"attributes", json::object()},
+              {"storage_transformers", json::array()}};
+}
+
+json zarr_group_metadata(const json& attributes) {
+  return json{{"zarr_format", 3}, {"node_type", "group"}, {"attributes", attributes}};
+}
+
+std::string series_name(const Position& p) {
+  if (p.grid_row && p.grid_column) {
+    return p.name + "_" + std::to_string(*p.grid_row) + "_" + std::to_string(*p.grid_column);
+  }
+  return p.name;
+}
+
+json ome_plate_attributes(const Plate& plate, const std::vector<Position>& positions) {
+  json rows = json::array();
+  json columns = json::array();
+  for (const auto& r : plate.row_names) rows.push_back({{"name", r}});
+  for (const auto& c : plate.column_names) columns.push_back({{"name", c}});
+  json wells = json::array();
+  std::vector<std::string> seen;
+  for (const auto& p : positions) {
+    if (!p.plate_row || !p.plate_column) continue;
+    const auto r = std::find(plate.row_names.begin(), plate.row_names.end(), *p.plate_row);
+    const auto c = std::find(plate.column_names.begin(), plate.column_names.end(), *p.plate_column);
+    if (r == plate.row_names.end() || c == plate.column_names.end()) continue;
+    const std::string path = *p.plate_row + "/" + *p.plate_column;
+    if (std::find(seen.begin(), seen.end(), path) != seen.end()) continue;
+    seen.push_back(path);
+    wells.push_back({{"path", path},
+                     {"rowIndex", r - plate.row_names.begin()},
+                     {"columnIndex", c - plate.column_names.begin()}});
+  }
+  json out{{"columns", columns}, {"rows", rows}, {"wells", wells}};
+  if (plate.name) out["name"] = *plate.name;
+  return json{{"version", "0.5"}, {"plate", out}};
+}
+
+}  // namespace ome_writers::detail

@@ -1,0 +1,81 @@
+// OME-TIFF writer on libtiff: BigTIFF, one IFD per plane in acquisition order,
+// OME-XML in the first IFD's ImageDescription (rewritten at close).
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/layout.hpp"
+#include "core/sink.hpp"
+#include "ome/ome_xml.hpp"
+
+namespace ome_writers::detail {
+
+class TiffSink final : public Sink {
+ public:
+  /// Checks the settings (dimension names, dtype, codec) and the output paths.
+  TiffSink(const StreamSettings& settings, const Layout& layout);
+  ~TiffSink() override;
+
+  void write_frame(const FrameLocation& where, FrameBuffer frame,
+                   const std::string& metadata_json) override;
+  void skip_frame(const FrameLocation& where) override;
+  void flush() override;
+  void close() override;
+  std::uint64_t bytes_written() const override;
+
+  std::string metadata_json() const override;
+  void update_metadata_json(const std::string& json) override;
+  void set_global_metadata(const std::string& name_space, const std::string& json) override;
+  bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
+                  void* out) const override;
+  std::vector<std::int64_t> current_shape(std::int64_t position) const override;
+
+  /// Rewrites the OME-XML of the files a crashed stream left, from its journal.
+  /// Returns the number of planes found in the files.
+  static std::uint64_t recover(const std::filesystem::path& journal);
+
+  /// Path of the journal kept beside the output while the stream is open.
+  static std::filesystem::path journal_path(const StreamSettings& settings);
+
+ private:
+  struct File;
+  struct Image;
+
+  void prepare_output();
+  void open_file(File& f);
+  void write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,
+                   const std::vector<std::int64_t>& storage_index);
+  void finish_images();
+  std::string xml_for(std::size_t file_index) const;
+  std::string companion_xml() const;
+  OmeXmlInput full_input(const std::string& uuid) const;
+  void rewrite_description(const File& f, const std::string& xml) const;
+  void journal_line(const std::string& line);
+
+  const StreamSettings& settings_;
+  const Layout& layout_;
+  std::filesystem::path dir_;
+  bool multi_file_ = false;
+  std::string companion_name_;
+  std::string companion_uuid_;
+  std::string acquisition_date_;
+  std::vector<std::unique_ptr<File>> files_;
+  std::vector<Image> images_;
+  std::map<std::string, nlohmann::json> global_;
+  std::int64_t next_annotation_ = 0;
+  std::vector<std::byte> scratch_;
+  std::vector<std::byte> blank_;
+  std::FILE* journal_ = nullptr;
+  mutable std::mutex mutex_;
+  bool closed_ = false;
+  std::map<std::int64_t, std::string> final_xml_;  // file index (-1 companion) -> XML
+};
+
+}  // namespace ome_writers::detail

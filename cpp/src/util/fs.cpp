@@ -1,0 +1,115 @@
+#include "util/fs.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "ome_writers/errors.hpp"
+
+namespace ome_writers::detail {
+
+namespace fs = std::filesystem;
+
+void throw_errno(const std::string& what, const fs::path& path) {
+  throw Error(ErrorCode::kIo, what + " '" + path.string() + "': " + std::strerror(errno));
+}
+
+namespace {
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+void write_all(int fd, const void* data, std::size_t nbytes, const fs::path& path) {
+  const char* p = static_cast<const char*>(data);
+  while (nbytes > 0) {
+    const std::size_t step = nbytes < (std::size_t{1} << 30) ? nbytes : (std::size_t{1} << 30);
+    const ssize_t n = ::write(fd, p, step);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write", path);
+    }
+    p += n;
+    nbytes -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+void write_file(const fs::path& path, const void* data, std::size_t nbytes) {
+  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (fd.get() < 0) throw_errno("cannot create", path);
+  write_all(fd.get(), data, nbytes, path);
+  if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+}
+
+void write_file_atomic(const fs::path& path, std::string_view content) {
+  fs::path tmp = path;
+  tmp += ".tmp" + std::to_string(::getpid());
+  write_file(tmp, content.data(), content.size());
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    errno = saved;
+    throw_errno("cannot rename into place", path);
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno("cannot open", path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read", path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+void make_directories(const fs::path& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) {
+    throw Error(ErrorCode::kIo, "cannot create directory '" + path.string() + "': " + ec.message());
+  }
+}
+
+void remove_tree(const fs::path& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) {
+    throw Error(ErrorCode::kIo, "cannot remove '" + path.string() + "': " + ec.message());
+  }
+}
+
+void sync_filesystem(const fs::path& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno("cannot open for sync", path);
+  if (::syncfs(fd.get()) != 0) throw_errno("cannot sync", path);
+}
+
+}  // namespace ome_writers::detail

@@ -1,0 +1,34 @@
+// File-system helpers: atomic writes, directory creation, removal.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace ome_writers::detail {
+
+/// Writes `content` to `path` through a temporary file and rename(), so a
+/// reader (or a crash) sees the old or the new file, never half of one.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+/// Writes `nbytes` at `data` to a new file (truncating), with one write call
+/// per 1 GiB. Returns the number of bytes written.
+void write_file(const std::filesystem::path& path, const void* data, std::size_t nbytes);
+
+/// Reads a whole file. Throws Error(kIo) when it cannot.
+std::string read_file(const std::filesystem::path& path);
+
+/// Creates a directory and its parents (mode 0777 & ~umask).
+void make_directories(const std::filesystem::path& path);
+
+/// Removes a file or directory tree; missing paths are fine.
+void remove_tree(const std::filesystem::path& path);
+
+/// Flushes the file system that holds `path` to stable storage (syncfs).
+void sync_filesystem(const std::filesystem::path& path);
+
+/// Throws Error(kIo) with "<what> '<path>': <strerror(errno)>".
+[[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path);
+
+}  // namespace ome_writers::detail

@@ -1,0 +1,92 @@
+// ome_writers::Stream. Blocking calls release the GIL; the engine never calls
+// into Python.
+#include "ome_writers/stream.hpp"
+
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.hpp"
+
+namespace nb = nanobind;
+
+namespace ome_writers::python {
+
+using ReadOnlyArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
+using WritableArray = nb::ndarray<nb::c_contig, nb::device::cpu>;
+
+void bind_stream(nb::module_& m) {
+  nb::class_<Stream>(m, "Stream", "Writes frames to OME-Zarr or OME-TIFF (see stream.hpp).")
+      .def(
+          "__init__",
+          [](Stream* self, const std::string& settings_json) {
+            new (self) Stream(StreamSettings::from_json(settings_json));
+          },
+          nb::arg("settings_json"), nb::call_guard<nb::gil_scoped_release>(),
+          "Creates the output described by the settings JSON.")
+      .def(
+          "append",
+          [](Stream& s, ReadOnlyArray frame, const std::optional<std::string>& metadata_json) {
+            const std::size_t n = frame.nbytes();
+            const void* data = frame.data();
+            nb::gil_scoped_release release;
+            s.append(data, n, metadata_json ? std::string_view(*metadata_json) : std::string_view());
+          },
+          nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
+          "Copies one C-contiguous frame into the queue (its bytes must match the stream).")
+      .def("skip", &Stream::skip, nb::arg("frames") = 1, nb::call_guard<nb::gil_scoped_release>(),
+           "Advances past frames that have no data.")
+      .def("flush", &Stream::flush, nb::call_guard<nb::gil_scoped_release>(),
+           "Waits until everything appended is in the files.")
+      .def("close", &Stream::close, nb::call_guard<nb::gil_scoped_release>(),
+           "Drains the queue, writes the final metadata and closes the files.")
+      .def_prop_ro("closed", &Stream::closed, "True after close().")
+      .def_prop_ro("output_path", &Stream::output_path, "The output file or directory.")
+      .def_prop_ro("frame_bytes", &Stream::frame_bytes, "Bytes of one frame.")
+      .def(
+          "locate",
+          [](const Stream& s, std::uint64_t n) {
+            auto loc = s.locate(n);
+            return std::make_tuple(loc.position, loc.storage_index);
+          },
+          nb::arg("frame_number"), "(position, storage index) of the n-th frame.")
+      .def(
+          "stats",
+          [](const Stream& s) {
+            const StreamStats st = s.stats();
+            nb::dict d;
+            d["frames_appended"] = st.frames_appended;
+            d["frames_written"] = st.frames_written;
+            d["bytes_written"] = st.bytes_written;
+            d["queue_bytes"] = st.queue_bytes;
+            d["peak_queue_bytes"] = st.peak_queue_bytes;
+            d["append_waits"] = st.append_waits;
+            return d;
+          },
+          "Counters of the stream as a dict.")
+      .def("metadata_json", &Stream::metadata_json, "Metadata documents as JSON text.")
+      .def("update_metadata_json", &Stream::update_metadata_json, nb::arg("metadata_json"),
+           nb::call_guard<nb::gil_scoped_release>(), "Replaces metadata documents (JSON text).")
+      .def("set_global_metadata", &Stream::set_global_metadata, nb::arg("name_space"),
+           nb::arg("metadata_json"), nb::call_guard<nb::gil_scoped_release>(),
+           "Stores a summary object under a namespace.")
+      .def(
+          "read_frame",
+          [](const Stream& s, std::int64_t position, const std::vector<std::int64_t>& index,
+             WritableArray out) {
+            if (out.nbytes() != s.frame_bytes()) {
+              throw nb::value_error("read_frame: output array has the wrong size");
+            }
+            void* data = out.data();
+            nb::gil_scoped_release release;
+            return s.read_frame(position, index, data);
+          },
+          nb::arg("position"), nb::arg("storage_index"), nb::arg("out"),
+          "Reads a written frame into `out`; False when it has not been written.")
+      .def("current_shape", &Stream::current_shape, nb::arg("position"),
+           "Current extent of each storage dimension of a position.");
+}
+
+}  // namespace ome_writers::python

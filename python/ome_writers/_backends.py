@@ -1,0 +1,191 @@
+"""Engines behind `OMEStream`, and the shim that picks one for the settings.
+
+Every engine takes frames in acquisition order. The native engine (the C++ core in
+`ome_writers._core`) writes both OME-Zarr and OME-TIFF; the scratch engine keeps
+arrays in memory (or in memory-mapped files) for tests and previews.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ._schema import AcquisitionSettings
+
+__all__ = ["Engine", "NativeEngine", "select_engine"]
+
+# Backend names ome-writers users pass. The native engine writes the same files
+# those libraries would; the name is kept in the settings for the record.
+ZARR_BACKENDS = ("auto", "native", "tensorstore", "acquire-zarr", "zarrs-python", "zarr-python")
+TIFF_BACKENDS = ("auto", "native", "tifffile")
+
+
+class Engine:
+    """What `OMEStream` needs from an engine. Frames arrive already validated."""
+
+    name = "engine"
+
+    def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
+        raise NotImplementedError
+
+    def skip(self, frames: int) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make everything appended durable against a crash of this process."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+    def get_metadata(self) -> Any:
+        return None
+
+    def update_metadata(self, metadata: Any) -> None:
+        raise NotImplementedError(f"engine {self.name!r} has no metadata to update")
+
+    def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
+        raise NotImplementedError
+
+    def locate(self, frame_number: int) -> tuple[int, tuple[int, ...]]:
+        """(position, storage index) of a frame."""
+        raise NotImplementedError
+
+    def read_frame(self, position: int, storage_index: tuple[int, ...]) -> np.ndarray | None:
+        """A written frame, or None where nothing was written (reads as zeros)."""
+        return None
+
+
+class NativeEngine(Engine):
+    """The C++ engine (`ome_writers._core.Stream`)."""
+
+    name = "native"
+
+    def __init__(self, settings: AcquisitionSettings, options: dict[str, Any]) -> None:
+        from . import _core
+
+        payload = json.loads(settings.model_dump_json())
+        if options:
+            payload["engine"] = options
+        self._format = settings.format.name
+        self._dtype = np.dtype(settings.dtype)
+        self._frame_shape = tuple(int(d.count or 0) for d in settings.dimensions[-2:])
+        self._core = _core.Stream(json.dumps(payload))
+        self._closed = False
+
+    def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
+        self._core.append(frame, metadata_json)
+
+    def skip(self, frames: int) -> None:
+        self._core.skip(frames)
+
+    def flush(self) -> None:
+        self._core.flush()
+
+    def close(self) -> None:
+        self._closed = True
+        self._core.close()
+
+    def stats(self) -> dict[str, int]:
+        return dict(self._core.stats())
+
+    def locate(self, frame_number: int) -> tuple[int, tuple[int, ...]]:
+        position, index = self._core.locate(frame_number)
+        return int(position), tuple(int(i) for i in index)
+
+    def read_frame(self, position: int, storage_index: tuple[int, ...]) -> np.ndarray | None:
+        out = np.empty(self._frame_shape, dtype=self._dtype)
+        if self._core.read_frame(position, list(storage_index), out):
+            return out
+        return None
+
+    def current_shape(self, position: int) -> tuple[int, ...]:
+        return tuple(self._core.current_shape(position))
+
+    def get_metadata(self) -> Any:
+        docs = json.loads(self._core.metadata_json())
+        if self._format == "ome-zarr":
+            return docs
+        try:
+            from ome_types import from_xml
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "get_metadata() for OME-TIFF returns ome_types.OME objects: "
+                "pip install ome-types"
+            ) from e
+        return {int(k): from_xml(xml) for k, xml in docs.items()}
+
+    def update_metadata(self, metadata: Any) -> None:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        if self._format == "ome-zarr":
+            known = json.loads(self._core.metadata_json())
+            for key, attrs in metadata.items():
+                if key not in known:
+                    raise KeyError(
+                        f"Unknown group path {key!r}; expected one of {sorted(known)}"
+                    )
+                if not isinstance(attrs, dict):
+                    raise TypeError(
+                        f"attributes for {key!r} must be a dict, got {type(attrs).__name__}"
+                    )
+            self._core.update_metadata_json(json.dumps(metadata))
+            return
+        if not self._closed:
+            raise RuntimeError("OME-TIFF metadata can only be updated after the stream is closed")
+        docs: dict[str, str] = {}
+        for key, ome in metadata.items():
+            if not isinstance(key, int):
+                raise TypeError(f"keys must be file indices (int), got {key!r}")
+            to_xml = getattr(ome, "to_xml", None)
+            if to_xml is None:
+                raise TypeError(f"values must be ome_types.OME objects, got {type(ome).__name__}")
+            docs[str(key)] = to_xml()
+        self._core.update_metadata_json(json.dumps(docs))
+
+    def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
+        self._core.set_global_metadata(namespace, metadata_json)
+
+
+def _native_unavailable_reason() -> str | None:
+    try:
+        from . import _core  # noqa: F401
+    except ImportError as e:
+        return f"the compiled module ome_writers._core cannot be imported ({e})"
+    return None
+
+
+def select_engine(settings: AcquisitionSettings, options: dict[str, Any]) -> Engine:
+    """Pick and create the engine for `settings` (the backend-selection shim).
+
+    Raises ValueError for an unknown or unavailable backend and
+    NotImplementedError when no engine supports the settings; the message names
+    every engine that was tried and why it was rejected.
+    """
+    fmt = settings.format
+    if fmt.name == "scratch":
+        from ._scratch import ScratchEngine
+
+        return ScratchEngine(settings)
+    allowed = ZARR_BACKENDS if fmt.name == "ome-zarr" else TIFF_BACKENDS
+    if fmt.backend not in allowed:
+        raise ValueError(
+            f"Backend {fmt.backend!r} cannot write format {fmt.name!r}; "
+            f"choose one of {list(allowed)}"
+        )
+    reason = _native_unavailable_reason()
+    if reason is not None:
+        raise ValueError(f"Could not find a compatible backend for {fmt.name!r}: native: {reason}")
+    try:
+        return NativeEngine(settings, options)
+    except NotImplementedError as e:
+        if fmt.backend == "auto":
+            raise NotImplementedError(
+                f"Could not find a compatible backend for {fmt.name!r}. Rejected: native: {e}"
+            ) from e
+        raise NotImplementedError(f"Backend {fmt.backend!r} does not support settings: {e}") from e

@@ -1,0 +1,300 @@
+"""`create_stream` and `OMEStream`: the streaming API over the engines."""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ._backends import Engine, select_engine
+from ._coord_tracker import CoordTracker, CoordUpdate
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._schema import AcquisitionSettings
+    from ._stream_view import StreamView
+
+__all__ = ["OMEStream", "create_stream"]
+
+EventName = Literal["coords_expanded", "coords_changed"]
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars/arrays and paths JSON serialisable; reject the rest."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    raise TypeError(
+        f"frame_metadata value {value!r} of type {type(value).__name__} is not JSON serialisable"
+    )
+
+
+def _metadata_json(metadata: Mapping[str, Any] | None, what: str) -> str | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"{what} must be a mapping, got {type(metadata).__name__}")
+    try:
+        return json.dumps(dict(metadata), default=_json_default, allow_nan=True)
+    except ValueError as e:  # circular references
+        raise ValueError(f"{what} cannot be serialised to JSON: {e}") from e
+
+
+class _StreamState:
+    """What the garbage-collection finalizer needs (it must not reference the stream)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.appended = False
+
+
+def _finalize(state: _StreamState) -> None:
+    try:
+        state.engine.close()
+    finally:
+        if state.appended:
+            warnings.warn(
+                "OMEStream was not closed before garbage collection. Call `stream.close()` "
+                "or use the stream as a context manager to make sure all data is written.",
+                UserWarning,
+                stacklevel=2,
+            )
+
+
+class OMEStream:
+    """A stream of 2-D frames written to OME-Zarr or OME-TIFF as they arrive.
+
+    Create it with [`create_stream`][ome_writers.create_stream]. Frames are given in
+    acquisition order (the order of `settings.dimensions`); each `append` copies the
+    frame, so the caller may reuse its buffer at once.
+    """
+
+    def __init__(self, settings: AcquisitionSettings, engine: Engine) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._state = _StreamState(engine)
+        self._finalizer = weakref.finalize(self, _finalize, self._state)
+        self._closed = False
+        self._lock = threading.Lock()
+        frame_dims = settings.dimensions[-2:]
+        self._frame_shape = tuple(int(d.count or 0) for d in frame_dims)
+        self._dtype = np.dtype(settings.dtype)
+        self._num_frames = settings.num_frames
+        self._frames = 0
+        self._tracker: CoordTracker | None = None
+
+    # ------------------------------------------------------------------ writing
+
+    @property
+    def settings(self) -> AcquisitionSettings:
+        """The (deep-copied) settings this stream was created with."""
+        return self._settings
+
+    @property
+    def closed(self) -> bool:
+        """True after `close()`."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Cannot write to a closed OMEStream.")
+
+    def _coerce_frame(self, frame: Any) -> np.ndarray:
+        arr = np.asarray(frame)
+        if arr.shape != self._frame_shape:
+            raise ValueError(
+                f"frame shape {arr.shape} does not match the expected frame shape "
+                f"{self._frame_shape} (the last two dimensions of the settings)"
+            )
+        if arr.dtype != self._dtype:
+            if not np.can_cast(arr.dtype, self._dtype, casting="safe"):
+                raise TypeError(
+                    f"frame dtype {arr.dtype} cannot be cast safely to the stream dtype "
+                    f"{self._dtype}; convert the frame explicitly"
+                )
+            arr = arr.astype(self._dtype)
+        return np.ascontiguousarray(arr)
+
+    def _check_room(self, frames: int, verb: str) -> None:
+        if self._num_frames is not None and self._frames + frames > self._num_frames:
+            if verb == "append":
+                raise IndexError(
+                    f"Cannot append frame: would exceed total of {self._num_frames} frames. "
+                    "Check your AcquisitionSettings.dimensions."
+                )
+            raise IndexError(
+                f"Cannot skip frames: would exceed total of {self._num_frames} frames "
+                f"(tried to skip {frames})"
+            )
+
+    def append(self, frame: Any, *, frame_metadata: Mapping[str, Any] | None = None) -> None:
+        """Write the next frame (in acquisition order).
+
+        The frame is copied before this returns. `frame_metadata` is a JSON-able
+        mapping; the keys `delta_t`, `exposure_time`, `position_x`, `position_y` and
+        `position_z` become OME-TIFF Plane attributes, everything else is kept too
+        (MapAnnotations in OME-TIFF, `ome_writers.frame_metadata` in OME-Zarr).
+
+        Raises ValueError for a frame of the wrong shape, TypeError for a dtype that
+        cannot be cast safely, IndexError past the declared number of frames; the
+        stream stays usable after each of them.
+        """
+        self._check_open()
+        arr = self._coerce_frame(frame)
+        meta = _metadata_json(frame_metadata, "frame_metadata")
+        with self._lock:
+            self._check_room(1, "append")
+            self._engine.append(arr, meta)
+            index = self._frames
+            self._frames += 1
+            self._state.appended = True
+        if self._tracker is not None:
+            self._tracker.update(index)
+
+    def skip(self, *, frames: int = 1) -> None:
+        """Advance past `frames` frames without data (they read as zeros)."""
+        self._check_open()
+        if not isinstance(frames, int) or isinstance(frames, bool) or frames <= 0:
+            raise ValueError(f"frames must be a positive integer, got {frames!r}")
+        with self._lock:
+            self._check_room(frames, "skip")
+            self._engine.skip(frames)
+            first = self._frames
+            self._frames += frames
+        if self._tracker is not None:
+            for index in range(first, first + frames):
+                self._tracker.update(index)
+
+    def flush(self) -> None:
+        """Block until every appended frame and its metadata are in the files.
+
+        After `flush()` returns, a crash of this process loses nothing appended
+        before it (see `ome_writers.recover`).
+        """
+        self._check_open()
+        self._engine.flush()
+
+    def close(self) -> None:
+        """Write everything still queued and the final metadata, then close. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer.detach()
+        try:
+            self._engine.close()
+        finally:
+            if self._tracker is not None:
+                self._tracker.shutdown()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- metadata
+
+    @property
+    def frames_appended(self) -> int:
+        """Frames given to `append` and `skip` so far."""
+        return self._frames
+
+    def stats(self) -> dict[str, int]:
+        """Engine counters: frames and bytes written, queue bytes, waits."""
+        return self._engine.stats()
+
+    def get_metadata(self) -> Any:
+        """The metadata documents of the output.
+
+        OME-Zarr: `{group path: attributes}` (`"."` for a single image). OME-TIFF:
+        `{file index: ome_types.OME}` (`-1` for a companion file). Scratch: None.
+        """
+        return self._engine.get_metadata()
+
+    def update_metadata(self, metadata: Any) -> None:
+        """Replace metadata documents (same shape as `get_metadata()` returns)."""
+        self._engine.update_metadata(metadata)
+
+    def set_global_metadata(self, namespace: str, metadata: Mapping[str, Any]) -> None:
+        """Store a summary mapping (e.g. the acquisition sequence) under `namespace`.
+
+        OME-Zarr: an attribute of the root group. OME-TIFF: a MapAnnotation with that
+        Namespace. Setting the same namespace again replaces it.
+        """
+        if not isinstance(namespace, str) or not namespace:
+            raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
+        if namespace in ("ome", "ome_writers"):
+            raise ValueError(f"namespace {namespace!r} is reserved")
+        text = _metadata_json(metadata, "global metadata")
+        assert text is not None
+        self._engine.set_global_metadata(namespace, text)
+
+    # ------------------------------------------------------------ live viewing
+
+    def view(self, *, dynamic_shape: bool = True, strict: bool = False) -> StreamView:
+        """A read-only array view of all positions in acquisition order (live)."""
+        from ._stream_view import StreamView
+
+        return StreamView.from_stream(self, dynamic_shape=dynamic_shape, strict=strict)
+
+    def on(self, event: EventName, callback: Callable[[CoordUpdate], Any]) -> None:
+        """Call `callback(CoordUpdate)` on `"coords_expanded"` or `"coords_changed"`."""
+        if event not in ("coords_expanded", "coords_changed"):
+            raise ValueError(
+                f"Unknown event {event!r}; expected 'coords_expanded' or 'coords_changed'"
+            )
+        if self._tracker is None:
+            self._tracker = CoordTracker(self._settings)
+            for index in range(self._frames):
+                self._tracker.update(index, emit=False)
+        self._tracker.connect(event, callback)
+
+    # ----------------------------------------------------- engine access (view)
+
+    @property
+    def _engine_impl(self) -> Engine:
+        return self._engine
+
+
+def create_stream(
+    settings: AcquisitionSettings,
+    *,
+    max_memory_bytes: int | None = None,
+    append_timeout: float | None = None,
+    writer_threads: int | None = None,
+) -> OMEStream:
+    """Create the output described by `settings` and return a stream to fill it.
+
+    The settings are deep-copied: later changes to them do not affect the stream.
+    Keyword arguments tune the native engine: `max_memory_bytes` bounds the queue
+    and chunk buffers together (default 512 MiB; `append` waits when it is full),
+    `append_timeout` is how long `append` waits before raising TimeoutError
+    (default 30 s), `writer_threads` the number of chunk encoders (default: cores,
+    at most 4).
+    """
+    settings.validate_stream_ready()
+    settings = settings.model_copy(deep=True)
+    engine_options: dict[str, Any] = {}
+    if max_memory_bytes is not None:
+        if max_memory_bytes <= 0:
+            raise ValueError(f"max_memory_bytes must be positive, got {max_memory_bytes}")
+        engine_options["max_memory_bytes"] = int(max_memory_bytes)
+    if append_timeout is not None:
+        if append_timeout < 0:
+            raise ValueError(f"append_timeout must be >= 0, got {append_timeout}")
+        engine_options["append_timeout_seconds"] = float(append_timeout)
+    if writer_threads is not None:
+        if writer_threads < 0:
+            raise ValueError(f"writer_threads must be >= 0, got {writer_threads}")
+        engine_options["writer_threads"] = int(writer_threads)
+    engine = select_engine(settings, engine_options)
+    return OMEStream(settings, engine)
