@@ -1,0 +1,307 @@
+"""`StreamView`: a read-only, array-like window onto a stream while it is written.
+
+The view has one axis per dimension of the settings, in acquisition order, with
+the position dimension (each position is a separate array or file on disk) put
+back as an ordinary axis where it was acquired. Indexing maps every requested
+non-frame index to a frame number, asks the stream's engine where that frame
+lives (`locate`) and reads it back (`read_frame`); frames that have not
+arrived, or are still queued in the engine, read as zeros. Nothing is cached,
+so a view stays valid during acquisition and after `close()`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from ._coord_tracker import AcquisitionGrid
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._coord_tracker import CoordUpdate
+    from ._stream import OMEStream
+
+__all__ = ["StreamView"]
+
+_F = TypeVar("_F", bound=Callable[[], Any])
+
+
+class CoordsChangedSignal:
+    """A minimal signal: `connect`, `disconnect` and `emit`, callbacks take no arguments.
+
+    Holds strong references to its callbacks. Emitted from the stream's event
+    thread pool, not from the thread that appends frames.
+    """
+
+    __slots__ = ("_callbacks", "_lock")
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], Any]] = []
+        self._lock = threading.Lock()
+
+    def connect(self, callback: _F) -> _F:
+        """Call `callback()` on every emission; returns it (usable as a decorator)."""
+        with self._lock:
+            self._callbacks.append(callback)
+        return callback
+
+    def disconnect(self, callback: Callable[[], Any]) -> None:
+        """Stop calling `callback` (ValueError if it is not connected)."""
+        with self._lock:
+            self._callbacks.remove(callback)
+
+    def emit(self) -> None:
+        """Call every connected callback, in the order they were connected."""
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+
+def _forward_expansion(view_ref: weakref.ReferenceType[StreamView]) -> Callable[..., None]:
+    # A weak reference, so that a view dropped by its user is not kept alive by
+    # the stream's event list.
+    def on_expanded(update: CoordUpdate) -> None:
+        view = view_ref()
+        if view is not None:
+            view._on_coords_expanded(update)
+
+    return on_expanded
+
+
+class StreamView:
+    """Read-only array-like view of all positions of a stream, in acquisition order.
+
+    Get one from [`OMEStream.view`][ome_writers.OMEStream.view]. Supports
+    `shape`, `dtype`, `ndim`, `dims`, `coords`, `len()`, `np.asarray(view)` and
+    indexing with integers, slices and `...` (no advanced indexing). Each index
+    operation reads the requested frames from the engine; read single frames
+    rather than the whole view during acquisition.
+
+    With `dynamic_shape=True` the non-frame axes have the size reached so far
+    (0 before the first frame) and grow as frames arrive; `coords_changed` is
+    emitted when they grow. With `dynamic_shape=False` the shape is the
+    declared one (an unbounded first axis: the size reached so far).
+
+    Slices and negative integers are resolved against `shape`. A non-negative
+    integer beyond the live size (but inside the declared count) reads zeros,
+    unless `strict=True`, which raises IndexError for any integer outside
+    `shape`.
+    """
+
+    def __init__(self, stream: OMEStream, *, dynamic_shape: bool = True, strict: bool = False):
+        settings = stream.settings
+        self._stream = stream
+        self._engine = stream._engine_impl
+        self._grid = AcquisitionGrid(settings)
+        self._dynamic = bool(dynamic_shape)
+        self._strict = bool(strict)
+        self._dtype = np.dtype(settings.dtype)
+        self._dims = (*self._grid.names, *self._grid.frame_names)
+        self._coords_changed = CoordsChangedSignal()
+        self._emit_lock = threading.Lock()
+        self._emitted_extents = self._grid.extents(stream.frames_appended)
+
+    @classmethod
+    def from_stream(
+        cls, stream: OMEStream, *, dynamic_shape: bool = True, strict: bool = False
+    ) -> Self:
+        """A view of `stream`; prefer `stream.view(...)`, which calls this.
+
+        `dynamic_shape`: the non-frame axes grow with the frames appended (True)
+        or have their declared sizes (False). `strict`: integer indices outside
+        `shape` raise IndexError instead of reading zeros.
+        """
+        view = cls(stream, dynamic_shape=dynamic_shape, strict=strict)
+        # Only a growing shape needs notifications: always in dynamic mode, and for
+        # the unbounded first axis otherwise.
+        if view._dynamic or view._grid.num_frames is None:
+            stream.on("coords_expanded", _forward_expansion(weakref.ref(view)))
+        return view
+
+    # ------------------------------------------------------------- properties
+
+    @property
+    def coords_changed(self) -> CoordsChangedSignal:
+        """Emitted (no arguments) when `shape`/`coords` grow; see `CoordsChangedSignal`."""
+        return self._coords_changed
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Dimension names, in acquisition order (in-frame dimensions last)."""
+        return self._dims
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Pixel dtype."""
+        return self._dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Current shape (see the class docstring for how it grows)."""
+        return (*self._outer_shape(), *self._grid.frame_shape)
+
+    @property
+    def ndim(self) -> int:
+        """Number of axes (all dimensions of the settings)."""
+        return len(self._dims)
+
+    @property
+    def coords(self) -> Mapping[str, Sequence]:
+        """Coordinates along each axis: a range, or coord names where the dimension has them.
+
+        Matches `shape` (xarray-style `{dim: labels}`).
+        """
+        return self._grid.coords(self._outer_shape())
+
+    def __len__(self) -> int:
+        """Size of the first axis."""
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(dims={self._dims}, shape={self.shape}, "
+            f"dtype={self._dtype}, dynamic_shape={self._dynamic})"
+        )
+
+    # ----------------------------------------------------------------- shapes
+
+    def _live_extents(self) -> tuple[int, ...]:
+        return self._grid.extents(self._stream.frames_appended)
+
+    def _outer_shape(self) -> tuple[int, ...]:
+        live = self._live_extents()
+        if self._dynamic:
+            return live
+        return tuple(
+            count if count is not None else size
+            for count, size in zip(self._grid.counts, live, strict=True)
+        )
+
+    def _on_coords_expanded(self, update: CoordUpdate) -> None:
+        # Runs on the event thread pool; updates may arrive out of order.
+        extents = tuple(len(update.max_coords[name]) for name in self._grid.names)
+        with self._emit_lock:
+            old = self._emitted_extents
+            grown = tuple(max(a, b) for a, b in zip(old, extents, strict=True))
+            # With declared sizes only the unbounded first axis can change the shape.
+            changed = grown != old if self._dynamic else grown[:1] != old[:1]
+            self._emitted_extents = grown
+        if changed:
+            self._coords_changed.emit()
+
+    # --------------------------------------------------------------- indexing
+
+    def _normalise_key(self, key: Any) -> tuple[Any, ...]:
+        keys = key if isinstance(key, tuple) else (key,)
+        out: list[Any] = []
+        ellipsis = False
+        for k in keys:
+            if k is Ellipsis:
+                if ellipsis:
+                    raise IndexError("an index can only have a single ellipsis ('...')")
+                ellipsis = True
+                out.append(k)
+            elif isinstance(k, slice):
+                for part in (k.start, k.stop, k.step):
+                    if part is not None:
+                        _as_int(part, "slice bounds")
+                out.append(k)
+            elif isinstance(k, (list, tuple, np.ndarray)):
+                raise IndexError(
+                    "StreamView supports only integers, slices and '...'; "
+                    "advanced (array or list) indexing is not supported"
+                )
+            else:
+                out.append(_as_int(k, "indices"))
+        n_real = len(out) - ellipsis
+        if n_real > self.ndim:
+            raise IndexError(
+                f"too many indices for StreamView: it is {self.ndim}-dimensional, "
+                f"but {n_real} were indexed"
+            )
+        fill = [slice(None)] * (self.ndim - n_real)
+        if ellipsis:
+            at = out.index(Ellipsis)
+            out[at : at + 1] = fill
+        else:
+            out.extend(fill)
+        return tuple(out)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        """Read the frames selected by `key` (integers, slices, `...`) as a new array."""
+        keys = self._normalise_key(key)
+        n_outer = len(self._grid.names)
+        outer_shape = self._outer_shape()
+        per_axis: list[Sequence[int]] = []
+        kept: list[int] = []
+        for axis in range(n_outer):
+            k = keys[axis]
+            size = outer_shape[axis]
+            if isinstance(k, slice):
+                selected = range(*k.indices(size))
+                per_axis.append(selected)
+                kept.append(len(selected))
+            else:
+                per_axis.append((self._resolve_int(axis, k, size),))
+        frame_key = keys[n_outer:]
+        probe = np.empty(self._grid.frame_shape, dtype=np.bool_)[frame_key]  # validates
+        out = np.zeros((*kept, *probe.shape), dtype=self._dtype)
+        if out.size == 0:
+            return out
+        flat = out.reshape((-1, *probe.shape))
+        frames = self._stream.frames_appended
+        for slot, indices in enumerate(itertools.product(*per_axis)):
+            frame_number = self._grid.frame_number(indices)
+            if frame_number >= frames:
+                continue  # not acquired yet: zeros
+            position, storage_index = self._engine.locate(frame_number)
+            data = self._engine.read_frame(position, storage_index)
+            if data is not None:
+                flat[slot] = data[frame_key]
+        return out
+
+    def _resolve_int(self, axis: int, index: int, size: int) -> int:
+        name = self._dims[axis]
+        if index < 0:
+            resolved = index + size
+            if resolved < 0:
+                raise IndexError(
+                    f"index {index} is out of bounds for axis {axis} ({name!r}) with size {size}"
+                )
+            return resolved
+        if self._strict and index >= size:
+            raise IndexError(
+                f"index {index} is out of bounds for the live size {size} of axis {axis} ({name!r})"
+            )
+        count = self._grid.counts[axis]
+        if count is not None and index >= count:
+            raise IndexError(
+                f"index {index} is out of bounds for axis {axis} ({name!r}) with size {count}"
+            )
+        return index
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The whole view as a new numpy array (`copy=False` is refused: ValueError)."""
+        if copy is False:
+            raise ValueError("StreamView cannot be converted to an array without a copy")
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+def _as_int(value: Any, what: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"StreamView {what} must be integers, not booleans")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"StreamView {what} must be integers (or slices), got {type(value).__name__}"
+        ) from None

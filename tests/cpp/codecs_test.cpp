@@ -1,0 +1,64 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "ome_writers/errors.hpp"
+#include "zarr/codecs.hpp"
+
+namespace ome_writers::detail {
+namespace {
+
+TEST(Crc32c, MatchesTheStandardCheckValue) {
+  // The CRC-32C check value of "123456789" (RFC 3720 appendix B.4).
+  const char* text = "123456789";
+  EXPECT_EQ(crc32c(text, std::strlen(text)), 0xE3069283u);
+  EXPECT_EQ(crc32c("", 0), 0u);
+}
+
+TEST(Crc32c, IsIncremental) {
+  std::vector<unsigned char> data(1000);
+  std::iota(data.begin(), data.end(), 0);
+  const auto whole = crc32c(data.data(), data.size());
+  const auto first = crc32c(data.data(), 333);
+  EXPECT_EQ(crc32c(data.data() + 333, data.size() - 333, first), whole);
+}
+
+class CodecRoundTrip : public ::testing::TestWithParam<Compression> {};
+
+TEST_P(CodecRoundTrip, DecodesToTheSameBytes) {
+  const ChunkCodec codec(GetParam(), DataType::kUInt16);
+  std::vector<std::uint16_t> data(64 * 64);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint16_t>(i % 251 * 7);
+  std::vector<std::byte> encoded;
+  codec.encode(data.data(), data.size() * 2, encoded);
+  if (GetParam() != Compression::kNone) EXPECT_LT(encoded.size(), data.size() * 2);
+  std::vector<std::uint16_t> back(data.size());
+  codec.decode(encoded.data(), encoded.size(), back.data(), back.size() * 2);
+  EXPECT_EQ(back, data);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllZarrCodecs, CodecRoundTrip,
+                         ::testing::Values(Compression::kNone, Compression::kBloscZstd,
+                                           Compression::kBloscLz4, Compression::kZstd));
+
+TEST(ChunkCodec, DescribesItselfAsZarrJson) {
+  EXPECT_EQ(ChunkCodec(Compression::kNone, DataType::kUInt8).codec_json(), "");
+  EXPECT_EQ(ChunkCodec(Compression::kBloscZstd, DataType::kUInt16).codec_json(),
+            R"({"name":"blosc","configuration":{"cname":"zstd","clevel":3,"shuffle":"shuffle","typesize":2,"blocksize":0}})");
+  EXPECT_EQ(ChunkCodec(Compression::kBloscLz4, DataType::kFloat32).codec_json(),
+            R"({"name":"blosc","configuration":{"cname":"lz4","clevel":5,"shuffle":"shuffle","typesize":4,"blocksize":0}})");
+  EXPECT_EQ(ChunkCodec(Compression::kZstd, DataType::kUInt16).codec_json(),
+            R"({"name":"zstd","configuration":{"level":3,"checksum":false}})");
+}
+
+TEST(ChunkCodec, RejectsCorruptInput) {
+  const ChunkCodec codec(Compression::kZstd, DataType::kUInt8);
+  std::vector<std::byte> junk(16, std::byte{0x5a});
+  std::vector<std::byte> out(100);
+  EXPECT_THROW(codec.decode(junk.data(), junk.size(), out.data(), out.size()), Error);
+}
+
+}  // namespace
+}  // namespace ome_writers::detail

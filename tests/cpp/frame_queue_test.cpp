@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/frame_queue.hpp"
+#include "core/task_pool.hpp"
+#include "ome_writers/errors.hpp"
+
+namespace ome_writers::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(MemoryBudget, TimesOutWhenFullAndAFrameIsQueued) {
+  MemoryBudget budget(100);
+  bool waited = false;
+  ASSERT_TRUE(budget.acquire_for_frame(80, 1s, &waited));
+  EXPECT_FALSE(waited);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(budget.acquire_for_frame(80, 50ms, &waited));
+  EXPECT_TRUE(waited);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 45ms);
+  EXPECT_EQ(budget.used(), 80u);
+}
+
+TEST(MemoryBudget, AlwaysAdmitsOneFrameSoALargeChunkCannotDeadlock) {
+  MemoryBudget budget(100);
+  budget.force_acquire(500);  // chunk buffers beyond the budget
+  bool waited = false;
+  EXPECT_TRUE(budget.acquire_for_frame(80, 10ms, &waited));
+  EXPECT_EQ(budget.peak(), 580u);
+}
+
+TEST(MemoryBudget, WakesAWaiterWhenAFrameIsReleased) {
+  MemoryBudget budget(100);
+  bool waited = false;
+  ASSERT_TRUE(budget.acquire_for_frame(60, 1s, &waited));
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(20ms);
+    budget.release(60, true);
+  });
+  EXPECT_TRUE(budget.acquire_for_frame(60, 5s, &waited));
+  EXPECT_TRUE(waited);
+  releaser.join();
+}
+
+TEST(BufferPool, ReusesBlocksAndReturnsTheirBudget) {
+  MemoryBudget budget(1 << 20);
+  BufferPool pool(4096, budget);
+  bool waited = false;
+  ASSERT_TRUE(budget.acquire_for_frame(4096, 1s, &waited));
+  std::byte* first = nullptr;
+  {
+    FrameBuffer b = pool.take();
+    first = b.data();
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(first) % 64, 0u);
+  }
+  EXPECT_EQ(budget.used(), 0u);
+  ASSERT_TRUE(budget.acquire_for_frame(4096, 1s, &waited));
+  FrameBuffer again = pool.take();
+  EXPECT_EQ(again.data(), first);
+}
+
+TEST(FrameQueue, KeepsOrder) {
+  FrameQueue q;
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    QueueItem item;
+    item.kind = QueueItem::Kind::kSkip;
+    item.count = i;
+    q.push(std::move(item));
+  }
+  for (std::uint64_t i = 0; i < 5; ++i) EXPECT_EQ(q.pop().count, i);
+}
+
+TEST(TaskPool, RethrowsTheFirstFailureOnWait) {
+  TaskPool pool(2);
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 10; ++i) {
+    pool.submit([&, i] {
+      ++ran;
+      if (i == 3) throw Error(ErrorCode::kIo, "disk full");
+    });
+  }
+  EXPECT_THROW(pool.wait(), Error);
+  EXPECT_EQ(ran.load(), 10);
+}
+
+}  // namespace
+}  // namespace ome_writers::detail

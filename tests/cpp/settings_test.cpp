@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ome_writers/errors.hpp"
+#include "ome_writers/settings.hpp"
+
+namespace ome_writers {
+namespace {
+
+using nlohmann::json;
+
+const char* kRich = R"({
+  "root_path": "data/run.ome.tiff",
+  "dimensions": [
+    {"name": "t", "count": null, "type": "time", "coords": null, "chunk_size": 1,
+     "shard_size_chunks": null, "unit": "second", "scale": 2.5, "translation": null},
+    {"name": "p", "count": 2, "type": "position", "coords": [
+       {"name": "A1", "plate_row": "A", "plate_column": "1", "grid_row": null,
+        "grid_column": null, "x_coord": 10.5, "y_coord": -3.0, "z_coord": null},
+       {"name": "B2", "plate_row": "B", "plate_column": "2", "grid_row": 0,
+        "grid_column": 1, "x_coord": null, "y_coord": null, "z_coord": null}],
+     "chunk_size": null, "shard_size_chunks": null, "unit": null, "scale": null,
+     "translation": null},
+    {"name": "c", "count": 2, "type": "channel", "coords": [
+       {"name": "DAPI", "excitation_wavelength_nm": 358, "emission_wavelength_nm": 461,
+        "fluorophore": "DAPI", "color": "#0000ff"},
+       {"name": "GFP", "excitation_wavelength_nm": null, "emission_wavelength_nm": null,
+        "fluorophore": null, "color": "#00ff0080"}],
+     "chunk_size": null, "shard_size_chunks": null, "unit": null, "scale": null,
+     "translation": null},
+    {"name": "y", "count": 32, "type": "space", "coords": null, "chunk_size": null,
+     "shard_size_chunks": null, "unit": "micrometer", "scale": 0.1, "translation": 5.0},
+    {"name": "x", "count": 48, "type": "space", "coords": null, "chunk_size": null,
+     "shard_size_chunks": null, "unit": "micrometer", "scale": 0.1, "translation": null}],
+  "dtype": "float32",
+  "format": {"name": "ome-tiff", "backend": "auto", "suffix": ".ome.tiff",
+             "prefer_single_file": "never", "multi_file_metadata": "companion-file",
+             "companion_file": "companion.ome"},
+  "compression": "zstd",
+  "storage_order": ["t", "p", "c", "y", "x"],
+  "plate": {"row_names": ["A", "B"], "column_names": ["1", "2"], "name": "P"},
+  "overwrite": true
+})";
+
+TEST(Settings, ParsesEveryField) {
+  const auto s = StreamSettings::from_json(kRich);
+  EXPECT_EQ(s.root_path, "data/run.ome.tiff");
+  ASSERT_EQ(s.dimensions.size(), 5u);
+  EXPECT_FALSE(s.dimensions[0].count.has_value());
+  EXPECT_EQ(s.dimensions[0].type, DimensionType::kTime);
+  ASSERT_EQ(s.dimensions[1].positions.size(), 2u);
+  EXPECT_EQ(*s.dimensions[1].positions[0].x_coord, 10.5);
+  EXPECT_EQ(*s.dimensions[1].positions[1].grid_column, 1);
+  ASSERT_EQ(s.dimensions[2].channels.size(), 2u);
+  EXPECT_EQ(*s.dimensions[2].channels[0].excitation_wavelength_nm, 358);
+  EXPECT_EQ((*s.dimensions[2].channels[1].color)[3], 0x80);
+  EXPECT_EQ(s.dtype, DataType::kFloat32);
+  EXPECT_EQ(s.format.name, FileFormat::kOmeTiff);
+  EXPECT_EQ(s.format.prefer_single_file, PreferSingleFile::kNever);
+  EXPECT_EQ(s.format.multi_file_metadata, MultiFileMetadata::kCompanionFile);
+  EXPECT_EQ(s.compression, Compression::kZstd);
+  EXPECT_EQ(s.storage_order, "list");
+  EXPECT_EQ(s.plate->row_names.size(), 2u);
+  EXPECT_TRUE(s.overwrite);
+  EXPECT_EQ(s.output_path(), "data/run");
+}
+
+TEST(Settings, RoundTripsThroughJson) {
+  const auto once = StreamSettings::from_json(kRich);
+  json a = json::parse(kRich);
+  json b = json::parse(once.to_json());
+  b.erase("engine");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(StreamSettings::from_json(once.to_json()).to_json(), once.to_json());
+}
+
+TEST(Settings, ErrorsNameTheBadValue) {
+  auto expect_error = [](const std::string& text, const std::string& needle) {
+    try {
+      StreamSettings::from_json(text);
+      ADD_FAILURE() << "no error for " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error(R"({"dtype": "uint17"})", "uint17");
+  expect_error(R"({"dtype": "uint8", "compression": "gzip"})", "gzip");
+  expect_error(R"({"dtype": "uint8", "storage_order": "random"})", "random");
+  expect_error("{not json", "not valid JSON");
+}
+
+TEST(Settings, ValidateChecksCodecAgainstFormat) {
+  auto s = StreamSettings::from_json(kRich);
+  s.compression = Compression::kBloscZstd;
+  EXPECT_THROW(s.validate(), Error);
+  s.compression = Compression::kLzw;
+  s.format.name = FileFormat::kOmeZarr;
+  EXPECT_THROW(s.validate(), Error);
+}
+
+TEST(Settings, OutputPathStripsKnownSuffixes) {
+  StreamSettings s;
+  s.root_path = "a/b.ome.zarr";
+  EXPECT_EQ(s.output_path(), "a/b.ome.zarr");
+  s.root_path = "a/b.test.tif";
+  s.format.name = FileFormat::kOmeTiff;
+  s.format.suffix = ".ome.tiff";
+  EXPECT_EQ(s.output_path(), "a/b.test.ome.tiff");
+  s.root_path = "a/b";
+  EXPECT_EQ(s.output_path(), "a/b.ome.tiff");
+}
+
+}  // namespace
+}  // namespace ome_writers
