@@ -6,7 +6,7 @@
 namespace ome_writers::detail {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using ome_writers::testing::dim;
 using ome_writers::testing::settings;
 using T = DimensionType;

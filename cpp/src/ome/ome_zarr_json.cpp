@@ -7,7 +7,7 @@
 
 namespace ome_writers::detail {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

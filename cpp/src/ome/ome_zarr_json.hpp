@@ -13,19 +13,19 @@ namespace ome_writers::detail {
 
 /// The "ome" attribute of an image group: multiscales (axes, one dataset "0"
 /// with scale and translation) and omero channels when the channel axis has coords.
-nlohmann::json ome_image_attributes(const Layout& layout, const Position& position);
+nlohmann::ordered_json ome_image_attributes(const Layout& layout, const Position& position);
 
 /// A complete array zarr.json: shape, chunk grid, codecs (sharded or not).
-nlohmann::json zarr_array_metadata(const Layout& layout, const std::vector<std::int64_t>& shape,
+nlohmann::ordered_json zarr_array_metadata(const Layout& layout, const std::vector<std::int64_t>& shape,
                                    const std::string& compressor_json);
 
 /// A group zarr.json with the given attributes.
-nlohmann::json zarr_group_metadata(const nlohmann::json& attributes);
+nlohmann::ordered_json zarr_group_metadata(const nlohmann::ordered_json& attributes);
 
 /// Series name of a position in the bioformats2raw layout.
 std::string series_name(const Position& position);
 
 /// The "ome" attribute of an HCS plate group.
-nlohmann::json ome_plate_attributes(const Plate& plate, const std::vector<Position>& positions);
+nlohmann::ordered_json ome_plate_attributes(const Plate& plate, const std::vector<Position>& positions);
 
 }  // namespace ome_writers::detail

@@ -14,7 +14,7 @@
 namespace ome_writers::detail {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
