@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from ome_writers import (
     AcquisitionSettings,
     Channel,
@@ -155,7 +156,14 @@ def test_tracker_events_and_update_fields() -> None:
     assert [u.frame_number for u in changed.sorted()] == list(range(6))
     # t0c0, t0c1 (c grows), t1c0 (t grows), t2c0 (t grows)
     assert [u.frame_number for u in expanded.sorted()] == [0, 1, 2, 4]
-    assert [u.is_high_water_mark for u in changed.sorted()] == [True, True, True, False, True, False]
+    assert [u.is_high_water_mark for u in changed.sorted()] == [
+        True,
+        True,
+        True,
+        False,
+        True,
+        False,
+    ]
     last = changed.sorted()[-1]
     assert dict(last.current_indices) == {"t": 2, "c": 1, "y": 0, "x": 0}
     assert dict(last.max_coords) == {"t": range(3), "c": range(2), "y": range(4), "x": range(4)}
@@ -241,7 +249,10 @@ def test_tracker_rejects_unknown_event() -> None:
 
 def test_coord_update_is_frozen() -> None:
     update = CoordUpdate(
-        max_coords={"t": range(1)}, current_indices={"t": 0}, frame_number=0, is_high_water_mark=True
+        max_coords={"t": range(1)},
+        current_indices={"t": 0},
+        frame_number=0,
+        is_high_water_mark=True,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         update.frame_number = 1  # type: ignore[misc]
@@ -308,9 +319,8 @@ def test_listener_registered_mid_acquisition() -> None:
 
 
 def test_stream_on_rejects_unknown_event() -> None:
-    with create_stream(tc_settings()) as stream:
-        with pytest.raises(ValueError, match="Unknown event"):
-            stream.on("frame_written", Recorder())  # type: ignore[arg-type]
+    with create_stream(tc_settings()) as stream, pytest.raises(ValueError, match="Unknown event"):
+        stream.on("frame_written", Recorder())  # type: ignore[arg-type]
 
 
 def test_names_positions_and_unbounded() -> None:

@@ -183,7 +183,8 @@ json ome_plate_attributes(const Plate& plate, const std::vector<Position>& posit
                      {"rowIndex", r - plate.row_names.begin()},
                      {"columnIndex", c - plate.column_names.begin()}});
   }
-  json out{{"columns", columns}, {"rows", rows}, {"wells", wells}};
+  // ome-zarr-models asks for the version inside "plate" too.
+  json out{{"columns", columns}, {"rows", rows}, {"wells", wells}, {"version", "0.5"}};
   if (plate.name) out["name"] = *plate.name;
   return json{{"version", "0.5"}, {"plate", out}};
 }

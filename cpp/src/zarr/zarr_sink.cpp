@@ -111,7 +111,8 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     for (const auto& [path, names] : wells) {
       json images = json::array();
       for (const auto& n : names) images.push_back({{"path", n}});
-      groups_[path] = json{{"ome", {{"version", "0.5"}, {"well", {{"images", images}}}}}};
+      groups_[path] =
+          json{{"ome", {{"version", "0.5"}, {"well", {{"images", images}, {"version", "0.5"}}}}}};
     }
   }
   for (std::size_t i = 0; i < arrays_.size(); ++i) {

@@ -1,0 +1,85 @@
+"""Shared helpers: unique frame content, independent expectations, readers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ome_writers
+
+
+def frame_for(n: int, shape: tuple[int, int], dtype: np.dtype | str) -> np.ndarray:
+    """A frame whose content identifies acquisition frame number n."""
+    dtype = np.dtype(dtype)
+    h, w = shape
+    ramp = (np.arange(h * w).reshape(h, w) % 5).astype(np.int64)
+    if dtype == np.bool_:
+        return ((np.arange(h * w).reshape(h, w) + n) % 3 == 0).astype(bool)
+    value = (n + 1) * 7 + ramp
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        value = value % min(int(info.max) - 7, 2**31)
+        if info.min < 0:
+            value = value - (n % 2) * 3 * value // 2  # some negative values too
+    frame = value.astype(dtype)
+    if dtype.kind == "f":
+        frame = frame + np.asarray(0.25, dtype)
+    if dtype.kind == "c":
+        frame = frame + 1j * (n + 0.5)
+    return frame
+
+
+def acquisition_index(n: int, counts: Sequence[int | None]) -> tuple[int, ...]:
+    """Mixed-radix digits of frame n over the non-frame counts (first may be None)."""
+    digits = []
+    rest = n
+    for c in reversed(counts[1:]):
+        digits.append(rest % c)  # type: ignore[operator]
+        rest //= c  # type: ignore[operator]
+    if counts:
+        first = counts[0]
+        digits.append(rest if first is None else rest % first)
+    return tuple(reversed(digits))
+
+
+def ome_xsd_path() -> str:
+    import ome_types
+
+    return os.path.join(os.path.dirname(ome_types.__file__), "ome-2016-06.xsd")
+
+
+@pytest.fixture(scope="session")
+def ome_schema():  # type: ignore[no-untyped-def]
+    import xmlschema
+
+    return xmlschema.XMLSchema(ome_xsd_path())
+
+
+def read_zarr_both(path: Path) -> np.ndarray:
+    """Read an array with zarr-python and tensorstore; assert they agree."""
+    import tensorstore as ts
+    import zarr
+
+    z = zarr.open_array(path, mode="r")[...]
+    t = (
+        ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}})
+        .result()
+        .read()
+        .result()
+    )
+    np.testing.assert_array_equal(z, t)
+    assert z.dtype == t.dtype
+    return np.asarray(z)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def factory(name: str = "out", **kwargs: object) -> ome_writers.AcquisitionSettings:
+        kwargs.setdefault("dtype", "uint16")
+        return ome_writers.AcquisitionSettings(root_path=str(tmp_path / name), **kwargs)
+
+    return factory
