@@ -1,0 +1,351 @@
+"""OMEStream behaviour: drop-in API of ome-writers 0.3.2, minus its bugs."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import frame_for, read_zarr_both
+
+import ome_writers
+from ome_writers import AcquisitionSettings, Dimension, Position, create_stream
+from ome_writers import _core
+
+FORMATS = ["ome-zarr", "ome-tiff"]
+
+
+def simple(make_settings, fmt: str, count: int | None = 4, **kw: object) -> AcquisitionSettings:
+    return make_settings(
+        "s",
+        format=fmt,
+        dimensions=[
+            Dimension(name="t", count=count, type="time"),
+            Dimension(name="y", count=6),
+            Dimension(name="x", count=5),
+        ],
+        **kw,
+    )
+
+
+def read_back(settings: AcquisitionSettings) -> np.ndarray:
+    if settings.format.name == "ome-zarr":
+        return read_zarr_both(Path(settings.output_path) / "0")
+    import tifffile
+
+    return tifffile.imread(settings.output_path)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_reused_buffer_never_corrupts_earlier_frames(make_settings, fmt: str) -> None:
+    s = simple(make_settings, fmt, count=50)
+    buf = np.zeros((6, 5), np.uint16)
+    with create_stream(s) as stream:
+        for i in range(50):
+            buf[:] = frame_for(i, (6, 5), "uint16")
+            stream.append(buf)
+    data = read_back(s)
+    for i in range(50):
+        np.testing.assert_array_equal(data[i], frame_for(i, (6, 5), "uint16"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_wrong_shape_and_dtype_raise_and_the_stream_stays_usable(make_settings, fmt: str) -> None:
+    s = simple(make_settings, fmt, count=3)
+    with create_stream(s) as stream:
+        with pytest.raises(ValueError, match=r"\(8, 9\).*\(6, 5\)"):
+            stream.append(np.zeros((8, 9), np.uint16))
+        with pytest.raises(TypeError, match="float64.*uint16"):
+            stream.append(np.zeros((6, 5), np.float64))
+        with pytest.raises(TypeError, match="int32"):
+            stream.append(np.zeros((6, 5), np.int32))
+        stream.append(frame_for(0, (6, 5), "uint8"))  # uint8 -> uint16 is safe
+        with pytest.raises(TypeError, match="not JSON serialisable"):
+            stream.append(frame_for(1, (6, 5), "uint16"), frame_metadata={"bad": object()})
+        stream.append(frame_for(1, (6, 5), "uint16"), frame_metadata={"v": np.float32(1.5), "i": np.int64(3)})
+        stream.append(frame_for(2, (6, 5), "uint16"))
+        with pytest.raises(IndexError, match="exceed total of 3 frames"):
+            stream.append(frame_for(3, (6, 5), "uint16"))
+    data = read_back(s)
+    np.testing.assert_array_equal(data[0], frame_for(0, (6, 5), "uint8").astype(np.uint16))
+    np.testing.assert_array_equal(data[1], frame_for(1, (6, 5), "uint16"))
+    np.testing.assert_array_equal(data[2], frame_for(2, (6, 5), "uint16"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_skip_validation(make_settings, fmt: str) -> None:
+    s = simple(make_settings, fmt, count=3)
+    with create_stream(s) as stream:
+        for bad in (0, -1, 1.5):
+            with pytest.raises(ValueError, match="positive"):
+                stream.skip(frames=bad)  # type: ignore[arg-type]
+        with pytest.raises(IndexError, match="tried to skip 4"):
+            stream.skip(frames=4)
+        stream.skip(frames=3)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_close_is_idempotent_and_append_after_close_fails(make_settings, fmt: str) -> None:
+    s = simple(make_settings, fmt)
+    stream = create_stream(s)
+    stream.append(frame_for(0, (6, 5), "uint16"))
+    stream.close()
+    stream.close()
+    assert stream.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        stream.append(frame_for(1, (6, 5), "uint16"))
+
+
+def test_garbage_collected_open_stream_warns_and_finalises(make_settings) -> None:
+    s = simple(make_settings, "ome-zarr", count=None)
+    stream = create_stream(s)
+    stream.append(frame_for(0, (6, 5), "uint16"))
+    with pytest.warns(UserWarning, match="not closed before garbage collection"):
+        del stream
+        gc.collect()
+    assert read_back(s).shape == (1, 6, 5)
+
+
+def test_existing_output_is_not_touched_without_overwrite(make_settings) -> None:
+    for fmt in FORMATS:
+        s = simple(make_settings, fmt)
+        with create_stream(s) as stream:
+            stream.append(frame_for(0, (6, 5), "uint16"))
+        out = Path(s.output_path)
+        before = os.stat(out).st_mtime_ns
+        with pytest.raises(FileExistsError, match="overwrite"):
+            create_stream(s)
+        assert os.stat(out).st_mtime_ns == before
+        np.testing.assert_array_equal(read_back(s).reshape(-1, 6, 5)[0], frame_for(0, (6, 5), "uint16"))
+
+
+def test_overwrite_refuses_a_directory_that_is_not_zarr(make_settings, tmp_path: Path) -> None:
+    s = simple(make_settings, "ome-zarr", overwrite=True)
+    out = Path(s.output_path)
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a Zarr group"):
+        create_stream(s)
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_settings_are_copied_at_create(make_settings) -> None:
+    s = simple(make_settings, "ome-zarr", count=2)
+    stream = create_stream(s)
+    s.dimensions = (Dimension(name="y", count=3), Dimension(name="x", count=3))
+    stream.append(frame_for(0, (6, 5), "uint16"))
+    stream.close()
+    assert stream.settings.dimensions[0].name == "t"
+
+
+def test_zarr_metadata_get_update_and_global(make_settings) -> None:
+    s = simple(make_settings, "ome-zarr", count=2)
+    with create_stream(s) as stream:
+        meta = stream.get_metadata()
+        assert list(meta) == ["."]
+        assert meta["."]["ome"]["version"] == "0.5"
+        meta["."]["custom"] = {"k": 1}
+        stream.update_metadata(meta)
+        with pytest.raises(KeyError, match="nope"):
+            stream.update_metadata({"nope": {}})
+        stream.set_global_metadata("my_ns", {"a": 1, "b": [1, 2]})
+        stream.set_global_metadata("my_ns", {"a": 2})
+        stream.set_global_metadata("other", {"c": "x"})
+        for reserved in ("ome", "ome_writers", ""):
+            with pytest.raises(ValueError):
+                stream.set_global_metadata(reserved, {})
+        for i in range(2):
+            stream.append(frame_for(i, (6, 5), "uint16"), frame_metadata={"i": i})
+    attrs = json.loads((Path(s.output_path) / "zarr.json").read_text())["attributes"]
+    assert attrs["custom"] == {"k": 1}
+    assert attrs["my_ns"] == {"a": 2}
+    assert attrs["other"] == {"c": "x"}
+    assert [e["i"] for e in attrs["ome_writers"]["frame_metadata"]] == [0, 1]
+    assert attrs["ome_writers"]["version"] == _core.version()
+
+
+def test_global_metadata_goes_to_the_bf2raw_root(make_settings) -> None:
+    s = make_settings(
+        "g.ome.zarr",
+        dimensions=[
+            Dimension(name="p", type="position", coords=["A", "B"]),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
+    )
+    with create_stream(s) as stream:
+        stream.set_global_metadata("seq", {"n": 2})
+        stream.append(frame_for(0, (4, 4), "uint16"))
+        stream.append(frame_for(1, (4, 4), "uint16"))
+    root = json.loads((Path(s.output_path) / "zarr.json").read_text())["attributes"]
+    assert root["seq"] == {"n": 2}
+    assert "ome_writers" not in root
+    assert set(create_stream_metadata_keys(s)) == {"A", "B"}
+
+
+def create_stream_metadata_keys(s: AcquisitionSettings) -> list[str]:
+    s2 = s.model_copy(update={"overwrite": True})
+    with create_stream(s2) as stream:
+        keys = list(stream.get_metadata())
+        stream.append(frame_for(0, (4, 4), "uint16"))
+        stream.append(frame_for(1, (4, 4), "uint16"))
+    return keys
+
+
+def test_tiff_metadata_get_update_and_global(make_settings) -> None:
+    import ome_types
+    import tifffile
+
+    s = simple(make_settings, "ome-tiff", count=2)
+    stream = create_stream(s)
+    stream.set_global_metadata("acq", {"seq": {"t": 2}})
+    for i in range(2):
+        stream.append(frame_for(i, (6, 5), "uint16"), frame_metadata={"delta_t": i * 0.5, "laser": 3})
+    with pytest.raises(RuntimeError, match="after the stream is closed"):
+        stream.update_metadata(stream.get_metadata())
+    stream.close()
+    meta = stream.get_metadata()
+    assert isinstance(meta[0], ome_types.OME)
+    pixels = meta[0].images[0].pixels
+    assert [p.delta_t for p in pixels.planes] == [0.0, 0.5]
+    anns = meta[0].structured_annotations.map_annotations
+    assert [a.namespace for a in anns] == [None, None, "acq"]
+    assert anns[2].value.ms[0].k == "seq"
+    assert json.loads(anns[2].value.ms[0].value) == {"t": 2}
+    meta[0].images[0].name = "renamed"
+    stream.update_metadata(meta)
+    with pytest.raises(TypeError):
+        stream.update_metadata({0: "not an OME object"})
+    with tifffile.TiffFile(s.output_path) as tf:
+        assert ome_types.from_xml(tf.ome_metadata).images[0].name == "renamed"
+        assert tf.series[0].shape == (2, 6, 5)
+
+
+def test_settings_round_trip_through_cpp(make_settings) -> None:
+    """Python's JSON and C++'s reading of it cannot drift apart."""
+    from ome_writers import Channel, Plate
+
+    cases = [
+        simple(make_settings, "ome-zarr"),
+        simple(make_settings, "ome-tiff", compression="lzw"),
+        make_settings(
+            "rich.ome.zarr",
+            dtype="float32",
+            compression="blosc-zstd",
+            storage_order=["c", "t", "p", "z", "y", "x"],
+            plate=Plate(row_names=["A", "B"], column_names=["1"], name="pl"),
+            dimensions=[
+                Dimension(name="t", count=None, type="time", unit="ms", scale=10, chunk_size=2, shard_size_chunks=3),
+                Dimension(
+                    name="p",
+                    type="position",
+                    coords=[
+                        Position(name="a", plate_row="A", plate_column="1", x_coord=1.5, grid_row=0, grid_column=1),
+                        Position(name="b", plate_row="B", plate_column="1", z_coord=-2.0),
+                    ],
+                ),
+                Dimension(
+                    name="c",
+                    type="channel",
+                    coords=[
+                        Channel(name="DAPI", excitation_wavelength_nm=358, color="blue", fluorophore="DAPI"),
+                        Channel(name="GFP", emission_wavelength_nm=510, color=(0, 255, 0, 0.5)),
+                    ],
+                ),
+                Dimension(name="z", count=4, type="space", unit="um", scale=0.5, translation=-1.0),
+                Dimension(name="y", count=32, chunk_size=16),
+                Dimension(name="x", count=48, chunk_size=16, shard_size_chunks=3),
+            ],
+        ),
+        make_settings(
+            "multi",
+            format={"name": "ome-tiff", "prefer_single_file": "never", "multi_file_metadata": "companion-file"},
+            dimensions=[
+                Dimension(name="p", type="position", coords=["x1", "x2"]),
+                Dimension(name="angle", count=3, type="other", coords=[0.0, 45.0, 90.0]),
+                Dimension(name="y", count=4),
+                Dimension(name="x", count=4),
+            ],
+        ),
+    ]
+    for s in cases:
+        python_side = json.loads(s.model_dump_json())
+        cpp_side = json.loads(_core.settings_roundtrip(s.model_dump_json()))
+        cpp_side.pop("engine")
+        assert cpp_side == python_side
+        assert _core.output_path(s.model_dump_json()) == s.output_path
+
+
+def test_backend_names_and_rejections(make_settings) -> None:
+    for backend in ("tensorstore", "zarr-python", "acquire-zarr", "zarrs-python", "native"):
+        s = make_settings(f"{backend}.ome.zarr", format={"name": "ome-zarr", "backend": backend}, dimensions=[Dimension(name="y", count=4), Dimension(name="x", count=4)])
+        with create_stream(s) as stream:
+            stream.append(frame_for(0, (4, 4), "uint16"))
+        assert read_zarr_both(Path(s.output_path) / "0").shape == (4, 4)
+    s = make_settings("angle.ome.tiff", dimensions=[Dimension(name="angle", count=2), Dimension(name="y", count=4), Dimension(name="x", count=4)])
+    with pytest.raises(NotImplementedError, match=r"Rejected: native: .*angle"):
+        create_stream(s)
+    s = make_settings("angle2.ome.tiff", format={"name": "ome-tiff", "backend": "tifffile"}, dimensions=[Dimension(name="angle", count=2), Dimension(name="y", count=4), Dimension(name="x", count=4)])
+    with pytest.raises(NotImplementedError, match="'tifffile' does not support"):
+        create_stream(s)
+
+
+def test_create_stream_requires_dims_dtype_and_path() -> None:
+    with pytest.raises(ValueError, match="dimensions"):
+        create_stream(AcquisitionSettings(root_path="x.ome.zarr", dtype="uint8"))
+    with pytest.raises(ValueError, match="dtype"):
+        create_stream(
+            AcquisitionSettings(
+                root_path="x.ome.zarr",
+                dimensions=[Dimension(name="y", count=4), Dimension(name="x", count=4)],
+            )
+        )
+
+
+def test_engine_options_and_stats(make_settings) -> None:
+    s = simple(make_settings, "ome-zarr", count=20)
+    with pytest.raises(ValueError, match="max_memory_bytes"):
+        create_stream(s, max_memory_bytes=0)
+    with create_stream(s, max_memory_bytes=200, append_timeout=5, writer_threads=1) as stream:
+        for i in range(20):
+            stream.append(frame_for(i, (6, 5), "uint16"))
+        stream.flush()
+        stats = stream.stats()
+        assert stats["frames_written"] == 20
+        assert stats["bytes_written"] >= 20 * 60
+    assert ome_writers.__version__ == _core.version()
+
+
+def test_events_report_coordinates(make_settings) -> None:
+    import threading
+
+    s = make_settings(
+        "ev.ome.zarr",
+        dimensions=[
+            Dimension(name="t", count=2, type="time"),
+            Dimension(name="c", count=2, type="channel"),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
+    )
+    seen: list[tuple[int, dict[str, int]]] = []
+    done = threading.Event()
+
+    def on_change(update: ome_writers.CoordUpdate) -> None:
+        seen.append((update.frame_number, dict(update.current_indices)))
+        if len(seen) == 4:
+            done.set()
+
+    with create_stream(s) as stream:
+        stream.on("coords_changed", on_change)
+        with pytest.raises(ValueError, match="Unknown event"):
+            stream.on("nope", on_change)  # type: ignore[arg-type]
+        for i in range(4):
+            stream.append(frame_for(i, (4, 4), "uint16"))
+        assert done.wait(5)
+    assert sorted(seen, key=lambda x: x[0])[3][1] == {"t": 1, "c": 1, "y": 0, "x": 0} or sorted(
+        seen, key=lambda x: x[0]
+    )[3][1] == {"t": 1, "c": 1}
