@@ -1,0 +1,77 @@
+from collections.abc import Sequence
+from typing import Annotated
+
+from numpy.typing import NDArray
+
+
+def error_code_name(arg: int, /) -> str:
+    """Name of an ome_writers::ErrorCode value."""
+
+def settings_roundtrip(settings_json: str) -> str:
+    """
+    Parses settings JSON in C++ and serialises it again (keeps Python and C++ in step).
+    """
+
+def output_path(settings_json: str) -> str:
+    """The output path the C++ engine derives from the settings."""
+
+def version() -> str:
+    """Version of the C++ library."""
+
+def recover(path: str) -> int:
+    """
+    Repairs the metadata of an output left by a process that died before close().
+    """
+
+class Stream:
+    """Writes frames to OME-Zarr or OME-TIFF (see stream.hpp)."""
+
+    def __init__(self, settings_json: str) -> None:
+        """Creates the output described by the settings JSON."""
+
+    def append(self, frame: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], metadata_json: str | None = None) -> None:
+        """
+        Copies one C-contiguous frame into the queue (its bytes must match the stream).
+        """
+
+    def skip(self, frames: int = 1) -> None:
+        """Advances past frames that have no data."""
+
+    def flush(self) -> None:
+        """Waits until everything appended is in the files."""
+
+    def close(self) -> None:
+        """Drains the queue, writes the final metadata and closes the files."""
+
+    @property
+    def closed(self) -> bool:
+        """True after close()."""
+
+    @property
+    def output_path(self) -> str:
+        """The output file or directory."""
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one frame."""
+
+    def locate(self, frame_number: int) -> tuple[int, list[int]]:
+        """(position, storage index) of the n-th frame."""
+
+    def stats(self) -> dict:
+        """Counters of the stream as a dict."""
+
+    def metadata_json(self) -> str:
+        """Metadata documents as JSON text."""
+
+    def update_metadata_json(self, metadata_json: str) -> None:
+        """Replaces metadata documents (JSON text)."""
+
+    def set_global_metadata(self, name_space: str, metadata_json: str) -> None:
+        """Stores a summary object under a namespace."""
+
+    def read_frame(self, position: int, storage_index: Sequence[int], out: Annotated[NDArray, dict(order='C', device='cpu')]) -> bool:
+        """Reads a written frame into `out`; False when it has not been written."""
+
+    def current_shape(self, position: int) -> list[int]:
+        """Current extent of each storage dimension of a position."""
