@@ -21,6 +21,7 @@ from ._schema import (
     StandardAxis,
     dims_from_standard_axes,
 )
+from ._recover import recover
 from ._stream import OMEStream, create_stream
 from ._useq import dims_from_useq, useq_to_acquisition_settings
 
@@ -46,5 +47,6 @@ __all__ = [
     "create_stream",
     "dims_from_standard_axes",
     "dims_from_useq",
+    "recover",
     "useq_to_acquisition_settings",
 ]

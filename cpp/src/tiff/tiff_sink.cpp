@@ -170,7 +170,8 @@ struct TiffSink::Image {
   std::vector<PlaneInfo> planes;        // planes that carry metadata
 };
 
-TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout)
+TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout,
+                   const nlohmann::json* recovered)
     : settings_(settings), layout_(layout), acquisition_date_(utc_now_iso8601()) {
   if (!ome_pixel_type(layout_.dtype)) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -237,8 +238,16 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout)
   }
   images_.resize(npos);
   for (std::size_t i = 0; i < npos; ++i) images_[i].file = multi_file_ ? i : 0;
-  prepare_output();
   blank_.assign(layout_.frame_bytes, std::byte{0});
+  if (recovered != nullptr) {
+    // Recovery: the files exist; take their identities from the journal.
+    acquisition_date_ = recovered->value("acquisition_date", acquisition_date_);
+    const auto uuids = recovered->value("uuids", std::vector<std::string>{});
+    for (std::size_t i = 0; i < files_.size() && i < uuids.size(); ++i) files_[i]->uuid = uuids[i];
+    companion_uuid_ = recovered->value("companion_uuid", companion_uuid_);
+    return;
+  }
+  prepare_output();
 }
 
 TiffSink::~TiffSink() {
@@ -295,6 +304,7 @@ void TiffSink::prepare_output() {
 }
 
 void TiffSink::journal_line(const std::string& line) {
+  if (journal_ == nullptr) return;
   std::fwrite(line.data(), 1, line.size(), journal_);
   std::fputc('\n', journal_);
 }
@@ -409,7 +419,15 @@ void TiffSink::flush() {
   for (auto& f : files_) {
     if (f->tif != nullptr && !TIFFFlush(f->tif)) tiff_failure("cannot flush", f->path, f->messages);
   }
-  if (std::fflush(journal_) != 0) throw_errno("cannot flush journal", journal_path(settings_));
+  if (journal_ != nullptr && std::fflush(journal_) != 0) {
+    throw_errno("cannot flush journal", journal_path(settings_));
+  }
+  // Bring the OME-XML up to date, so the files describe every plane so far
+  // even if the process dies before close().
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    if (files_[i]->ifds > 0) rewrite_description(*files_[i], xml_for(i));
+  }
 }
 
 std::uint64_t TiffSink::bytes_written() const {
@@ -619,8 +637,55 @@ void TiffSink::set_global_metadata(const std::string& name_space, const std::str
   }
 }
 
-bool TiffSink::read_frame(std::int64_t, const std::vector<std::int64_t>&, void*) const {
-  return false;
+bool TiffSink::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
+                          void* out) const {
+  // Plane number within the image: the storage index is in acquisition order.
+  std::int64_t plane = 0;
+  for (std::size_t a = 0; a < storage_index.size(); ++a) {
+    const std::int64_t count = layout_.axes[a].count;
+    plane = a == 0 ? storage_index[a] : plane * count + storage_index[a];
+  }
+  fs::path path;
+  std::int64_t ifd = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const Image& image = images_.at(static_cast<std::size_t>(position));
+    if (plane < 0 || plane >= static_cast<std::int64_t>(image.ifds.size())) return false;
+    ifd = image.ifds[static_cast<std::size_t>(plane)];
+    path = files_[image.file]->path;
+  }
+  TiffMessages messages;
+  TIFF* tif = open_tiff(path, "rc", &messages);
+  if (tif == nullptr) tiff_failure("cannot open for reading", path, messages);
+  struct Closer {
+    TIFF* tif;
+    ~Closer() { TIFFClose(tif); }
+  } closer{tif};
+  if (!TIFFSetDirectory(tif, static_cast<tdir_t>(ifd))) return false;
+  const bool bit = layout_.dtype == DataType::kBool;
+  const auto w = static_cast<std::size_t>(layout_.width);
+  const std::size_t row_bytes = bit ? (w + 7) / 8 : w * bytes_per_element(layout_.dtype);
+  std::vector<std::byte> raw(row_bytes * static_cast<std::size_t>(layout_.height));
+  std::size_t offset = 0;
+  const tstrip_t strips = TIFFNumberOfStrips(tif);
+  for (tstrip_t s = 0; s < strips; ++s) {
+    const tmsize_t n = TIFFReadEncodedStrip(tif, s, raw.data() + offset,
+                                            static_cast<tmsize_t>(raw.size() - offset));
+    if (n < 0) tiff_failure("cannot read a strip of", path, messages);
+    offset += static_cast<std::size_t>(n);
+  }
+  auto* dst = static_cast<std::byte*>(out);
+  if (!bit) {
+    std::memcpy(dst, raw.data(), raw.size());
+    return true;
+  }
+  for (std::size_t y = 0; y < static_cast<std::size_t>(layout_.height); ++y) {
+    for (std::size_t x = 0; x < w; ++x) {
+      const auto byte = std::to_integer<unsigned>(raw[y * row_bytes + x / 8]);
+      dst[y * w + x] = static_cast<std::byte>((byte >> (7 - x % 8)) & 1);
+    }
+  }
+  return true;
 }
 
 std::vector<std::int64_t> TiffSink::current_shape(std::int64_t position) const {
@@ -641,8 +706,73 @@ std::vector<std::int64_t> TiffSink::current_shape(std::int64_t position) const {
 }
 
 std::uint64_t TiffSink::recover(const fs::path& journal) {
-  (void)journal;
-  throw Error(ErrorCode::kNotImplemented, "TIFF recovery is not implemented yet");
+  std::ifstream in(journal);
+  std::string line;
+  if (!std::getline(in, line)) {
+    throw Error(ErrorCode::kInvalidArgument, "journal '" + journal.string() + "' is empty");
+  }
+  const json head = json::parse(line);
+  const StreamSettings settings = StreamSettings::from_json(head.at("settings").dump());
+  const Layout layout(settings);
+  TiffSink sink(settings, layout, &head);
+  // Planes actually in each file (a plane journaled but not linked is dropped).
+  std::vector<std::int64_t> on_disk;
+  for (const auto& f : sink.files_) {
+    std::int64_t n = 0;
+    if (fs::exists(f->path)) {
+      TiffMessages messages;
+      TIFF* tif = open_tiff(f->path, "rc", &messages);
+      if (tif != nullptr) {
+        n = TIFFNumberOfDirectories(tif);
+        TIFFClose(tif);
+      }
+    }
+    on_disk.push_back(n);
+  }
+  std::uint64_t frames = 0;
+  while (std::getline(in, line)) {
+    json entry;
+    try {
+      entry = json::parse(line);
+    } catch (const json::exception&) {
+      break;  // the line the crash cut short
+    }
+    const auto position = entry.value("p", std::int64_t{0});
+    Image& image = sink.images_.at(static_cast<std::size_t>(position));
+    File& f = *sink.files_[image.file];
+    if (f.ifds >= on_disk[image.file]) break;
+    const auto index = entry.value("i", std::vector<std::int64_t>{});
+    image.ifds.push_back(f.ifds++);
+    ++image.frames;
+    if (entry.contains("m")) {
+      PlaneInfo p = plane_from_metadata(entry["m"]);
+      for (std::size_t a = 0; a < index.size(); ++a) {
+        const char n = static_cast<char>(std::tolower(static_cast<unsigned char>(layout.axes[a].name[0])));
+        (n == 'z' ? p.z : n == 'c' ? p.c : p.t) = index[a];
+      }
+      if (!p.extra.empty()) p.annotation = sink.next_annotation_++;
+      image.planes.push_back(std::move(p));
+    }
+    ++frames;
+  }
+  // With one position the planes after the last journal line are still in order.
+  if (sink.images_.size() == 1) {
+    Image& image = sink.images_[0];
+    File& f = *sink.files_[image.file];
+    while (f.ifds < on_disk[image.file]) {
+      image.ifds.push_back(f.ifds++);
+      ++image.frames;
+      ++frames;
+    }
+  }
+  for (auto& f : sink.files_) {
+    if (f->ifds > 0) {
+      f->tif = open_tiff(f->path, "a8", &f->messages);
+      if (f->tif == nullptr) tiff_failure("cannot reopen", f->path, f->messages);
+    }
+  }
+  sink.close();
+  return frames;
 }
 
 }  // namespace ome_writers::detail

@@ -20,7 +20,10 @@ namespace ome_writers::detail {
 class TiffSink final : public Sink {
  public:
   /// Checks the settings (dimension names, dtype, codec) and the output paths.
-  TiffSink(const StreamSettings& settings, const Layout& layout);
+  /// `recovered` (the head line of a journal) reopens a crashed stream's files
+  /// instead of creating new ones.
+  TiffSink(const StreamSettings& settings, const Layout& layout,
+           const nlohmann::json* recovered = nullptr);
   ~TiffSink() override;
 
   void write_frame(const FrameLocation& where, FrameBuffer frame,

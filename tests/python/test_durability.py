@@ -1,0 +1,128 @@
+"""A writer killed with SIGKILL loses nothing appended before its last flush()."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import frame_for, read_zarr_both
+
+import ome_writers
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from conftest import frame_for
+    from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+    fmt, root, flushed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    settings = AcquisitionSettings(
+        root_path=root, format=fmt, dtype="uint16",
+        dimensions=[Dimension(name="t", count=None, type="time"),
+                    Dimension(name="c", count=2, type="channel"),
+                    Dimension(name="y", count=32, chunk_size=16),
+                    Dimension(name="x", count=24)],
+    )
+    stream = create_stream(settings)
+    for i in range(flushed):
+        stream.append(frame_for(i, (32, 24), "uint16"), frame_metadata={{"i": i, "note": "x" * (i % 3)}})
+    stream.flush()
+    print("FLUSHED", flush=True)
+    i = flushed
+    while True:  # keeps writing until killed
+        stream.append(frame_for(i, (32, 24), "uint16"), frame_metadata={{"i": i}})
+        i += 1
+        time.sleep(0.001)
+    """
+)
+
+FLUSHED = 7
+
+
+def kill_writer(tmp_path: Path, fmt: str) -> Path:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(tests=str(Path(__file__).parent)))
+    root = tmp_path / ("killed.ome.zarr" if fmt == "ome-zarr" else "killed.ome.tiff")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), fmt, str(root), str(FLUSHED)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "FLUSHED"
+        # Let it write a little past the flush, then kill it mid-stream.
+        import time
+
+        time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    return root
+
+
+def test_zarr_survives_sigkill(tmp_path: Path) -> None:
+    root = kill_writer(tmp_path, "ome-zarr")
+    # Readable as it is: data and metadata up to the flush.
+    arr = read_zarr_both(root / "0")
+    assert arr.shape[0] >= (FLUSHED + 1) // 2
+    for i in range(FLUSHED):
+        np.testing.assert_array_equal(arr[i // 2, i % 2], frame_for(i, (32, 24), "uint16"))
+    attrs = json.loads((root / "zarr.json").read_text())["attributes"]
+    assert [e["i"] for e in attrs["ome_writers"]["frame_metadata"]][:FLUSHED] == list(range(FLUSHED))
+    # recover() folds the journal: at least everything up to the flush.
+    recovered = ome_writers.recover(root)
+    assert recovered >= FLUSHED
+    attrs = json.loads((root / "zarr.json").read_text())["attributes"]
+    entries = attrs["ome_writers"]["frame_metadata"]
+    assert [e["i"] for e in entries] == list(range(len(entries)))
+    assert entries[4] == {"i": 4, "note": "x", "storage_index": [2, 0]}
+    assert not (root / "ome_writers.journal.jsonl").exists()
+
+
+def test_tiff_survives_sigkill(tmp_path: Path, ome_schema) -> None:  # type: ignore[no-untyped-def]
+    import ome_types
+    import tifffile
+
+    root = kill_writer(tmp_path, "ome-tiff")
+    with tifffile.TiffFile(root) as tf:
+        pages = len(tf.pages)
+        assert pages >= FLUSHED
+        for i in range(FLUSHED):
+            np.testing.assert_array_equal(tf.pages[i].asarray(), frame_for(i, (32, 24), "uint16"))
+        # The OME-XML rewritten at flush() already describes the flushed planes.
+        px = ome_types.from_xml(tf.ome_metadata).images[0].pixels
+        assert px.tiff_data_blocks[0].plane_count >= FLUSHED
+    journal = Path(str(root) + ".journal.jsonl")
+    assert journal.exists()
+    frames = ome_writers.recover(root)
+    assert frames >= FLUSHED
+    assert not journal.exists()
+    with tifffile.TiffFile(root) as tf:
+        ome_schema.validate(tf.ome_metadata)
+        series = tf.series[0]
+        assert series.axes == "TCYX"
+        data = series.asarray()
+    with tifffile.TiffFile(root) as tf:
+        assert data.shape[0] * 2 == len(tf.pages)
+    for i in range(frames):
+        np.testing.assert_array_equal(data[i // 2, i % 2], frame_for(i, (32, 24), "uint16"))
+    planes = ome_types.from_tiff(root).images[0].pixels.planes
+    assert len(planes) >= FLUSHED
+    assert [(p.the_t, p.the_c) for p in planes[:4]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_recover_rejects_a_path_without_journal(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="neither"):
+        ome_writers.recover(tmp_path / "nothing.ome.tiff")
