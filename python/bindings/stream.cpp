@@ -32,7 +32,8 @@ void bind_stream(nb::module_& m) {
             const std::size_t n = frame.nbytes();
             const void* data = frame.data();
             nb::gil_scoped_release release;
-            s.append(data, n, metadata_json ? std::string_view(*metadata_json) : std::string_view());
+            s.append(data, n,
+                     metadata_json ? std::string_view(*metadata_json) : std::string_view());
           },
           nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
           "Copies one C-contiguous frame into the queue (its bytes must match the stream).")

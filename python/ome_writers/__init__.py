@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._coord_tracker import CoordUpdate
+from ._recover import recover
 from ._schema import (
     AcquisitionSettings,
     Channel,
@@ -21,7 +22,6 @@ from ._schema import (
     StandardAxis,
     dims_from_standard_axes,
 )
-from ._recover import recover
 from ._stream import OMEStream, create_stream
 from ._useq import dims_from_useq, useq_to_acquisition_settings
 

@@ -115,8 +115,7 @@ class NativeEngine(Engine):
             from ome_types import from_xml
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError(
-                "get_metadata() for OME-TIFF returns ome_types.OME objects: "
-                "pip install ome-types"
+                "get_metadata() for OME-TIFF returns ome_types.OME objects: pip install ome-types"
             ) from e
         return {int(k): from_xml(xml) for k, xml in docs.items()}
 
@@ -127,9 +126,7 @@ class NativeEngine(Engine):
             known = json.loads(self._core.metadata_json())
             for key, attrs in metadata.items():
                 if key not in known:
-                    raise KeyError(
-                        f"Unknown group path {key!r}; expected one of {sorted(known)}"
-                    )
+                    raise KeyError(f"Unknown group path {key!r}; expected one of {sorted(known)}")
                 if not isinstance(attrs, dict):
                     raise TypeError(
                         f"attributes for {key!r} must be a dict, got {type(attrs).__name__}"

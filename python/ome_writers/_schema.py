@@ -45,9 +45,7 @@ from pydantic_extra_types.color import Color
 from ome_writers._units import cast_unit_to_ngff, infer_dim_type_from_unit
 
 if TYPE_CHECKING:
-    from typing import Self
-
-    from typing_extensions import TypeIs
+    from typing_extensions import Self, TypeIs
 
 __all__ = [
     "AcquisitionSettings",
@@ -102,9 +100,7 @@ class _BaseModel(BaseModel):
             raise
 
 
-_SKIPPED_DIRS = tuple(
-    os.path.dirname(path) + os.sep for path in (__file__, pydantic.__file__)
-)
+_SKIPPED_DIRS = tuple(os.path.dirname(path) + os.sep for path in (__file__, pydantic.__file__))
 
 
 def _caller_stacklevel() -> int:
@@ -115,9 +111,7 @@ def _caller_stacklevel() -> int:
     """
     frame = sys._getframe(1)
     level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(
-        _SKIPPED_DIRS
-    ):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_SKIPPED_DIRS):
         frame = frame.f_back
         level += 1
     return level
@@ -155,9 +149,7 @@ TiffCompression: TypeAlias = Literal["none", "lzw", "deflate", "zstd"]
 ZarrCompression: TypeAlias = Literal["none", "blosc-zstd", "blosc-lz4", "zstd"]
 """Compression codecs available for OME-Zarr."""
 
-Compression: TypeAlias = Literal[
-    "none", "lzw", "deflate", "zstd", "blosc-zstd", "blosc-lz4"
-]
+Compression: TypeAlias = Literal["none", "lzw", "deflate", "zstd", "blosc-zstd", "blosc-lz4"]
 """Any compression name; `AcquisitionSettings` checks it against the format."""
 
 NonEmptyStr: TypeAlias = Annotated[str, Field(min_length=1)]
@@ -314,8 +306,7 @@ class Position(_BaseModel):
     """
 
     name: NonEmptyStr = Field(
-        description="Position name; unique among positions of the same well and "
-        "grid cell."
+        description="Position name; unique among positions of the same well and grid cell."
     )
     plate_row: str | None = Field(default=None, description="Plate row name.")
     plate_column: str | None = Field(default=None, description="Plate column name.")
@@ -333,13 +324,9 @@ class Position(_BaseModel):
     @model_validator(mode="after")
     def _check_pairs(self) -> Self:
         if (self.plate_row is None) != (self.plate_column is None):
-            raise ValueError(
-                "plate_row and plate_column must both be set or both be None"
-            )
+            raise ValueError("plate_row and plate_column must both be set or both be None")
         if (self.grid_row is None) != (self.grid_column is None):
-            raise ValueError(
-                "grid_row and grid_column must both be set or both be None"
-            )
+            raise ValueError("grid_row and grid_column must both be set or both be None")
         return self
 
 
@@ -363,8 +350,7 @@ def _unique_position_names(positions: list[Position]) -> list[Position]:
         plate_row, plate_column, grid_row, grid_column = key
         if all(v is None for v in key):
             raise ValueError(
-                f"All positions without row/column must have unique names, "
-                f"duplicates: {dupes}"
+                f"All positions without row/column must have unique names, duplicates: {dupes}"
             )
         where = []
         if plate_row is not None:
@@ -415,13 +401,10 @@ def _cast_coords(coords: list[Any], dim_type: Any) -> list[Any]:
         if not any(isinstance(c, model) for c in coords):
             continue
         if not all(isinstance(c, (str, model)) for c in coords):
-            raise ValueError(
-                f"May not mix {model.__name__} objects with other coord types."
-            )
+            raise ValueError(f"May not mix {model.__name__} objects with other coord types.")
         if dim_type is not None and dim_type != kind:
             raise ValueError(
-                f"{model.__name__} objects in coords require type='{kind}', "
-                f"got type='{dim_type}'"
+                f"{model.__name__} objects in coords require type='{kind}', got type='{dim_type}'"
             )
     if dim_type == "channel":
         return _channel_list.validate_python(coords)
@@ -467,9 +450,7 @@ def _normalise_dimension(data: dict[str, Any]) -> dict[str, Any]:
         if count is None:
             out["count"] = len(coords)
         elif len(coords) != count:
-            raise ValueError(
-                f"Length of coords ({len(coords)}) does not match count ({count})."
-            )
+            raise ValueError(f"Length of coords ({len(coords)}) does not match count ({count}).")
         out["coords"] = _cast_coords(coords, dim_type)
 
     if isinstance(unit, str):
@@ -623,9 +604,7 @@ def _check_dimension_list(dims: tuple[Dimension, ...]) -> tuple[Dimension, ...]:
         raise ValueError("Only the first dimension may be unbounded (count=None).")
     n_array = len(dims) - n_positions
     if n_array < 2:
-        raise ValueError(
-            "At least 2 non-position dimensions are required (usually Y and X)."
-        )
+        raise ValueError("At least 2 non-position dimensions are required (usually Y and X).")
     if n_array > 5:
         raise ValueError(
             "At most 5 non-position dimensions are allowed for both OME-Zarr and "
@@ -657,9 +636,7 @@ def _check_dimension_list(dims: tuple[Dimension, ...]) -> tuple[Dimension, ...]:
     return tuple(out)
 
 
-DimensionList: TypeAlias = Annotated[
-    tuple[Dimension, ...], AfterValidator(_check_dimension_list)
-]
+DimensionList: TypeAlias = Annotated[tuple[Dimension, ...], AfterValidator(_check_dimension_list)]
 """Dimensions in acquisition order, checked as a whole."""
 
 
@@ -763,9 +740,7 @@ class OmeZarrFormat(_BaseModel):
         description="'auto', 'native', 'tensorstore', 'acquire-zarr', "
         "'zarrs-python' or 'zarr-python'; all select the native engine.",
     )
-    suffix: str = Field(
-        default=".ome.zarr", description="Extension of the Zarr directory."
-    )
+    suffix: str = Field(default=".ome.zarr", description="Extension of the Zarr directory.")
 
     @field_validator("suffix")
     @classmethod
@@ -784,9 +759,7 @@ class ScratchFormat(_BaseModel):
     """Non-standard scratch output: numpy arrays in memory or raw memmaps on disk."""
 
     name: Literal["scratch"] = Field(default="scratch", description="Format id.")
-    backend: Literal["scratch"] = Field(
-        default="scratch", description="The scratch backend."
-    )
+    backend: Literal["scratch"] = Field(default="scratch", description="The scratch backend.")
     max_memory_bytes: int = Field(
         default=4 * 1024**3,
         description="Memory budget; beyond it data spills to a temporary "
@@ -795,8 +768,7 @@ class ScratchFormat(_BaseModel):
     suffix: str = Field(default="", description="Suffix of disk-backed files.")
     spill_to_disk: bool = Field(
         default=True,
-        description="Spill to a temporary directory when over budget and no "
-        "root_path is set.",
+        description="Spill to a temporary directory when over budget and no root_path is set.",
     )
 
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
@@ -1038,8 +1010,7 @@ class AcquisitionSettings(_BaseModel):
     )
     overwrite: bool = Field(
         default=False,
-        description="Replace existing output at root_path instead of raising "
-        "FileExistsError.",
+        description="Replace existing output at root_path instead of raising FileExistsError.",
     )
 
     # ----------------------------------------------------------- validators
@@ -1127,18 +1098,14 @@ class AcquisitionSettings(_BaseModel):
         if self.position_dimension_index is None:
             raise ValueError("Plate mode requires a position dimension in dimensions.")
         positions = self.positions
-        if missing := [
-            p.name for p in positions if p.plate_row is None or p.plate_column is None
-        ]:
+        if missing := [p.name for p in positions if p.plate_row is None or p.plate_column is None]:
             raise ValueError(
                 "All positions must have row and column for plate mode. "
                 f"Missing row/column for positions: {missing}"
             )
         rows, cols = set(self.plate.row_names), set(self.plate.column_names)
         if outside := [
-            p.name
-            for p in positions
-            if p.plate_row not in rows or p.plate_column not in cols
+            p.name for p in positions if p.plate_row not in rows or p.plate_column not in cols
         ]:
             warnings.warn(
                 "Some positions have row/column values not in the plate definition: "
@@ -1152,18 +1119,14 @@ class AcquisitionSettings(_BaseModel):
 
     def _require_dimensions(self, prop: str) -> tuple[Dimension, ...]:
         if not self.dimensions:
-            raise ValueError(
-                f"Cannot access '{prop}': dimensions has not been set yet."
-            )
+            raise ValueError(f"Cannot access '{prop}': dimensions has not been set yet.")
         return self.dimensions
 
     @property
     def output_path(self) -> str:
         """`root_path` resolved by the format (file for single TIFF, else directory)."""
         self._require_dimensions("output_path")
-        return self.format.get_output_path(
-            self.root_path, num_positions=len(self.positions)
-        )
+        return self.format.get_output_path(self.root_path, num_positions=len(self.positions))
 
     @property
     def shape(self) -> tuple[int | None, ...]:
@@ -1223,9 +1186,7 @@ class AcquisitionSettings(_BaseModel):
     def storage_index_dimensions(self) -> tuple[Dimension, ...]:
         """`index_dimensions` in storage order."""
         self._require_dimensions("storage_index_dimensions")
-        return _storage_order_of(
-            self.index_dimensions, self.storage_order, self.format.name
-        )
+        return _storage_order_of(self.index_dimensions, self.storage_order, self.format.name)
 
     @property
     def storage_index_permutation(self) -> tuple[int, ...] | None:
@@ -1298,9 +1259,7 @@ def dims_from_standard_axes(
             chunk = value if in_frame and isinstance(value, int) else 1
         if value is None or isinstance(value, int):
             dims.append(
-                axis.to_dimension(
-                    count=value, chunk_size=chunk, shard_size_chunks=shards.get(axis)
-                )
+                axis.to_dimension(count=value, chunk_size=chunk, shard_size_chunks=shards.get(axis))
             )
         else:
             dims.append(

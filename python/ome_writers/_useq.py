@@ -59,9 +59,7 @@ def _import_useq() -> ModuleType:
         ) from e
     # Plate and grid fields on useq.Position arrived in 0.9.2.
     if "plate_row" not in useq.Position.model_fields:
-        raise ImportError(
-            f"useq-schema >= 0.9.2 is required; upgrade with `{_INSTALL_HINT}`."
-        )
+        raise ImportError(f"useq-schema >= 0.9.2 is required; upgrade with `{_INSTALL_HINT}`.")
     return useq
 
 
@@ -124,9 +122,7 @@ def useq_to_acquisition_settings(
     useq_mod = _import_useq()
     if not isinstance(seq, useq_mod.MDASequence):
         # ValueError (not TypeError) as in ome-writers 0.3.2.
-        raise ValueError(  # noqa: TRY004
-            f"seq must be a useq.MDASequence, got {type(seq).__name__}"
-        )
+        raise ValueError(f"seq must be a useq.MDASequence, got {type(seq).__name__}")
     dims = _dimensions(
         useq_mod,
         seq,
@@ -420,12 +416,7 @@ def _stage_positions(seq: useq.MDASequence) -> list[Position]:
     stage = list(seq.stage_positions)
     outer_grid = list(seq.grid_plan) if seq.grid_plan else []
     order = str(seq.axis_order)
-    if (
-        outer_grid
-        and "g" in order
-        and "p" in order
-        and order.index("g") < order.index("p")
-    ):
+    if outer_grid and "g" in order and "p" in order and order.index("g") < order.index("p"):
         # Grid outside positions: every position is visited at each grid point.
         return [
             _with_grid_point(pos.name or str(p), pos, point, g, None)
@@ -454,10 +445,7 @@ def _stage_positions(seq: useq.MDASequence) -> list[Position]:
             )
             continue
         pos_index = p if len(stage) > 1 else None
-        out.extend(
-            _with_grid_point(name, pos, point, g, pos_index)
-            for g, point in enumerate(grid)
-        )
+        out.extend(_with_grid_point(name, pos, point, g, pos_index) for g, point in enumerate(grid))
     return out
 
 

@@ -45,10 +45,12 @@ INSTANTIATE_TEST_SUITE_P(AllZarrCodecs, CodecRoundTrip,
 
 TEST(ChunkCodec, DescribesItselfAsZarrJson) {
   EXPECT_EQ(ChunkCodec(Compression::kNone, DataType::kUInt8).codec_json(), "");
-  EXPECT_EQ(ChunkCodec(Compression::kBloscZstd, DataType::kUInt16).codec_json(),
-            R"({"name":"blosc","configuration":{"cname":"zstd","clevel":3,"shuffle":"shuffle","typesize":2,"blocksize":0}})");
-  EXPECT_EQ(ChunkCodec(Compression::kBloscLz4, DataType::kFloat32).codec_json(),
-            R"({"name":"blosc","configuration":{"cname":"lz4","clevel":5,"shuffle":"shuffle","typesize":4,"blocksize":0}})");
+  EXPECT_EQ(
+      ChunkCodec(Compression::kBloscZstd, DataType::kUInt16).codec_json(),
+      R"({"name":"blosc","configuration":{"cname":"zstd","clevel":3,"shuffle":"shuffle","typesize":2,"blocksize":0}})");
+  EXPECT_EQ(
+      ChunkCodec(Compression::kBloscLz4, DataType::kFloat32).codec_json(),
+      R"({"name":"blosc","configuration":{"cname":"lz4","clevel":5,"shuffle":"shuffle","typesize":4,"blocksize":0}})");
   EXPECT_EQ(ChunkCodec(Compression::kZstd, DataType::kUInt16).codec_json(),
             R"({"name":"zstd","configuration":{"level":3,"checksum":false}})");
 }

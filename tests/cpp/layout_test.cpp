@@ -54,8 +54,8 @@ TEST(Layout, PositionsAreNotArrayAxes) {
   Dimension p = dim("p", 3, T::kPosition);
   for (int i = 0; i < 3; ++i) p.positions.push_back(Position{"P" + std::to_string(i)});
   // p interleaved between t and c.
-  const Layout l(settings({dim("t", 2, T::kTime), p, dim("c", 2, T::kChannel), dim("y", 4),
-                           dim("x", 5)}));
+  const Layout l(
+      settings({dim("t", 2, T::kTime), p, dim("c", 2, T::kChannel), dim("y", 4), dim("x", 5)}));
   EXPECT_EQ(l.positions.size(), 3u);
   EXPECT_EQ(l.axes.size(), 4u);
   const auto f = l.locate(2 * 3 + 2 * 1 + 1);  // t1 p1 c1
@@ -64,16 +64,16 @@ TEST(Layout, PositionsAreNotArrayAxes) {
 }
 
 TEST(Layout, UnboundedFirstDimensionNeverRunsOut) {
-  const Layout l(settings({dim("t", std::nullopt, T::kTime), dim("c", 2, T::kChannel),
-                           dim("y", 4), dim("x", 5)}));
+  const Layout l(settings(
+      {dim("t", std::nullopt, T::kTime), dim("c", 2, T::kChannel), dim("y", 4), dim("x", 5)}));
   EXPECT_TRUE(l.unbounded);
   EXPECT_FALSE(l.total_frames.has_value());
   EXPECT_EQ(l.locate(1'000'001).storage_index, idx({500'000, 1}));
 }
 
 TEST(Layout, ChunksAndShards) {
-  const Layout l(settings({dim("t", 10, T::kTime, 2, 3), dim("y", 64, T::kUnset, 16, 2),
-                           dim("x", 64, T::kUnset, 32)}));
+  const Layout l(settings(
+      {dim("t", 10, T::kTime, 2, 3), dim("y", 64, T::kUnset, 16, 2), dim("x", 64, T::kUnset, 32)}));
   EXPECT_TRUE(l.sharded);
   EXPECT_EQ(l.axes[0].chunk, 2);
   EXPECT_EQ(l.axes[0].shard, 6);

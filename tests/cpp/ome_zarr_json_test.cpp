@@ -85,8 +85,7 @@ TEST(OmeZarrJson, PlateAttributesListWellsInOrderOfFirstAppearance) {
   positions[1] = Position{"f1", std::string("A"), std::string("1")};
   positions[2] = Position{"f2", std::string("B"), std::string("3")};
   const json attrs = ome_plate_attributes(plate, positions);
-  EXPECT_EQ(attrs["plate"]["wells"],
-            json::parse(R"([{"path":"B/3","rowIndex":1,"columnIndex":2},
+  EXPECT_EQ(attrs["plate"]["wells"], json::parse(R"([{"path":"B/3","rowIndex":1,"columnIndex":2},
                             {"path":"A/1","rowIndex":0,"columnIndex":0}])"));
   EXPECT_EQ(attrs["plate"]["name"], "P1");
 }

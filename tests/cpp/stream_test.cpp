@@ -36,7 +36,8 @@ class StreamTest : public ::testing::Test {
 
 std::vector<std::uint16_t> frame(std::int64_t h, std::int64_t w, std::uint16_t seed) {
   std::vector<std::uint16_t> f(static_cast<std::size_t>(h * w));
-  for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<std::uint16_t>(seed * 1000 + i % 997);
+  for (std::size_t i = 0; i < f.size(); ++i)
+    f[i] = static_cast<std::uint16_t>(seed * 1000 + i % 997);
   return f;
 }
 
@@ -114,9 +115,9 @@ TEST_F(StreamTest, ExistingOutputNeedsOverwrite) {
 }
 
 TEST_F(StreamTest, TiffWritesOnePlanePerFrame) {
-  auto s = settings({dim("t", std::nullopt, T::kTime), dim("c", 2, T::kChannel), dim("y", 6),
-                     dim("x", 7)},
-                    FileFormat::kOmeTiff, (dir_ / "a.ome.tiff").string());
+  auto s = settings(
+      {dim("t", std::nullopt, T::kTime), dim("c", 2, T::kChannel), dim("y", 6), dim("x", 7)},
+      FileFormat::kOmeTiff, (dir_ / "a.ome.tiff").string());
   Stream stream(s);
   for (std::uint16_t i = 0; i < 5; ++i) {
     const auto f = frame(6, 7, i);

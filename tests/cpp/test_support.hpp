@@ -22,7 +22,8 @@ inline Dimension dim(const std::string& name, std::optional<std::int64_t> count,
   return d;
 }
 
-inline StreamSettings settings(std::vector<Dimension> dims, FileFormat format = FileFormat::kOmeZarr,
+inline StreamSettings settings(std::vector<Dimension> dims,
+                               FileFormat format = FileFormat::kOmeZarr,
                                const std::string& root = "out") {
   StreamSettings s;
   s.root_path = root;

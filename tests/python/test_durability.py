@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import frame_for, read_zarr_both
 
 import ome_writers
+from conftest import frame_for, read_zarr_both
 
 WRITER = textwrap.dedent(
     """
@@ -34,7 +34,8 @@ WRITER = textwrap.dedent(
     )
     stream = create_stream(settings)
     for i in range(flushed):
-        stream.append(frame_for(i, (32, 24), "uint16"), frame_metadata={{"i": i, "note": "x" * (i % 3)}})
+        meta = {{"i": i, "note": "x" * (i % 3)}}
+        stream.append(frame_for(i, (32, 24), "uint16"), frame_metadata=meta)
     stream.flush()
     print("FLUSHED", flush=True)
     i = flushed
@@ -80,7 +81,9 @@ def test_zarr_survives_sigkill(tmp_path: Path) -> None:
     for i in range(FLUSHED):
         np.testing.assert_array_equal(arr[i // 2, i % 2], frame_for(i, (32, 24), "uint16"))
     attrs = json.loads((root / "zarr.json").read_text())["attributes"]
-    assert [e["i"] for e in attrs["ome_writers"]["frame_metadata"]][:FLUSHED] == list(range(FLUSHED))
+    assert [e["i"] for e in attrs["ome_writers"]["frame_metadata"]][:FLUSHED] == list(
+        range(FLUSHED)
+    )
     # recover() folds the journal: at least everything up to the flush.
     recovered = ome_writers.recover(root)
     assert recovered >= FLUSHED

@@ -41,8 +41,19 @@ def seed_example() -> Path:
         return target
     SEED_CACHE.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-         "ome-writers==0.3.2", "-d", str(SEED_CACHE)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "ome-writers==0.3.2",
+            "-d",
+            str(SEED_CACHE),
+        ],
         check=True,
     )
     with tarfile.open(SEED_CACHE / "ome_writers-0.3.2.tar.gz") as tar:
@@ -54,7 +65,11 @@ def seed_example() -> Path:
 
 def run_seed(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(seed_example()), *args], cwd=cwd, capture_output=True, text=True, check=True
+        [sys.executable, str(seed_example()), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
@@ -103,8 +118,14 @@ def test_seed_example_ome_zarr(tmp_path: Path, args: tuple[str, ...]) -> None:
     assert len(frames) == 5
     for i, entry in enumerate(frames):
         assert list(entry) == [
-            "delta_t", "exposure_time", "position_x", "position_y", "position_z",
-            "temperature", "laser_power", "storage_index",
+            "delta_t",
+            "exposure_time",
+            "position_x",
+            "position_y",
+            "position_z",
+            "temperature",
+            "laser_power",
+            "storage_index",
         ]
         assert entry["storage_index"] == [i]
         assert entry["temperature"] == SEED_TEMPERATURES[i]

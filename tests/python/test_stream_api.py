@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import frame_for, read_zarr_both
 
 import ome_writers
-from ome_writers import AcquisitionSettings, Dimension, Position, create_stream
-from ome_writers import _core
+from conftest import frame_for, read_zarr_both
+from ome_writers import AcquisitionSettings, Dimension, Position, _core, create_stream
 
 FORMATS = ["ome-zarr", "ome-tiff"]
 
@@ -58,14 +57,16 @@ def test_wrong_shape_and_dtype_raise_and_the_stream_stays_usable(make_settings, 
     with create_stream(s) as stream:
         with pytest.raises(ValueError, match=r"\(8, 9\).*\(6, 5\)"):
             stream.append(np.zeros((8, 9), np.uint16))
-        with pytest.raises(TypeError, match="float64.*uint16"):
+        with pytest.raises(TypeError, match=r"float64.*uint16"):
             stream.append(np.zeros((6, 5), np.float64))
         with pytest.raises(TypeError, match="int32"):
             stream.append(np.zeros((6, 5), np.int32))
         stream.append(frame_for(0, (6, 5), "uint8"))  # uint8 -> uint16 is safe
         with pytest.raises(TypeError, match="not JSON serialisable"):
             stream.append(frame_for(1, (6, 5), "uint16"), frame_metadata={"bad": object()})
-        stream.append(frame_for(1, (6, 5), "uint16"), frame_metadata={"v": np.float32(1.5), "i": np.int64(3)})
+        stream.append(
+            frame_for(1, (6, 5), "uint16"), frame_metadata={"v": np.float32(1.5), "i": np.int64(3)}
+        )
         stream.append(frame_for(2, (6, 5), "uint16"))
         with pytest.raises(IndexError, match="exceed total of 3 frames"):
             stream.append(frame_for(3, (6, 5), "uint16"))
@@ -119,7 +120,9 @@ def test_existing_output_is_not_touched_without_overwrite(make_settings) -> None
         with pytest.raises(FileExistsError, match="overwrite"):
             create_stream(s)
         assert os.stat(out).st_mtime_ns == before
-        np.testing.assert_array_equal(read_back(s).reshape(-1, 6, 5)[0], frame_for(0, (6, 5), "uint16"))
+        np.testing.assert_array_equal(
+            read_back(s).reshape(-1, 6, 5)[0], frame_for(0, (6, 5), "uint16")
+        )
 
 
 def test_overwrite_refuses_a_directory_that_is_not_zarr(make_settings, tmp_path: Path) -> None:
@@ -203,7 +206,9 @@ def test_tiff_metadata_get_update_and_global(make_settings) -> None:
     stream = create_stream(s)
     stream.set_global_metadata("acq", {"seq": {"t": 2}})
     for i in range(2):
-        stream.append(frame_for(i, (6, 5), "uint16"), frame_metadata={"delta_t": i * 0.5, "laser": 3})
+        stream.append(
+            frame_for(i, (6, 5), "uint16"), frame_metadata={"delta_t": i * 0.5, "laser": 3}
+        )
     with pytest.raises(RuntimeError, match="after the stream is closed"):
         stream.update_metadata(stream.get_metadata())
     stream.close()
@@ -238,12 +243,27 @@ def test_settings_round_trip_through_cpp(make_settings) -> None:
             storage_order=["c", "t", "p", "z", "y", "x"],
             plate=Plate(row_names=["A", "B"], column_names=["1"], name="pl"),
             dimensions=[
-                Dimension(name="t", count=None, type="time", unit="ms", scale=10, chunk_size=2, shard_size_chunks=3),
+                Dimension(
+                    name="t",
+                    count=None,
+                    type="time",
+                    unit="ms",
+                    scale=10,
+                    chunk_size=2,
+                    shard_size_chunks=3,
+                ),
                 Dimension(
                     name="p",
                     type="position",
                     coords=[
-                        Position(name="a", plate_row="A", plate_column="1", x_coord=1.5, grid_row=0, grid_column=1),
+                        Position(
+                            name="a",
+                            plate_row="A",
+                            plate_column="1",
+                            x_coord=1.5,
+                            grid_row=0,
+                            grid_column=1,
+                        ),
                         Position(name="b", plate_row="B", plate_column="1", z_coord=-2.0),
                     ],
                 ),
@@ -251,7 +271,12 @@ def test_settings_round_trip_through_cpp(make_settings) -> None:
                     name="c",
                     type="channel",
                     coords=[
-                        Channel(name="DAPI", excitation_wavelength_nm=358, color="blue", fluorophore="DAPI"),
+                        Channel(
+                            name="DAPI",
+                            excitation_wavelength_nm=358,
+                            color="blue",
+                            fluorophore="DAPI",
+                        ),
                         Channel(name="GFP", emission_wavelength_nm=510, color=(0, 255, 0, 0.5)),
                     ],
                 ),
@@ -262,7 +287,11 @@ def test_settings_round_trip_through_cpp(make_settings) -> None:
         ),
         make_settings(
             "multi",
-            format={"name": "ome-tiff", "prefer_single_file": "never", "multi_file_metadata": "companion-file"},
+            format={
+                "name": "ome-tiff",
+                "prefer_single_file": "never",
+                "multi_file_metadata": "companion-file",
+            },
             dimensions=[
                 Dimension(name="p", type="position", coords=["x1", "x2"]),
                 Dimension(name="angle", count=3, type="other", coords=[0.0, 45.0, 90.0]),
@@ -281,14 +310,33 @@ def test_settings_round_trip_through_cpp(make_settings) -> None:
 
 def test_backend_names_and_rejections(make_settings) -> None:
     for backend in ("tensorstore", "zarr-python", "acquire-zarr", "zarrs-python", "native"):
-        s = make_settings(f"{backend}.ome.zarr", format={"name": "ome-zarr", "backend": backend}, dimensions=[Dimension(name="y", count=4), Dimension(name="x", count=4)])
+        s = make_settings(
+            f"{backend}.ome.zarr",
+            format={"name": "ome-zarr", "backend": backend},
+            dimensions=[Dimension(name="y", count=4), Dimension(name="x", count=4)],
+        )
         with create_stream(s) as stream:
             stream.append(frame_for(0, (4, 4), "uint16"))
         assert read_zarr_both(Path(s.output_path) / "0").shape == (4, 4)
-    s = make_settings("angle.ome.tiff", dimensions=[Dimension(name="angle", count=2), Dimension(name="y", count=4), Dimension(name="x", count=4)])
+    s = make_settings(
+        "angle.ome.tiff",
+        dimensions=[
+            Dimension(name="angle", count=2),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
+    )
     with pytest.raises(NotImplementedError, match=r"Rejected: native: .*angle"):
         create_stream(s)
-    s = make_settings("angle2.ome.tiff", format={"name": "ome-tiff", "backend": "tifffile"}, dimensions=[Dimension(name="angle", count=2), Dimension(name="y", count=4), Dimension(name="x", count=4)])
+    s = make_settings(
+        "angle2.ome.tiff",
+        format={"name": "ome-tiff", "backend": "tifffile"},
+        dimensions=[
+            Dimension(name="angle", count=2),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
+    )
     with pytest.raises(NotImplementedError, match="'tifffile' does not support"):
         create_stream(s)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from conftest import acquisition_index, frame_for
 
+from conftest import acquisition_index, frame_for
 from ome_writers import AcquisitionSettings, Channel, Dimension, Plate, Position, create_stream
 
 TIFF_DTYPES = ["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64", "bool"]
@@ -142,7 +142,7 @@ def test_dimension_orders(make_settings, ome_schema, names: list[str]) -> None:
     verify_planes(s, frames=s.num_frames or 1)
     validate_xml(s, ome_schema)
     with tifffile.TiffFile(s.output_path) as tf:
-        expected = tuple(counts[n] for n in names) + (9, 11)
+        expected = (*tuple(counts[n] for n in names), 9, 11)
         assert tf.series[0].shape == expected
 
 
@@ -159,11 +159,14 @@ def test_compression(make_settings, compression: str) -> None:
     )
     stream_all(s)
     with tifffile.TiffFile(s.output_path) as tf:
-        assert tf.pages[0].compression.name == {
-            "lzw": "LZW",
-            "deflate": "ADOBE_DEFLATE",
-            "zstd": "ZSTD",
-        }[compression]
+        assert (
+            tf.pages[0].compression.name
+            == {
+                "lzw": "LZW",
+                "deflate": "ADOBE_DEFLATE",
+                "zstd": "ZSTD",
+            }[compression]
+        )
         assert tf.pages[0].predictor == 2
     verify_planes(s)
 
@@ -194,7 +197,11 @@ def test_unbounded_partial_last_timepoint_is_completed(make_settings, ome_schema
 def test_skip_writes_blank_planes(make_settings) -> None:
     s = make_settings(
         "s.ome.tiff",
-        dimensions=[Dimension(name="t", count=4, type="time"), Dimension(name="y", count=5), Dimension(name="x", count=5)],
+        dimensions=[
+            Dimension(name="t", count=4, type="time"),
+            Dimension(name="y", count=5),
+            Dimension(name="x", count=5),
+        ],
     )
     with create_stream(s) as stream:
         stream.append(frame_for(0, (5, 5), "uint16"))
@@ -208,7 +215,11 @@ def test_skip_writes_blank_planes(make_settings) -> None:
 def test_empty_stream_leaves_no_file(make_settings) -> None:
     s = make_settings(
         "e.ome.tiff",
-        dimensions=[Dimension(name="t", count=None), Dimension(name="y", count=5), Dimension(name="x", count=5)],
+        dimensions=[
+            Dimension(name="t", count=None),
+            Dimension(name="y", count=5),
+            Dimension(name="x", count=5),
+        ],
     )
     create_stream(s).close()
     assert not Path(s.output_path).exists()
@@ -223,9 +234,18 @@ def _position_settings(make_settings, **fmt: object) -> AcquisitionSettings:
             Dimension(
                 name="p",
                 type="position",
-                coords=[Position(name="A", x_coord=1.5, y_coord=-2.0), Position(name="B"), Position(name="C")],
+                coords=[
+                    Position(name="A", x_coord=1.5, y_coord=-2.0),
+                    Position(name="B"),
+                    Position(name="C"),
+                ],
             ),
-            Dimension(name="c", count=2, type="channel", coords=["DAPI", Channel(name="GFP", color="green")]),
+            Dimension(
+                name="c",
+                count=2,
+                type="channel",
+                coords=["DAPI", Channel(name="GFP", color="green")],
+            ),
             Dimension(name="y", count=6),
             Dimension(name="x", count=7),
         ],
@@ -240,7 +260,11 @@ def test_multi_file_modes(make_settings, ome_schema, mode: str) -> None:
     stream_all(s)
     out = Path(s.output_path)
     files = tiff_files(s)
-    assert [f.name for f in files] == ["run_p000.ome.tiff", "run_p001.ome.tiff", "run_p002.ome.tiff"]
+    assert [f.name for f in files] == [
+        "run_p000.ome.tiff",
+        "run_p001.ome.tiff",
+        "run_p002.ome.tiff",
+    ]
     for f in files:
         with tifffile.TiffFile(f) as tf:
             ome_schema.validate(tf.ome_metadata)
@@ -348,14 +372,20 @@ def test_physical_sizes_resolution_and_time_increment(make_settings, ome_schema)
     with tifffile.TiffFile(s.output_path) as tf:
         page = tf.pages[0]
         assert page.tags["ResolutionUnit"].value == 3  # centimetre
-        assert page.tags["YResolution"].value[0] / page.tags["YResolution"].value[1] == pytest.approx(40000)
+        assert page.tags["YResolution"].value[0] / page.tags["YResolution"].value[
+            1
+        ] == pytest.approx(40000)
     validate_xml(s, ome_schema)
 
 
 def test_non_tczyx_dimension_is_rejected_with_the_reason(make_settings) -> None:
     s = make_settings(
         "angle.ome.tiff",
-        dimensions=[Dimension(name="angle", count=2), Dimension(name="y", count=4), Dimension(name="x", count=4)],
+        dimensions=[
+            Dimension(name="angle", count=2),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
     )
     with pytest.raises(NotImplementedError, match="angle"):
         create_stream(s)

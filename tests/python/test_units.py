@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from ome_writers._schema import Dimension
 from ome_writers._units import (
     ANY_LENGTH_TO_NGFF,
@@ -14,7 +16,6 @@ from ome_writers._units import (
     infer_dim_type_from_unit,
     ngff_to_ome_unit,
 )
-from pydantic import ValidationError
 
 # The unit names of the OME-NGFF axes specification (v0.5).
 NGFF_LENGTH = {

@@ -7,6 +7,7 @@ import warnings
 from typing import Any, NamedTuple
 
 import pytest
+
 from ome_writers._schema import AcquisitionSettings, Channel, Plate, Position
 from ome_writers._useq import dims_from_useq, useq_to_acquisition_settings
 
@@ -36,7 +37,7 @@ def test_missing_useq_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @needs_useq
 def test_not_a_sequence() -> None:
-    with pytest.raises(ValueError, match="seq must be a useq.MDASequence"):
+    with pytest.raises(ValueError, match=r"seq must be a useq\.MDASequence"):
         useq_to_acquisition_settings({"channels": ["a"]}, 8, 8)  # type: ignore[arg-type]
 
 
@@ -354,8 +355,7 @@ def test_sequence_layout(case: Case) -> None:
     assert p.type == "position"
     assert p.count == len({(e.index.get("p", 0), e.index.get("g")) for e in events})
     got = [
-        Pos(q.name, q.plate_row, q.plate_column, q.grid_row, q.grid_column)
-        for q in p.coords or []
+        Pos(q.name, q.plate_row, q.plate_column, q.grid_row, q.grid_column) for q in p.coords or []
     ]
     assert got == case.positions
     assert all(
@@ -474,9 +474,9 @@ def test_manual_units_override_defaults() -> None:
         z_plan={"range": 4, "step": 2},
         channels=["DAPI"],
     )
-    dims = useq_to_acquisition_settings(
-        seq, 16, 16, units={"t": (1.5, "min"), "z": None}
-    )["dimensions"]
+    dims = useq_to_acquisition_settings(seq, 16, 16, units={"t": (1.5, "min"), "z": None})[
+        "dimensions"
+    ]
     t = dims[0]
     assert (t.name, t.unit, t.scale, t.count) == ("t", "minute", 1.5, 3)
     z = dims[1]
@@ -675,9 +675,7 @@ def _plans() -> tuple[list[Any], list[Any], list[Any]]:
     grid_plans = [
         useq.GridRowsColumns(rows=2, columns=2),
         useq.GridWidthHeight(fov_height=50, fov_width=50, width=100.0, height=100.0),
-        useq.RandomPoints(
-            num_points=4, max_width=100.0, max_height=100.0, random_seed=1
-        ),
+        useq.RandomPoints(num_points=4, max_width=100.0, max_height=100.0, random_seed=1),
         useq.GridFromEdges(
             fov_width=50.0,
             fov_height=50.0,
@@ -709,9 +707,7 @@ def test_plan_combinations(time_plan: Any, z_plan: Any, grid_plan: Any) -> None:
     settings = AcquisitionSettings(**result, root_path="", dtype="u2")
     assert settings.num_frames == len(list(seq))
     names = [q.name for q in settings.positions]
-    assert len(names) == len(set(names)) or all(
-        q.grid_row is not None for q in settings.positions
-    )
+    assert len(names) == len(set(names)) or all(q.grid_row is not None for q in settings.positions)
 
 
 @needs_useq
@@ -746,9 +742,7 @@ def test_random_points_outside_positions_get_unique_names() -> None:
     seq = useq.MDASequence(
         axis_order="gpc",
         stage_positions=[useq.Position(x=0, y=0, name="a")],
-        grid_plan=useq.RandomPoints(
-            num_points=3, max_width=50.0, max_height=50.0, random_seed=3
-        ),
+        grid_plan=useq.RandomPoints(num_points=3, max_width=50.0, max_height=50.0, random_seed=3),
         channels=["DAPI"],
     )
     coords = useq_to_acquisition_settings(seq, 8, 8)["dimensions"][0].coords

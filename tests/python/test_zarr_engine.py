@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import acquisition_index, frame_for, read_zarr_both
 
+from conftest import acquisition_index, frame_for, read_zarr_both
 from ome_writers import (
     AcquisitionSettings,
     Channel,
@@ -122,14 +122,20 @@ def test_bool_dtype(make_settings) -> None:
     s = make_settings(
         "b.ome.zarr",
         dtype="bool",
-        dimensions=[Dimension(name="t", count=2), Dimension(name="y", count=8), Dimension(name="x", count=8)],
+        dimensions=[
+            Dimension(name="t", count=2),
+            Dimension(name="y", count=8),
+            Dimension(name="x", count=8),
+        ],
     )
     stream_all(s)
     verify(s, ["t"])
 
 
 def test_single_2d_frame(make_settings) -> None:
-    s = make_settings("2d.ome.zarr", dimensions=[Dimension(name="y", count=33), Dimension(name="x", count=17)])
+    s = make_settings(
+        "2d.ome.zarr", dimensions=[Dimension(name="y", count=33), Dimension(name="x", count=17)]
+    )
     stream_all(s, frames=1)
     arr = read_zarr_both(Path(s.output_path) / "0")
     np.testing.assert_array_equal(arr, frame_for(0, (33, 17), "uint16"))
@@ -140,7 +146,12 @@ def test_5d_multi_frame_chunks_not_divisible(make_settings) -> None:
         "5d.ome.zarr",
         dimensions=[
             Dimension(name="t", count=3, type="time", chunk_size=2),
-            Dimension(name="c", count=2, type="channel", coords=["DAPI", Channel(name="GFP", color="green")]),
+            Dimension(
+                name="c",
+                count=2,
+                type="channel",
+                coords=["DAPI", Channel(name="GFP", color="green")],
+            ),
             Dimension(name="z", count=5, type="space", chunk_size=2, unit="um", scale=0.5),
             Dimension(name="y", count=19, chunk_size=8, unit="um", scale=0.1),
             Dimension(name="x", count=21, chunk_size=8, unit="um", scale=0.1, translation=3.0),
@@ -150,7 +161,13 @@ def test_5d_multi_frame_chunks_not_divisible(make_settings) -> None:
     verify(s, ["t", "c", "z"])
     attrs = json.loads((Path(s.output_path) / "zarr.json").read_text())["attributes"]["ome"]
     ms = attrs["multiscales"][0]
-    assert [a.get("unit") for a in ms["axes"]] == [None, None, "micrometer", "micrometer", "micrometer"]
+    assert [a.get("unit") for a in ms["axes"]] == [
+        None,
+        None,
+        "micrometer",
+        "micrometer",
+        "micrometer",
+    ]
     assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 1.0, 0.5, 0.1, 0.1]
     assert ms["datasets"][0]["coordinateTransformations"][1]["translation"][-1] == 3.0
     assert [c["label"] for c in attrs["omero"]["channels"]] == ["DAPI", "GFP"]
@@ -207,7 +224,11 @@ def test_unbounded_first_dimension_with_partial_last_index(make_settings) -> Non
 def test_empty_unbounded_stream_has_zero_length(make_settings) -> None:
     s = make_settings(
         "empty.ome.zarr",
-        dimensions=[Dimension(name="t", count=None), Dimension(name="y", count=4), Dimension(name="x", count=4)],
+        dimensions=[
+            Dimension(name="t", count=None),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
     )
     create_stream(s).close()
     assert read_zarr_both(Path(s.output_path) / "0").shape == (0, 4, 4)
@@ -265,7 +286,10 @@ def _positions_dims(p_first: bool) -> list[Dimension]:
     p = Dimension(
         name="p",
         type="position",
-        coords=[Position(name="A", x_coord=10.0, y_coord=20.0), Position(name="B", grid_row=0, grid_column=1)],
+        coords=[
+            Position(name="A", x_coord=10.0, y_coord=20.0),
+            Position(name="B", grid_row=0, grid_column=1),
+        ],
     )
     t = Dimension(name="t", count=2, type="time")
     c = Dimension(name="c", count=2, type="channel")
@@ -283,7 +307,12 @@ def test_positions_use_the_bioformats2raw_layout(make_settings, p_first: bool) -
     assert series == ["A", "B_0_1"]
     # Stage coordinates of a position become its translation (beyond 0.3.2).
     ms = json.loads((root / "A" / "zarr.json").read_text())["attributes"]["ome"]["multiscales"][0]
-    assert ms["datasets"][0]["coordinateTransformations"][1]["translation"] == [0.0, 0.0, 20.0, 10.0]
+    assert ms["datasets"][0]["coordinateTransformations"][1]["translation"] == [
+        0.0,
+        0.0,
+        20.0,
+        10.0,
+    ]
     # OME-XML for readers of the bioformats2raw layout.
     import ome_types
 
@@ -319,7 +348,11 @@ def test_plate_uses_the_hcs_layout(make_settings) -> None:
 def test_frame_metadata_journal_is_folded_at_close(make_settings) -> None:
     s = make_settings(
         "j.ome.zarr",
-        dimensions=[Dimension(name="t", count=None), Dimension(name="y", count=4), Dimension(name="x", count=4)],
+        dimensions=[
+            Dimension(name="t", count=None),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
     )
     stream = create_stream(s)
     for i in range(3):
@@ -333,5 +366,7 @@ def test_frame_metadata_journal_is_folded_at_close(make_settings) -> None:
     assert (root / "ome_writers.journal.jsonl").exists()
     stream.close()
     assert not (root / "ome_writers.journal.jsonl").exists()
-    entries = json.loads((root / "zarr.json").read_text())["attributes"]["ome_writers"]["frame_metadata"]
+    entries = json.loads((root / "zarr.json").read_text())["attributes"]["ome_writers"][
+        "frame_metadata"
+    ]
     assert entries[2] == {"i": 2, "name": "f2", "storage_index": [2]}

@@ -12,9 +12,8 @@ bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<
   *waited = false;
   if (!has_room()) {
     *waited = true;
-    const auto deadline =
-        std::chrono::steady_clock::now() +
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
     if (!room_.wait_until(lock, deadline, has_room)) return false;
   }
   used_ += bytes;

@@ -93,12 +93,12 @@ class BufferPool {
 struct QueueItem {
   enum class Kind { kFrame, kSkip, kFlush, kClose };
   Kind kind = Kind::kFrame;
-  FrameBuffer buffer;      ///< kFrame
-  std::string metadata;    ///< kFrame: JSON object text or empty
-  std::uint64_t count = 0; ///< kSkip: frames skipped
-  std::uint64_t ticket = 0;///< kFlush/kClose: completion ticket
-  std::uint64_t first_frame = 0;///< kSkip: acquisition number of the first skipped frame
-  FrameLocation location;  ///< kFrame: where the frame goes
+  FrameBuffer buffer;             ///< kFrame
+  std::string metadata;           ///< kFrame: JSON object text or empty
+  std::uint64_t count = 0;        ///< kSkip: frames skipped
+  std::uint64_t ticket = 0;       ///< kFlush/kClose: completion ticket
+  std::uint64_t first_frame = 0;  ///< kSkip: acquisition number of the first skipped frame
+  FrameLocation location;         ///< kFrame: where the frame goes
 };
 
 /// FIFO between append() and the writer thread.

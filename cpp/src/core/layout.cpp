@@ -190,7 +190,8 @@ FrameLocation Layout::locate(std::uint64_t frame_number) const {
   FrameLocation loc;
   loc.position = position_outer >= 0 ? idx[static_cast<std::size_t>(position_outer)] : 0;
   loc.storage_index.reserve(storage_to_outer.size());
-  for (int outer : storage_to_outer) loc.storage_index.push_back(idx[static_cast<std::size_t>(outer)]);
+  for (int outer : storage_to_outer)
+    loc.storage_index.push_back(idx[static_cast<std::size_t>(outer)]);
   return loc;
 }
 

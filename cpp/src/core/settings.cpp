@@ -234,7 +234,8 @@ FormatSettings parse_format(const json& j) {
   if (f.name == FileFormat::kOmeTiff) {
     auto single = j.find("prefer_single_file");
     if (single != j.end() && single->is_boolean()) {
-      f.prefer_single_file = single->get<bool>() ? PreferSingleFile::kAlways : PreferSingleFile::kNever;
+      f.prefer_single_file =
+          single->get<bool>() ? PreferSingleFile::kAlways : PreferSingleFile::kNever;
     } else if (auto s = opt<std::string>(j, "prefer_single_file")) {
       f.prefer_single_file =
           static_cast<PreferSingleFile>(parse_enum(kPreferSingle, *s, "prefer_single_file"));
@@ -345,7 +346,8 @@ std::string StreamSettings::to_json() const {
   for (const auto& d : dimensions) j["dimensions"].push_back(dimension_json(d));
   j["dtype"] = std::string(dtype_name(dtype));
   j["format"] = format_json(format);
-  j["compression"] = compression == Compression::kNone ? json(nullptr) : json(to_string(compression));
+  j["compression"] =
+      compression == Compression::kNone ? json(nullptr) : json(to_string(compression));
   j["storage_order"] = storage_order == "list" ? json(storage_order_list) : json(storage_order);
   if (plate) {
     j["plate"] = {{"row_names", plate->row_names}, {"column_names", plate->column_names}};

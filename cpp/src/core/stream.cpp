@@ -95,11 +95,10 @@ class Stream::Impl {
     if (!budget_.acquire_for_frame(
             layout_.frame_bytes,
             std::chrono::duration<double>(settings_.engine.append_timeout_seconds), &waited)) {
-      throw Error(ErrorCode::kTimeout,
-                  "append timed out after " +
-                      std::to_string(settings_.engine.append_timeout_seconds) +
-                      " s waiting for the writer (memory budget " +
-                      std::to_string(budget_.limit()) + " bytes is full)");
+      throw Error(ErrorCode::kTimeout, "append timed out after " +
+                                           std::to_string(settings_.engine.append_timeout_seconds) +
+                                           " s waiting for the writer (memory budget " +
+                                           std::to_string(budget_.limit()) + " bytes is full)");
     }
     if (waited) ++append_waits_;
     item.buffer = pool_.take();
@@ -113,10 +112,10 @@ class Stream::Impl {
     check_usable();
     if (frames == 0) throw Error(ErrorCode::kInvalidArgument, "skip() needs frames >= 1, got 0");
     if (layout_.total_frames && next_frame_ + frames > *layout_.total_frames) {
-      throw Error(ErrorCode::kIndexOutOfRange,
-                  "Cannot skip frames: would exceed total of " +
-                      std::to_string(*layout_.total_frames) + " frames (tried to skip " +
-                      std::to_string(frames) + ")");
+      throw Error(ErrorCode::kIndexOutOfRange, "Cannot skip frames: would exceed total of " +
+                                                   std::to_string(*layout_.total_frames) +
+                                                   " frames (tried to skip " +
+                                                   std::to_string(frames) + ")");
     }
     detail::QueueItem item;
     item.kind = detail::QueueItem::Kind::kSkip;

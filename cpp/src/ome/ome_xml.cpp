@@ -26,19 +26,19 @@ struct UnitPair {
 };
 
 constexpr UnitPair kUnits[] = {
-    {"angstrom", "Å"},      {"attometer", "am"},    {"centimeter", "cm"},   {"decimeter", "dm"},
-    {"decameter", "dam"},   {"exameter", "Em"},     {"femtometer", "fm"},   {"foot", "ft"},
-    {"gigameter", "Gm"},    {"hectometer", "hm"},   {"inch", "in"},         {"kilometer", "km"},
-    {"megameter", "Mm"},    {"meter", "m"},         {"micrometer", "µm"},   {"mile", "mi"},
-    {"millimeter", "mm"},   {"nanometer", "nm"},    {"parsec", "pc"},       {"petameter", "Pm"},
-    {"picometer", "pm"},    {"terameter", "Tm"},    {"yard", "yd"},         {"yoctometer", "ym"},
-    {"yottameter", "Ym"},   {"zeptometer", "zm"},   {"zettameter", "Zm"},   {"attosecond", "as"},
-    {"centisecond", "cs"},  {"day", "d"},           {"decisecond", "ds"},   {"decasecond", "das"},
-    {"exasecond", "Es"},    {"femtosecond", "fs"},  {"gigasecond", "Gs"},   {"hectosecond", "hs"},
-    {"hour", "h"},          {"kilosecond", "ks"},   {"megasecond", "Ms"},   {"microsecond", "µs"},
-    {"millisecond", "ms"},  {"minute", "min"},      {"nanosecond", "ns"},   {"petasecond", "Ps"},
-    {"picosecond", "ps"},   {"second", "s"},        {"terasecond", "Ts"},   {"yoctosecond", "ys"},
-    {"yottasecond", "Ys"},  {"zeptosecond", "zs"},  {"zettasecond", "Zs"},
+    {"angstrom", "Å"},     {"attometer", "am"},   {"centimeter", "cm"},  {"decimeter", "dm"},
+    {"decameter", "dam"},  {"exameter", "Em"},    {"femtometer", "fm"},  {"foot", "ft"},
+    {"gigameter", "Gm"},   {"hectometer", "hm"},  {"inch", "in"},        {"kilometer", "km"},
+    {"megameter", "Mm"},   {"meter", "m"},        {"micrometer", "µm"},  {"mile", "mi"},
+    {"millimeter", "mm"},  {"nanometer", "nm"},   {"parsec", "pc"},      {"petameter", "Pm"},
+    {"picometer", "pm"},   {"terameter", "Tm"},   {"yard", "yd"},        {"yoctometer", "ym"},
+    {"yottameter", "Ym"},  {"zeptometer", "zm"},  {"zettameter", "Zm"},  {"attosecond", "as"},
+    {"centisecond", "cs"}, {"day", "d"},          {"decisecond", "ds"},  {"decasecond", "das"},
+    {"exasecond", "Es"},   {"femtosecond", "fs"}, {"gigasecond", "Gs"},  {"hectosecond", "hs"},
+    {"hour", "h"},         {"kilosecond", "ks"},  {"megasecond", "Ms"},  {"microsecond", "µs"},
+    {"millisecond", "ms"}, {"minute", "min"},     {"nanosecond", "ns"},  {"petasecond", "Ps"},
+    {"picosecond", "ps"},  {"second", "s"},       {"terasecond", "Ts"},  {"yoctosecond", "ys"},
+    {"yottasecond", "Ys"}, {"zeptosecond", "zs"}, {"zettasecond", "Zs"},
 };
 
 std::string lower(std::string s) {
@@ -73,9 +73,7 @@ void set_length(pugi::xml_node node, const char* attr, const char* unit_attr, do
   node.append_attribute(unit_attr) = symbol.value_or("µm").c_str();
 }
 
-std::string json_text(const json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
+std::string json_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 void add_map_annotation(pugi::xml_node sa, const std::string& id, const std::string& name_space,
                         const std::vector<std::pair<std::string, std::string>>& entries) {
@@ -128,7 +126,8 @@ void add_pixels(pugi::xml_node image, const OmeXmlInput& in, const ImageInfo& in
       ch.append_attribute("Name") = meta.name.c_str();
       if (meta.color) {
         const auto& rgba = *meta.color;
-        const std::uint32_t packed = (std::uint32_t{rgba[0]} << 24) | (std::uint32_t{rgba[1]} << 16) |
+        const std::uint32_t packed = (std::uint32_t{rgba[0]} << 24) |
+                                     (std::uint32_t{rgba[1]} << 16) |
                                      (std::uint32_t{rgba[2]} << 8) | std::uint32_t{rgba[3]};
         ch.append_attribute("Color") = static_cast<std::int32_t>(packed);
       }
@@ -275,7 +274,8 @@ std::string tiff_dimension_order(const Layout& layout) {
        ++it) {
     for (std::size_t a = 0; a < layout.storage_to_outer.size(); ++a) {
       if (layout.storage_to_outer[a] == *it) {
-        prefix += static_cast<char>(std::toupper(static_cast<unsigned char>(layout.axes[a].name[0])));
+        prefix +=
+            static_cast<char>(std::toupper(static_cast<unsigned char>(layout.axes[a].name[0])));
       }
     }
   }
@@ -286,11 +286,10 @@ std::string tiff_dimension_order(const Layout& layout) {
 }
 
 std::string make_uuid() {
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                          static_cast<std::uint64_t>(
-                                              std::chrono::high_resolution_clock::now()
-                                                  .time_since_epoch()
-                                                  .count())};
+  static thread_local std::mt19937_64 rng{
+      std::random_device{}() ^
+      static_cast<std::uint64_t>(
+          std::chrono::high_resolution_clock::now().time_since_epoch().count())};
   std::array<std::uint8_t, 16> b{};
   for (std::size_t i = 0; i < 16; i += 8) {
     const std::uint64_t v = rng();
@@ -388,8 +387,9 @@ std::string build_ome_xml(const OmeXmlInput& in) {
           if (p.annotation >= 0) annotated.push_back(&p);
         }
       }
-      std::sort(annotated.begin(), annotated.end(),
-                [](const PlaneInfo* a, const PlaneInfo* b) { return a->annotation < b->annotation; });
+      std::sort(annotated.begin(), annotated.end(), [](const PlaneInfo* a, const PlaneInfo* b) {
+        return a->annotation < b->annotation;
+      });
       for (const PlaneInfo* p : annotated) {
         add_map_annotation(sa, "Annotation:" + std::to_string(p->annotation), "", p->extra);
       }

@@ -95,12 +95,14 @@ json ome_image_attributes(const Layout& layout, const Position& position) {
     }
   }
   json transforms = json::array({{{"type", "scale"}, {"scale", scale}}});
-  if (any_translation) transforms.push_back({{"type", "translation"}, {"translation", translation}});
+  if (any_translation)
+    transforms.push_back({{"type", "translation"}, {"translation", translation}});
   json ome{{"version", "0.5"},
            {"multiscales",
-            json::array({{{"axes", axes},
-                          {"datasets", json::array({{{"path", "0"},
-                                                     {"coordinateTransformations", transforms}}})}}})}};
+            json::array(
+                {{{"axes", axes},
+                  {"datasets",
+                   json::array({{{"path", "0"}, {"coordinateTransformations", transforms}}})}}})}};
   if (channel_dim) {
     const auto [lo, hi] = dtype_window(layout.dtype);
     json channels = json::array();
@@ -130,27 +132,27 @@ json zarr_array_metadata(const Layout& layout, const std::vector<std::int64_t>& 
   }
   json codecs = inner;
   if (layout.sharded) {
-    codecs = json::array(
-        {{{"name", "sharding_indexed"},
-          {"configuration",
-           {{"chunk_shape", chunk_shape},
-            {"codecs", inner},
-            {"index_codecs", json::array({bytes_codec, {{"name", "crc32c"}}})},
-            {"index_location", "end"}}}}});
+    codecs = json::array({{{"name", "sharding_indexed"},
+                           {"configuration",
+                            {{"chunk_shape", chunk_shape},
+                             {"codecs", inner},
+                             {"index_codecs", json::array({bytes_codec, {{"name", "crc32c"}}})},
+                             {"index_location", "end"}}}}});
   }
-  return json{{"zarr_format", 3},
-              {"node_type", "array"},
-              {"shape", shape},
-              {"data_type", std::string(dtype_name(layout.dtype))},
-              {"chunk_grid",
-               {{"name", "regular"},
-                {"configuration", {{"chunk_shape", layout.sharded ? shard_shape : chunk_shape}}}}},
-              {"chunk_key_encoding", {{"name", "default"}, {"configuration", {{"separator", "/"}}}}},
-              {"fill_value", fill_value(layout.dtype)},
-              {"codecs", codecs},
-              {"dimension_names", names},
-              {"attributes", json::object()},
-              {"storage_transformers", json::array()}};
+  return json{
+      {"zarr_format", 3},
+      {"node_type", "array"},
+      {"shape", shape},
+      {"data_type", std::string(dtype_name(layout.dtype))},
+      {"chunk_grid",
+       {{"name", "regular"},
+        {"configuration", {{"chunk_shape", layout.sharded ? shard_shape : chunk_shape}}}}},
+      {"chunk_key_encoding", {{"name", "default"}, {"configuration", {{"separator", "/"}}}}},
+      {"fill_value", fill_value(layout.dtype)},
+      {"codecs", codecs},
+      {"dimension_names", names},
+      {"attributes", json::object()},
+      {"storage_transformers", json::array()}};
 }
 
 json zarr_group_metadata(const json& attributes) {

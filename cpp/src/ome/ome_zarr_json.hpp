@@ -16,8 +16,9 @@ namespace ome_writers::detail {
 nlohmann::ordered_json ome_image_attributes(const Layout& layout, const Position& position);
 
 /// A complete array zarr.json: shape, chunk grid, codecs (sharded or not).
-nlohmann::ordered_json zarr_array_metadata(const Layout& layout, const std::vector<std::int64_t>& shape,
-                                   const std::string& compressor_json);
+nlohmann::ordered_json zarr_array_metadata(const Layout& layout,
+                                           const std::vector<std::int64_t>& shape,
+                                           const std::string& compressor_json);
 
 /// A group zarr.json with the given attributes.
 nlohmann::ordered_json zarr_group_metadata(const nlohmann::ordered_json& attributes);
@@ -26,6 +27,7 @@ nlohmann::ordered_json zarr_group_metadata(const nlohmann::ordered_json& attribu
 std::string series_name(const Position& position);
 
 /// The "ome" attribute of an HCS plate group.
-nlohmann::ordered_json ome_plate_attributes(const Plate& plate, const std::vector<Position>& positions);
+nlohmann::ordered_json ome_plate_attributes(const Plate& plate,
+                                            const std::vector<Position>& positions);
 
 }  // namespace ome_writers::detail

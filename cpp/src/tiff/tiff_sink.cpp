@@ -72,7 +72,8 @@ std::uint16_t tiff_compression(Compression c) {
 std::uint16_t sample_format(DataType t) {
   if (is_floating(t)) return SAMPLEFORMAT_IEEEFP;
   if (t == DataType::kComplex64 || t == DataType::kComplex128) return SAMPLEFORMAT_COMPLEXIEEEFP;
-  if (t == DataType::kInt8 || t == DataType::kInt16 || t == DataType::kInt32) return SAMPLEFORMAT_INT;
+  if (t == DataType::kInt8 || t == DataType::kInt16 || t == DataType::kInt32)
+    return SAMPLEFORMAT_INT;
   return SAMPLEFORMAT_UINT;
 }
 
@@ -165,9 +166,9 @@ struct TiffSink::File {
 /// One OME Image (one position): where its planes went and their metadata.
 struct TiffSink::Image {
   std::size_t file = 0;
-  std::int64_t frames = 0;              // planes written (blank ones included)
-  std::vector<std::int64_t> ifds;       // IFD of each plane, in plane order
-  std::vector<PlaneInfo> planes;        // planes that carry metadata
+  std::int64_t frames = 0;         // planes written (blank ones included)
+  std::vector<std::int64_t> ifds;  // IFD of each plane, in plane order
+  std::vector<PlaneInfo> planes;   // planes that carry metadata
 };
 
 TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout,
@@ -276,16 +277,15 @@ void TiffSink::prepare_output() {
     const std::string stem = dir_.filename().string() + "_p";
     for (const auto& entry : fs::directory_iterator(dir_)) {
       const std::string name = entry.path().filename().string();
-      const bool ours = name.rfind(stem, 0) == 0 &&
-                        name.size() > settings_.format.suffix.size() &&
+      const bool ours = name.rfind(stem, 0) == 0 && name.size() > settings_.format.suffix.size() &&
                         name.compare(name.size() - settings_.format.suffix.size(),
                                      settings_.format.suffix.size(), settings_.format.suffix) == 0;
       const bool companion =
           name.size() > 14 && name.compare(name.size() - 14, 14, ".companion.ome") == 0;
-      if ((ours || companion) &&
-          !settings_.overwrite) {
-        throw Error(ErrorCode::kFileExists, "File '" + entry.path().string() +
-                                                "' already exists. Use overwrite=True to replace it.");
+      if ((ours || companion) && !settings_.overwrite) {
+        throw Error(ErrorCode::kFileExists,
+                    "File '" + entry.path().string() +
+                        "' already exists. Use overwrite=True to replace it.");
       }
       if (ours) remove_tree(entry.path());
     }
@@ -297,7 +297,8 @@ void TiffSink::prepare_output() {
   const fs::path jp = journal_path(settings_);
   journal_ = std::fopen(jp.c_str(), "w");
   if (journal_ == nullptr) throw_errno("cannot create journal", jp);
-  json head{{"settings", json::parse(settings_.to_json())}, {"acquisition_date", acquisition_date_}};
+  json head{{"settings", json::parse(settings_.to_json())},
+            {"acquisition_date", acquisition_date_}};
   for (const auto& f : files_) head["uuids"].push_back(f->uuid);
   head["companion_uuid"] = companion_uuid_;
   journal_line(head.dump());
@@ -323,7 +324,8 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
   const auto w = static_cast<std::uint32_t>(layout_.width);
   const auto h = static_cast<std::uint32_t>(layout_.height);
   const bool bit = layout_.dtype == DataType::kBool;
-  const std::uint16_t bits = bit ? 1 : static_cast<std::uint16_t>(8 * bytes_per_element(layout_.dtype));
+  const std::uint16_t bits =
+      bit ? 1 : static_cast<std::uint16_t>(8 * bytes_per_element(layout_.dtype));
   const std::uint16_t codec = tiff_compression(settings_.compression);
   const std::size_t row_bytes = bit ? (w + 7) / 8 : w * bytes_per_element(layout_.dtype);
   std::uint32_t rows_per_strip = h;
@@ -391,7 +393,8 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
   if (plane != nullptr) {
     PlaneInfo p = *plane;
     for (std::size_t a = 0; a < storage_index.size(); ++a) {
-      const char n = static_cast<char>(std::tolower(static_cast<unsigned char>(layout_.axes[a].name[0])));
+      const char n =
+          static_cast<char>(std::tolower(static_cast<unsigned char>(layout_.axes[a].name[0])));
       (n == 'z' ? p.z : n == 'c' ? p.c : p.t) = storage_index[a];
     }
     if (!p.extra.empty()) p.annotation = next_annotation_++;
@@ -447,7 +450,8 @@ OmeXmlInput TiffSink::full_input(const std::string& uuid) const {
   // Sizes: declared counts; the outermost axis follows the planes written.
   std::int64_t inner = 1;
   for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
-    inner *= *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
+    inner *=
+        *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
   }
   for (std::size_t i = 0; i < images_.size(); ++i) {
     const Image& img = images_[i];
@@ -465,9 +469,8 @@ OmeXmlInput TiffSink::full_input(const std::string& uuid) const {
       (n == 'z' ? info.size_z : n == 'c' ? info.size_c : info.size_t_) = size;
     }
     const File& f = *files_[img.file];
-    const bool contiguous =
-        !img.ifds.empty() && img.ifds.back() - img.ifds.front() + 1 ==
-                                 static_cast<std::int64_t>(img.ifds.size());
+    const bool contiguous = !img.ifds.empty() && img.ifds.back() - img.ifds.front() + 1 ==
+                                                     static_cast<std::int64_t>(img.ifds.size());
     if (contiguous || img.ifds.empty()) {
       TiffDataBlock td;
       td.ifd = img.ifds.empty() ? 0 : img.ifds.front();
@@ -536,7 +539,8 @@ void TiffSink::finish_images() {
   // sizes in the OME-XML and the planes in the file agree.
   std::int64_t inner = 1;
   for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
-    inner *= *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
+    inner *=
+        *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
   }
   std::int64_t total = 0;
   for (const auto& img : images_) total += img.frames;
@@ -695,7 +699,8 @@ std::vector<std::int64_t> TiffSink::current_shape(std::int64_t position) const {
   if (layout_.unbounded && !shape.empty()) {
     std::int64_t inner = 1;
     for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
-      inner *= *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
+      inner *=
+          *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
     }
     const auto frames = images_.at(static_cast<std::size_t>(position)).frames;
     for (std::size_t a = 0; a < layout_.index_rank(); ++a) {
@@ -747,7 +752,8 @@ std::uint64_t TiffSink::recover(const fs::path& journal) {
     if (entry.contains("m")) {
       PlaneInfo p = plane_from_metadata(entry["m"]);
       for (std::size_t a = 0; a < index.size(); ++a) {
-        const char n = static_cast<char>(std::tolower(static_cast<unsigned char>(layout.axes[a].name[0])));
+        const char n =
+            static_cast<char>(std::tolower(static_cast<unsigned char>(layout.axes[a].name[0])));
         (n == 'z' ? p.z : n == 'c' ? p.c : p.t) = index[a];
       }
       if (!p.extra.empty()) p.annotation = sink.next_annotation_++;

@@ -47,9 +47,8 @@ std::uint32_t crc32c(const void* data, std::size_t nbytes, std::uint32_t crc) no
     std::uint64_t v;
     std::memcpy(&v, p, 8);
     v ^= crc;
-    crc = t[7][v & 0xFF] ^ t[6][(v >> 8) & 0xFF] ^ t[5][(v >> 16) & 0xFF] ^
-          t[4][(v >> 24) & 0xFF] ^ t[3][(v >> 32) & 0xFF] ^ t[2][(v >> 40) & 0xFF] ^
-          t[1][(v >> 48) & 0xFF] ^ t[0][v >> 56];
+    crc = t[7][v & 0xFF] ^ t[6][(v >> 8) & 0xFF] ^ t[5][(v >> 16) & 0xFF] ^ t[4][(v >> 24) & 0xFF] ^
+          t[3][(v >> 32) & 0xFF] ^ t[2][(v >> 40) & 0xFF] ^ t[1][(v >> 48) & 0xFF] ^ t[0][v >> 56];
     p += 8;
     nbytes -= 8;
   }
@@ -70,9 +69,9 @@ void ChunkCodec::encode(const void* data, std::size_t nbytes, std::vector<std::b
     case Compression::kBloscLz4: {
       const bool zstd = compression_ == Compression::kBloscZstd;
       out.resize(nbytes + BLOSC_MAX_OVERHEAD);
-      const int n = blosc_compress_ctx(zstd ? kBloscZstdLevel : kBloscLz4Level, BLOSC_SHUFFLE,
-                                       typesize_, nbytes, data, out.data(), out.size(),
-                                       zstd ? "zstd" : "lz4", 0, 1);
+      const int n =
+          blosc_compress_ctx(zstd ? kBloscZstdLevel : kBloscLz4Level, BLOSC_SHUFFLE, typesize_,
+                             nbytes, data, out.data(), out.size(), zstd ? "zstd" : "lz4", 0, 1);
       if (n <= 0) throw Error(ErrorCode::kInternal, "blosc compression failed");
       out.resize(static_cast<std::size_t>(n));
       return;
@@ -81,16 +80,15 @@ void ChunkCodec::encode(const void* data, std::size_t nbytes, std::vector<std::b
       out.resize(ZSTD_compressBound(nbytes));
       const std::size_t n = ZSTD_compress(out.data(), out.size(), data, nbytes, kZstdLevel);
       if (ZSTD_isError(n)) {
-        throw Error(ErrorCode::kInternal, std::string("zstd compression failed: ") +
-                                              ZSTD_getErrorName(n));
+        throw Error(ErrorCode::kInternal,
+                    std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       }
       out.resize(n);
       return;
     }
     default:
       throw Error(ErrorCode::kInvalidArgument,
-                  std::string("compression '") + to_string(compression_) +
-                      "' is not a Zarr codec");
+                  std::string("compression '") + to_string(compression_) + "' is not a Zarr codec");
   }
 }
 

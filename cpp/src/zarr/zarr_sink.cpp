@@ -142,8 +142,9 @@ void ZarrSink::prepare_output() {
   const auto status = fs::symlink_status(root_, ec);
   if (fs::exists(status)) {
     if (!settings_.overwrite) {
-      throw Error(ErrorCode::kFileExists,
-                  "File '" + root_.string() + "' already exists. Use overwrite=True to replace it.");
+      throw Error(
+          ErrorCode::kFileExists,
+          "File '" + root_.string() + "' already exists. Use overwrite=True to replace it.");
     }
     const bool is_dir = fs::is_directory(status);
     const bool zarr = is_dir && fs::exists(root_ / "zarr.json");
@@ -249,8 +250,7 @@ void ZarrSink::place(ArrayState& a, const FrameLocation& where, FrameBuffer* fra
   }
   if (frame != nullptr) frame->reset();
   if (complete && complete->with_data > 0) write_slab(a, complete);
-  if (a.shape_dirty &&
-      std::chrono::steady_clock::now() - a.shape_written > kShapeRewriteInterval) {
+  if (a.shape_dirty && std::chrono::steady_clock::now() - a.shape_written > kShapeRewriteInterval) {
     write_array_metadata(a);
   }
 }
@@ -341,9 +341,8 @@ void ZarrSink::extract_chunk(const Slab& slab, const std::vector<std::int64_t>& 
   }
 }
 
-void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t ty,
-                           std::int64_t tx, const std::vector<std::int64_t>& shape,
-                           bool rewrite) {
+void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t ty, std::int64_t tx,
+                           const std::vector<std::int64_t>& shape, bool rewrite) {
   const std::size_t k = layout_.index_rank();
   thread_local std::vector<std::byte> chunk;
   thread_local std::vector<std::byte> encoded;
@@ -431,7 +430,8 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
   index_bytes.reserve(index.size() * 8 + 4);
   for (auto v : index) append_u64(index_bytes, v);
   const std::uint32_t crc = crc32c(index_bytes.data(), index_bytes.size());
-  for (int i = 0; i < 4; ++i) index_bytes.push_back(static_cast<std::byte>((crc >> (8 * i)) & 0xFF));
+  for (int i = 0; i < 4; ++i)
+    index_bytes.push_back(static_cast<std::byte>((crc >> (8 * i)) & 0xFF));
   shard.insert(shard.end(), index_bytes.begin(), index_bytes.end());
   store(shard.data(), shard.size());
 }
@@ -559,10 +559,10 @@ bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
     const std::int64_t rows = std::min(ay.chunk, layout_.height - y0);
     const std::int64_t cols = std::min(ax.chunk, layout_.width - x0);
     for (std::int64_t r = 0; r < rows; ++r) {
-      std::memcpy(dst + static_cast<std::size_t>((y0 + r) * layout_.width + x0) * element_bytes_,
-                  chunk + static_cast<std::size_t>((plane * ay.chunk + r) * ax.chunk) *
-                              element_bytes_,
-                  static_cast<std::size_t>(cols) * element_bytes_);
+      std::memcpy(
+          dst + static_cast<std::size_t>((y0 + r) * layout_.width + x0) * element_bytes_,
+          chunk + static_cast<std::size_t>((plane * ay.chunk + r) * ax.chunk) * element_bytes_,
+          static_cast<std::size_t>(cols) * element_bytes_);
     }
   };
   const std::int64_t ny = ceil_div(layout_.height, ay.shard);
@@ -637,8 +637,8 @@ std::vector<std::int64_t> ZarrSink::current_shape(std::int64_t position) const {
 std::size_t ZarrSink::recover(const fs::path& root) {
   std::size_t recovered = 0;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
-       ++it) {
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       it != fs::recursive_directory_iterator(); ++it) {
     if (it->path().filename() != kJournalName) continue;
     const fs::path group = it->path().parent_path();
     json meta = json::parse(read_file(group / "zarr.json"));
