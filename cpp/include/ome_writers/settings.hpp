@@ -102,6 +102,9 @@ struct EngineOptions {
   int writer_threads = 0;
   /// fsync the output on close, so a power loss after close() loses nothing.
   bool fsync_on_close = true;
+  /// Write Zarr chunks with O_DIRECT (no page-cache copy) where the file
+  /// system allows it.
+  bool direct_io = true;
 };
 
 /// Everything needed to create a stream.

@@ -1,5 +1,7 @@
 #include "core/frame_queue.hpp"
 
+#include "util/aligned_buffer.hpp"
+
 #include <cstdlib>
 #include <new>
 
@@ -68,7 +70,7 @@ BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
     : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
 
 BufferPool::~BufferPool() {
-  for (auto* block : free_) ::operator delete[](block, std::align_val_t{64});
+  for (auto* block : free_) ::operator delete[](block, std::align_val_t{kIoAlignment});
 }
 
 FrameBuffer BufferPool::take() {
@@ -80,7 +82,8 @@ FrameBuffer BufferPool::take() {
       return FrameBuffer(this, block);
     }
   }
-  auto* block = static_cast<std::byte*>(::operator new[](block_bytes_, std::align_val_t{64}));
+  auto* block =
+      static_cast<std::byte*>(::operator new[](block_bytes_, std::align_val_t{kIoAlignment}));
   return FrameBuffer(this, block);
 }
 

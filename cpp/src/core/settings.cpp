@@ -335,6 +335,7 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
         e->value("append_timeout_seconds", s.engine.append_timeout_seconds);
     s.engine.writer_threads = e->value("writer_threads", s.engine.writer_threads);
     s.engine.fsync_on_close = e->value("fsync_on_close", s.engine.fsync_on_close);
+    s.engine.direct_io = e->value("direct_io", s.engine.direct_io);
   }
   return s;
 }
@@ -359,7 +360,8 @@ std::string StreamSettings::to_json() const {
   j["engine"] = {{"max_memory_bytes", engine.max_memory_bytes},
                  {"append_timeout_seconds", engine.append_timeout_seconds},
                  {"writer_threads", engine.writer_threads},
-                 {"fsync_on_close", engine.fsync_on_close}};
+                 {"fsync_on_close", engine.fsync_on_close},
+                 {"direct_io", engine.direct_io}};
   return j.dump();
 }
 

@@ -203,6 +203,9 @@ class Stream::Impl {
           case Kind::kClose:
             // Even after a failure, write the metadata of what reached the files.
             sink_->close();
+            if (settings_.engine.fsync_on_close && !failed()) {
+              detail::sync_filesystem(settings_.output_path());
+            }
             break;
         }
       } catch (...) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 
@@ -61,6 +62,35 @@ void write_file(const fs::path& path, const void* data, std::size_t nbytes) {
   if (::close(fd.release()) != 0) throw_errno("cannot close", path);
 }
 
+void write_file_direct(const fs::path& path, const void* data, std::size_t nbytes) {
+  constexpr std::size_t kAlign = 4096;
+  if (reinterpret_cast<std::uintptr_t>(data) % kAlign != 0 || nbytes < kAlign) {
+    write_file(path, data, nbytes);
+    return;
+  }
+  FileDescriptor fd(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0666));
+  if (fd.get() < 0) {
+    if (errno == EINVAL) {  // no O_DIRECT on this file system (tmpfs...)
+      write_file(path, data, nbytes);
+      return;
+    }
+    throw_errno("cannot create", path);
+  }
+  const std::size_t body = nbytes / kAlign * kAlign;
+  write_all(fd.get(), data, body, path);
+  if (body < nbytes) {
+    // The tail goes out as one padded block; ftruncate trims the padding.
+    alignas(kAlign) static thread_local std::byte tail[kAlign];
+    std::memset(tail, 0, kAlign);
+    std::memcpy(tail, static_cast<const std::byte*>(data) + body, nbytes - body);
+    write_all(fd.get(), tail, kAlign, path);
+    if (::ftruncate(fd.get(), static_cast<off_t>(nbytes)) != 0)
+      throw_errno("cannot truncate", path);
+  }
+  if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+}
+
 void write_file_atomic(const fs::path& path, std::string_view content) {
   fs::path tmp = path;
   tmp += ".tmp" + std::to_string(::getpid());
@@ -107,8 +137,12 @@ void remove_tree(const fs::path& path) {
 }
 
 void sync_filesystem(const fs::path& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("cannot open for sync", path);
+  // The output may be gone (an empty OME-TIFF stream leaves no file).
+  fs::path target = path;
+  while (!target.empty() && !fs::exists(target)) target = target.parent_path();
+  if (target.empty()) target = ".";
+  FileDescriptor fd(::open(target.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno("cannot open for sync", target);
   if (::syncfs(fd.get()) != 0) throw_errno("cannot sync", path);
 }
 

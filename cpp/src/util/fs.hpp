@@ -16,6 +16,10 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 /// per 1 GiB. Returns the number of bytes written.
 void write_file(const std::filesystem::path& path, const void* data, std::size_t nbytes);
 
+/// Like write_file, but with O_DIRECT (bypassing the page cache) when `data` is
+/// 4096-byte aligned and the file system supports it; falls back otherwise.
+void write_file_direct(const std::filesystem::path& path, const void* data, std::size_t nbytes);
+
 /// Reads a whole file. Throws Error(kIo) when it cannot.
 std::string read_file(const std::filesystem::path& path);
 

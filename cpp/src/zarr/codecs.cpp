@@ -59,7 +59,7 @@ std::uint32_t crc32c(const void* data, std::size_t nbytes, std::uint32_t crc) no
 ChunkCodec::ChunkCodec(Compression compression, DataType dtype)
     : compression_(compression), typesize_(bytes_per_element(dtype)) {}
 
-void ChunkCodec::encode(const void* data, std::size_t nbytes, std::vector<std::byte>& out) const {
+void ChunkCodec::encode(const void* data, std::size_t nbytes, AlignedBuffer& out) const {
   switch (compression_) {
     case Compression::kNone:
       out.resize(nbytes);

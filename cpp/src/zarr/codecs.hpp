@@ -9,6 +9,7 @@
 
 #include "ome_writers/settings.hpp"
 #include "ome_writers/types.hpp"
+#include "util/aligned_buffer.hpp"
 
 namespace ome_writers::detail {
 
@@ -23,7 +24,7 @@ class ChunkCodec {
   /// True when encode() changes the bytes (anything but "none").
   bool compresses() const { return compression_ != Compression::kNone; }
   /// Compresses `nbytes` at `data` into `out` (resized to the encoded size).
-  void encode(const void* data, std::size_t nbytes, std::vector<std::byte>& out) const;
+  void encode(const void* data, std::size_t nbytes, AlignedBuffer& out) const;
   /// Inverse of encode(); `nbytes` is the decoded size.
   void decode(const void* data, std::size_t encoded_bytes, void* out, std::size_t nbytes) const;
   /// The codec entries after "bytes" in the array's zarr.json, as JSON text

@@ -48,7 +48,7 @@ struct ZarrSink::Slab {
   std::byte* data() const { return frame ? frame.data() : owned; }
   ~Slab() {
     if (owned != nullptr) {
-      ::operator delete[](owned, std::align_val_t{64});
+      ::operator delete[](owned, std::align_val_t{kIoAlignment});
       budget->release(owned_bytes, false);
     }
   }
@@ -210,8 +210,8 @@ std::shared_ptr<ZarrSink::Slab> ZarrSink::slab_for(ArrayState& a,
     slab->owned_bytes = static_cast<std::size_t>(slab->frames) * layout_.frame_bytes;
     budget_.force_acquire(slab->owned_bytes);
     slab->budget = &budget_;
-    slab->owned =
-        static_cast<std::byte*>(::operator new[](slab->owned_bytes, std::align_val_t{64}));
+    slab->owned = static_cast<std::byte*>(
+        ::operator new[](slab->owned_bytes, std::align_val_t{kIoAlignment}));
     std::memset(slab->owned, 0, slab->owned_bytes);
   }
   a.open.emplace(key, slab);
@@ -344,12 +344,14 @@ void ZarrSink::extract_chunk(const Slab& slab, const std::vector<std::int64_t>& 
 void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t ty, std::int64_t tx,
                            const std::vector<std::int64_t>& shape, bool rewrite) {
   const std::size_t k = layout_.index_rank();
-  thread_local std::vector<std::byte> chunk;
-  thread_local std::vector<std::byte> encoded;
+  thread_local AlignedBuffer chunk;
+  thread_local AlignedBuffer encoded;
   const fs::path path = unit_path(a, slab, ty, tx);
   auto store = [&](const void* data, std::size_t n) {
     if (rewrite) {
       write_file_atomic(path, std::string_view(static_cast<const char*>(data), n));
+    } else if (settings_.engine.direct_io) {
+      write_file_direct(path, data, n);
     } else {
       write_file(path, data, n);
     }
@@ -387,7 +389,8 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
   grid.push_back(ax.shard / ax.chunk);
   std::int64_t inner = 1;
   for (auto g : grid) inner *= g;
-  std::vector<std::byte> shard;
+  thread_local AlignedBuffer shard;
+  shard.clear();
   std::vector<std::uint64_t> index(static_cast<std::size_t>(inner) * 2, ~std::uint64_t{0});
   std::vector<std::int64_t> cshape;
   for (std::size_t i = 0; i < k; ++i) cshape.push_back(layout_.axes[i].chunk);
@@ -419,7 +422,7 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
       }
       index[static_cast<std::size_t>(n) * 2] = shard.size();
       index[static_cast<std::size_t>(n) * 2 + 1] = nbytes;
-      shard.insert(shard.end(), src, src + nbytes);
+      shard.append(src, nbytes);
     }
     for (std::size_t i = grid.size(); i-- > 0;) {
       if (++c[i] < grid[i]) break;
@@ -432,7 +435,7 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
   const std::uint32_t crc = crc32c(index_bytes.data(), index_bytes.size());
   for (int i = 0; i < 4; ++i)
     index_bytes.push_back(static_cast<std::byte>((crc >> (8 * i)) & 0xFF));
-  shard.insert(shard.end(), index_bytes.begin(), index_bytes.end());
+  shard.append(index_bytes.data(), index_bytes.size());
   store(shard.data(), shard.size());
 }
 
