@@ -32,5 +32,6 @@ ome_writers_require(pugixml pugixml libpugixml-dev)
 ome_writers_require(json nlohmann_json nlohmann-json3-dev)
 ome_writers_require(zstd libzstd libzstd-dev)
 ome_writers_require(blosc blosc libblosc-dev)
+ome_writers_require(deflate libdeflate libdeflate-dev)
 
 find_package(Threads REQUIRED)

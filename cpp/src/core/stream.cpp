@@ -40,13 +40,15 @@ class Stream::Impl {
         layout_((settings_.validate(), settings_)),
         budget_(settings_.engine.max_memory_bytes),
         pool_(layout_.frame_bytes, budget_),
-        tasks_(settings_.format.name == FileFormat::kOmeZarr
+        tasks_(settings_.format.name == FileFormat::kOmeZarr ||
+                       settings_.compression == Compression::kDeflate ||
+                       settings_.compression == Compression::kZstd
                    ? default_threads(settings_.engine.writer_threads)
                    : 0) {
     if (settings_.format.name == FileFormat::kOmeZarr) {
       sink_ = std::make_unique<detail::ZarrSink>(settings_, layout_, budget_, tasks_);
     } else {
-      sink_ = std::make_unique<detail::TiffSink>(settings_, layout_);
+      sink_ = std::make_unique<detail::TiffSink>(settings_, layout_, &tasks_);
     }
     writer_ = std::thread([this] { run(); });
   }

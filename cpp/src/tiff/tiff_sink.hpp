@@ -13,7 +13,9 @@
 
 #include "core/layout.hpp"
 #include "core/sink.hpp"
+#include "core/task_pool.hpp"
 #include "ome/ome_xml.hpp"
+#include "util/aligned_buffer.hpp"
 
 namespace ome_writers::detail {
 
@@ -22,7 +24,8 @@ class TiffSink final : public Sink {
   /// Checks the settings (dimension names, dtype, codec) and the output paths.
   /// `recovered` (the head line of a journal) reopens a crashed stream's files
   /// instead of creating new ones.
-  TiffSink(const StreamSettings& settings, const Layout& layout,
+  /// `tasks` (optional) encodes compressed strips in parallel.
+  TiffSink(const StreamSettings& settings, const Layout& layout, TaskPool* tasks = nullptr,
            const nlohmann::json* recovered = nullptr);
   ~TiffSink() override;
 
@@ -73,6 +76,11 @@ class TiffSink final : public Sink {
   std::vector<Image> images_;
   std::map<std::string, nlohmann::json> global_;
   std::int64_t next_annotation_ = 0;
+  void encode_strip(const std::byte* pixels, std::size_t rows, std::size_t row_bytes,
+                    AlignedBuffer& out) const;
+
+  TaskPool* tasks_ = nullptr;
+  std::vector<std::unique_ptr<AlignedBuffer>> strips_;  // encoded strips of one plane
   std::vector<std::byte> scratch_;
   std::vector<std::byte> blank_;
   std::FILE* journal_ = nullptr;
