@@ -44,9 +44,9 @@ def _metadata_json(metadata: Mapping[str, Any] | None, what: str) -> str | None:
     if not isinstance(metadata, Mapping):
         raise TypeError(f"{what} must be a mapping, got {type(metadata).__name__}")
     try:
-        return json.dumps(dict(metadata), default=_json_default, allow_nan=True)
-    except ValueError as e:  # circular references
-        raise ValueError(f"{what} cannot be serialised to JSON: {e}") from e
+        return json.dumps(dict(metadata), default=_json_default, allow_nan=False)
+    except ValueError as e:  # NaN/inf (not JSON) or circular references
+        raise ValueError(f"{what} cannot be serialised to JSON ({e}): {metadata!r}") from e
 
 
 class _StreamState:

@@ -1,0 +1,73 @@
+"""Bad input and failing storage: a clear exception at the call, earlier data intact."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import frame_for, read_zarr_both
+
+from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+
+def settings(tmp_path: Path, name: str) -> AcquisitionSettings:
+    return AcquisitionSettings(
+        root_path=str(tmp_path / name),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=None, type="time"),
+            Dimension(name="y", count=8),
+            Dimension(name="x", count=8),
+        ],
+    )
+
+
+@pytest.mark.parametrize("name", ["a.ome.zarr", "a.ome.tiff"])
+def test_output_under_a_file_fails_at_create(tmp_path: Path, name: str) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    s = settings(tmp_path / "file", name)
+    with pytest.raises(OSError, match="file"):
+        create_stream(s)
+
+
+@pytest.mark.parametrize("name", ["a.ome.zarr", "a.ome.tiff"])
+def test_non_finite_metadata_is_rejected_at_append(tmp_path: Path, name: str) -> None:
+    s = settings(tmp_path, name)
+    with create_stream(s) as stream:
+        with pytest.raises(ValueError, match="nan"):
+            stream.append(frame_for(0, (8, 8), "uint16"), frame_metadata={"x": float("nan")})
+        with pytest.raises(TypeError, match="mapping"):
+            stream.append(frame_for(0, (8, 8), "uint16"), frame_metadata=[1, 2])  # type: ignore[arg-type]
+        stream.append(frame_for(0, (8, 8), "uint16"), frame_metadata={"x": 1})
+    if name.endswith("zarr"):
+        assert read_zarr_both(Path(s.output_path) / "0").shape == (1, 8, 8)
+
+
+def test_storage_failure_mid_stream_is_reported_and_earlier_frames_survive(
+    tmp_path: Path,
+) -> None:
+    s = settings(tmp_path, "f.ome.zarr")
+    stream = create_stream(s)
+    for i in range(3):
+        stream.append(frame_for(i, (8, 8), "uint16"))
+    stream.flush()
+    chunks = Path(s.output_path) / "0" / "c"
+    # Sabotage the store: the chunk directory becomes a file.
+    shutil.move(chunks, tmp_path / "saved_chunks")
+    chunks.write_text("in the way")
+    stream.append(frame_for(3, (8, 8), "uint16"))
+    with pytest.raises(OSError, match="c"):
+        stream.flush()
+    # The error stays: later calls report it too, close() included.
+    with pytest.raises(OSError):
+        stream.append(frame_for(4, (8, 8), "uint16"))
+    with pytest.raises(OSError):
+        stream.close()
+    chunks.unlink()
+    shutil.move(tmp_path / "saved_chunks", chunks)
+    data = read_zarr_both(Path(s.output_path) / "0")
+    for i in range(3):
+        np.testing.assert_array_equal(data[i], frame_for(i, (8, 8), "uint16"))
