@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import frame_for, read_zarr_both
 
+from conftest import frame_for, read_zarr_both
 from ome_writers import AcquisitionSettings, Dimension, create_stream
 
 

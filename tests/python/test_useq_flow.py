@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import frame_for
 
+from conftest import frame_for
 from ome_writers import AcquisitionSettings, create_stream, useq_to_acquisition_settings
 
 useq = pytest.importorskip("useq")
@@ -23,7 +23,10 @@ def frame_meta(event: useq.MDAEvent, i: int) -> dict:
         "exposure_ms": 10.0,
         "camera_device": "Camera",
         "position": {"x": event.x_pos, "y": event.y_pos, "z": event.z_pos},
-        "mda_event": {"index": dict(event.index), "channel": getattr(event.channel, "config", None)},
+        "mda_event": {
+            "index": dict(event.index),
+            "channel": getattr(event.channel, "config", None),
+        },
     }
 
 
