@@ -539,11 +539,7 @@ OmeXmlInput TiffSink::full_input(const std::string& uuid) const {
   in.acquisition_date = acquisition_date_;
   in.global_metadata = global_;
   // Sizes: declared counts; the outermost axis follows the planes written.
-  std::int64_t inner = 1;
-  for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
-    inner *=
-        *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
-  }
+  const std::int64_t inner = planes_per_outer_index();
   for (std::size_t i = 0; i < images_.size(); ++i) {
     const Image& img = images_[i];
     ImageInfo info;
@@ -628,11 +624,7 @@ void TiffSink::rewrite_description(const File& f, const std::string& xml) const 
 void TiffSink::finish_images() {
   // Complete a partly filled last outer index with blank planes, so that the
   // sizes in the OME-XML and the planes in the file agree.
-  std::int64_t inner = 1;
-  for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
-    inner *=
-        *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
-  }
+  const std::int64_t inner = planes_per_outer_index();
   std::int64_t total = 0;
   for (const auto& img : images_) total += img.frames;
   if (total == 0) return;
@@ -667,6 +659,25 @@ void TiffSink::close() {
     return;
   }
   std::lock_guard lock(mutex_);
+  write_final_metadata();
+  if (journal_ != nullptr) {
+    std::fclose(journal_);
+    journal_ = nullptr;
+  }
+  remove_tree(journal_path(settings_));
+}
+
+std::int64_t TiffSink::planes_per_outer_index() const {
+  // Planes of one index of the outermost (acquisition order) axis.
+  std::int64_t inner = 1;
+  for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
+    inner *=
+        *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
+  }
+  return inner;
+}
+
+void TiffSink::write_final_metadata() {
   for (std::size_t i = 0; i < files_.size(); ++i) {
     final_xml_[static_cast<std::int64_t>(i)] = xml_for(i);
     rewrite_description(*files_[i], final_xml_[static_cast<std::int64_t>(i)]);
@@ -675,11 +686,6 @@ void TiffSink::close() {
     final_xml_[-1] = companion_xml();
     write_file_atomic(dir_ / companion_name_, final_xml_[-1]);
   }
-  if (journal_ != nullptr) {
-    std::fclose(journal_);
-    journal_ = nullptr;
-  }
-  remove_tree(journal_path(settings_));
 }
 
 std::string TiffSink::metadata_json() const {
@@ -721,14 +727,7 @@ void TiffSink::set_global_metadata(const std::string& name_space, const std::str
   }
   if (closed_) {
     std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < files_.size(); ++i) {
-      final_xml_[static_cast<std::int64_t>(i)] = xml_for(i);
-      rewrite_description(*files_[i], final_xml_[static_cast<std::int64_t>(i)]);
-    }
-    if (!companion_name_.empty()) {
-      final_xml_[-1] = companion_xml();
-      write_file_atomic(dir_ / companion_name_, final_xml_[-1]);
-    }
+    write_final_metadata();
   }
 }
 
@@ -788,11 +787,7 @@ std::vector<std::int64_t> TiffSink::current_shape(std::int64_t position) const {
   std::vector<std::int64_t> shape;
   for (const auto& a : layout_.axes) shape.push_back(a.count);
   if (layout_.unbounded && !shape.empty()) {
-    std::int64_t inner = 1;
-    for (std::size_t k = 1; k < layout_.index_dims_acquisition.size(); ++k) {
-      inner *=
-          *settings_.dimensions[static_cast<std::size_t>(layout_.index_dims_acquisition[k])].count;
-    }
+    const std::int64_t inner = planes_per_outer_index();
     const auto frames = images_.at(static_cast<std::size_t>(position)).frames;
     for (std::size_t a = 0; a < layout_.index_rank(); ++a) {
       if (layout_.axes[a].count == 0) shape[a] = (frames + inner - 1) / inner;

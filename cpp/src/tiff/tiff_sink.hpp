@@ -62,6 +62,9 @@ class TiffSink final : public Sink {
   std::string xml_for(std::size_t file_index) const;
   std::string companion_xml() const;
   OmeXmlInput full_input(const std::string& uuid) const;
+  /// Writes the OME-XML of every file (and the companion) and keeps it for get_metadata.
+  void write_final_metadata();
+  std::int64_t planes_per_outer_index() const;
   void rewrite_description(const File& f, const std::string& xml) const;
   void journal_line(const std::string& line);
 
