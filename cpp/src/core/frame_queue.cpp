@@ -2,7 +2,10 @@
 
 #include "util/aligned_buffer.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace ome_writers::detail {
@@ -69,8 +72,40 @@ void FrameBuffer::reset() {
 BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
     : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
 
+namespace {
+
+// Frames of 2 MiB and more live in huge pages where the kernel allows it:
+// fewer page faults when a block is first touched.
+constexpr std::size_t kHugePage = 2u << 20;
+
+}  // namespace
+
+std::byte* BufferPool::allocate() const {
+  const std::size_t align = block_bytes_ >= kHugePage ? kHugePage : kIoAlignment;
+  auto* block = static_cast<std::byte*>(::operator new[](block_bytes_, std::align_val_t{align}));
+  if (align == kHugePage) ::madvise(block, block_bytes_, MADV_HUGEPAGE);
+  return block;
+}
+
+void BufferPool::deallocate(std::byte* block) const {
+  const std::size_t align = block_bytes_ >= kHugePage ? kHugePage : kIoAlignment;
+  ::operator delete[](block, std::align_val_t{align});
+}
+
 BufferPool::~BufferPool() {
-  for (auto* block : free_) ::operator delete[](block, std::align_val_t{kIoAlignment});
+  for (auto* block : free_) deallocate(block);
+}
+
+void BufferPool::prepare_spare() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_.empty()) return;
+  }
+  if (budget_.used() + block_bytes_ > budget_.limit()) return;
+  std::byte* block = allocate();
+  std::memset(block, 0, block_bytes_);
+  std::lock_guard lock(mutex_);
+  free_.push_back(block);
 }
 
 FrameBuffer BufferPool::take() {
@@ -82,9 +117,7 @@ FrameBuffer BufferPool::take() {
       return FrameBuffer(this, block);
     }
   }
-  auto* block =
-      static_cast<std::byte*>(::operator new[](block_bytes_, std::align_val_t{kIoAlignment}));
-  return FrameBuffer(this, block);
+  return FrameBuffer(this, allocate());
 }
 
 void BufferPool::give_back(std::byte* block) {

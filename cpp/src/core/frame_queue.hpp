@@ -67,7 +67,7 @@ class FrameBuffer {
   std::byte* data_ = nullptr;
 };
 
-/// Reuses frame-sized, 64-byte aligned blocks so that append() does not allocate.
+/// Reuses frame-sized, page-aligned blocks so that append() does not allocate.
 class BufferPool {
  public:
   BufferPool(std::size_t block_bytes, MemoryBudget& budget);
@@ -79,9 +79,16 @@ class BufferPool {
   FrameBuffer take();
   std::size_t block_bytes() const { return block_bytes_; }
 
+  /// Allocates and touches one spare block while the budget has room for it,
+  /// so that append() copies into memory that is already mapped (no page
+  /// faults on the caller's thread). Called by the writer thread.
+  void prepare_spare();
+
  private:
   friend class FrameBuffer;
   void give_back(std::byte* block);
+  std::byte* allocate() const;
+  void deallocate(std::byte* block) const;
 
   const std::size_t block_bytes_;
   MemoryBudget& budget_;

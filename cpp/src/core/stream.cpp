@@ -59,6 +59,9 @@ class Stream::Impl {
     } catch (...) {
       // A destructor cannot report; close() is where errors surface.
     }
+    // The sink may still hold pooled buffers (after a failure): release them
+    // while the pool and the budget they return to still exist.
+    sink_.reset();
   }
 
   void check_usable() {
@@ -192,6 +195,7 @@ class Stream::Impl {
           case Kind::kFrame:
             if (!failed()) sink_->write_frame(item.location, std::move(item.buffer), item.metadata);
             ++frames_written_;
+            pool_.prepare_spare();
             break;
           case Kind::kSkip:
             for (std::uint64_t k = 0; k < item.count && !failed(); ++k) {
