@@ -71,3 +71,20 @@ def test_storage_failure_mid_stream_is_reported_and_earlier_frames_survive(
     data = read_zarr_both(Path(s.output_path) / "0")
     for i in range(3):
         np.testing.assert_array_equal(data[i], frame_for(i, (8, 8), "uint16"))
+
+
+def test_chunk_larger_than_the_memory_budget_is_rejected_at_create(tmp_path: Path) -> None:
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "big.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=100, type="time", chunk_size=50),
+            Dimension(name="y", count=256),
+            Dimension(name="x", count=256),
+        ],
+    )
+    with pytest.raises(ValueError, match=r"t=50 frames\) holds 6553600 bytes"):
+        create_stream(s, max_memory_bytes=4 << 20)
+    assert not Path(s.output_path).exists()
+    with create_stream(s, max_memory_bytes=8 << 20) as stream:
+        stream.append(frame_for(0, (256, 256), "uint16"))

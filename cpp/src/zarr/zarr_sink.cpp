@@ -76,6 +76,23 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       codec_(settings.compression, layout.dtype),
       root_(settings.output_path()),
       element_bytes_(bytes_per_element(layout.dtype)) {
+  // Frames that share a chunk (or shard) are assembled in memory: one such
+  // buffer must fit the memory budget, or the stream could never make progress.
+  std::uint64_t slab_frames = 1;
+  std::string extents;
+  for (std::size_t i = 0; i < layout_.index_rank(); ++i) {
+    slab_frames *= static_cast<std::uint64_t>(layout_.axes[i].shard);
+    extents += (extents.empty() ? "" : ", ") + layout_.axes[i].name + "=" +
+               std::to_string(layout_.axes[i].shard);
+  }
+  const std::uint64_t slab_bytes = slab_frames * layout_.frame_bytes;
+  if (slab_frames > 1 && slab_bytes > budget_.limit()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "one " + std::string(layout_.sharded ? "shard" : "chunk") + " (" + extents +
+                    " frames) holds " + std::to_string(slab_bytes) +
+                    " bytes, more than the memory budget of " + std::to_string(budget_.limit()) +
+                    " bytes; use smaller chunks/shards or raise max_memory_bytes");
+  }
   prepare_output();
   const bool plate = settings_.plate.has_value();
   const bool multi = layout_.positions.size() > 1 || plate;
