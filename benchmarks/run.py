@@ -1,0 +1,919 @@
+"""Benchmark suite: our engine against its peers and the disk, in one run.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--cases A,B,...] [--engines ...]
+                                       [--repeats N] [--out benchmarks/results]
+
+Creates (once, cached under build/bench-envs/<name>/) one virtual environment per peer,
+then runs every (case, engine) pair in a fresh process of the right interpreter
+(`worker.py`), verifies each run's output with independent readers (`verify.py`, in this
+environment), repeats each pair N times with the engines interleaved, and writes the
+medians to `<out>/latest.md`, `<out>/latest.json` and `<out>/latest.png`.
+See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ENVS_DIR = ROOT / "build" / "bench-envs"
+MIB = 1 << 20
+GIB = 1 << 30
+DEFAULT_BUDGET = 512 * MIB  # create_stream's default max_memory_bytes (README)
+RSS_SLACK = 64 * MIB
+
+# Peer environments: name -> pip requirements.
+PEER_ENVS: dict[str, list[str]] = {
+    "tensorstore": ["tensorstore", "numpy"],
+    "acquire-zarr": ["acquire-zarr==0.10.0", "numpy"],
+    "tifffile": ["tifffile", "imagecodecs", "numpy"],
+    "ome-writers-0.3.2": ["ome-writers[tensorstore,tifffile]==0.3.2", "numpy"],
+}
+
+# --engines names -> (worker engine, output format) rows.
+ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
+    "ours": [("ours", "zarr"), ("ours", "tiff")],
+    "tensorstore": [("tensorstore", "zarr"), ("tensorstore-await", "zarr")],
+    "acquire-zarr": [("acquire-zarr", "zarr")],
+    "tifffile": [("tifffile", "tiff")],
+    "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
+    "raw": [("raw", "raw")],
+}
+ENV_OF = {
+    "ours": None,
+    "raw": None,
+    "tensorstore": "tensorstore",
+    "tensorstore-await": "tensorstore",
+    "acquire-zarr": "acquire-zarr",
+    "tifffile": "tifffile",
+    "ome-writers-0.3.2": "ome-writers-0.3.2",
+}
+LABELS = {
+    ("ours", "zarr"): "ours zarr",
+    ("ours", "tiff"): "ours tiff",
+    ("tensorstore", "zarr"): "tensorstore",
+    ("tensorstore-await", "zarr"): "tensorstore (await each)",
+    ("acquire-zarr", "zarr"): "acquire-zarr",
+    ("tifffile", "tiff"): "tifffile",
+    ("ome-writers-0.3.2", "zarr"): "0.3.2 tensorstore",
+    ("ome-writers-0.3.2", "tiff"): "0.3.2 tifffile",
+    ("raw", "raw"): "raw write()",
+}
+# What each (engine, format) can compress with; anything else is skipped with a reason.
+SUPPORTED: dict[tuple[str, str], set[str | None]] = {
+    ("ours", "zarr"): {None, "blosc-zstd", "blosc-lz4", "zstd"},
+    ("ours", "tiff"): {None, "lzw", "deflate", "zstd"},
+    ("tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("tensorstore-await", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("acquire-zarr", "zarr"): {None, "blosc-zstd"},
+    ("tifffile", "tiff"): {None, "lzw", "deflate", "zstd"},
+    ("ome-writers-0.3.2", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("ome-writers-0.3.2", "tiff"): {None, "lzw"},
+    ("raw", "raw"): {None},
+}
+SKIP_WHY = {
+    ("acquire-zarr", "zstd"): "acquire-zarr 0.10 has no standalone zstd codec (blosc only)",
+    ("ome-writers-0.3.2", "zstd"): "0.3.2's TIFF backend offers only LZW",
+    ("ome-writers-0.3.2", "deflate"): "0.3.2's TIFF backend offers only LZW",
+}
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _dim(name: str, count: int | None, kind: str, chunk: int | None = None, shard=None):
+    d: dict[str, Any] = {"name": name, "count": count, "type": kind}
+    if chunk:
+        d["chunk"] = chunk
+    if shard:
+        d["shard"] = shard
+    return d
+
+
+def _frame(size: int, chunk: int | None = None, shard: int | None = None) -> list[dict]:
+    return [_dim("y", size, "space", chunk, shard), _dim("x", size, "space", chunk, shard)]
+
+
+@dataclass
+class Case:
+    """One benchmark case: what is streamed and which compressions each row uses."""
+
+    name: str
+    title: str
+    dtype: str
+    dims: list[dict[str, Any]]
+    frames: int
+    content: str = "random"
+    metadata: bool = False
+    # (engine, format) -> compressions; rows not listed use [None].
+    compressions: dict[tuple[str, str], list[str | None]] = field(default_factory=dict)
+    only: set[str] | None = None  # worker engines allowed (MEM: ours + raw)
+    budgets: list[int | None] = field(default_factory=lambda: [None])
+    pool_bytes: int = 2 * GIB
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON case given to worker.py."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "dims": self.dims,
+            "frames": self.frames,
+            "content": self.content,
+            "metadata": self.metadata,
+        }
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one frame."""
+        size = {"uint8": 1, "uint16": 2}[self.dtype]
+        return self.dims[-1]["count"] * self.dims[-2]["count"] * size
+
+
+def make_cases(mode: str = "full") -> dict[str, Case]:
+    """The cases of issue 6: `full`, `quick` (fewer frames) or `smoke` (tiny frames too)."""
+
+    def n(full: int, quick: int, smoke: int) -> int:
+        return {"full": full, "quick": quick, "smoke": smoke}[mode]
+
+    def px(full: int) -> int:
+        return full if mode != "smoke" else max(64, full // 8)
+
+    c_zarr: list[str | None] = ["blosc-zstd", "zstd"]
+    compress_c: dict[tuple[str, str], list[str | None]] = {
+        ("ours", "zarr"): list(c_zarr),
+        ("ours", "tiff"): ["zstd", "deflate"],
+        ("tensorstore", "zarr"): list(c_zarr),
+        ("tensorstore-await", "zarr"): list(c_zarr),
+        ("acquire-zarr", "zarr"): list(c_zarr),
+        ("tifffile", "tiff"): ["lzw", "zstd"],
+        ("ome-writers-0.3.2", "zarr"): list(c_zarr),
+        ("ome-writers-0.3.2", "tiff"): ["lzw"],
+        ("raw", "raw"): [None],
+    }
+    big, small, mid = px(2048), px(512), px(1024)
+    t_a, t_b, t_d = n(100, 10, 4), n(2000, 200, 20), n(1000, 100, 10)
+    t_e, t_f, t_g, t_h = n(10, 2, 1), n(2000, 200, 100), n(500, 50, 6), n(500, 50, 3)
+    t_mem = n(512, 64, 8)
+    shard_t = 50 if mode != "smoke" else 10
+    mem_gib = t_mem * big * big * 2 / GIB
+    cases = [
+        Case("A", f"{big}×{big} uint16, {t_a} frames, uncompressed, chunk = frame", "uint16",
+             [_dim("t", t_a, "time"), *_frame(big)], t_a),
+        Case("B", f"{small}×{small} uint16, {t_b} frames, uncompressed, chunk = frame",
+             "uint16", [_dim("t", t_b, "time"), *_frame(small)], t_b),
+        Case("C", f"{big}×{big} uint16, {t_a} frames, compressible (smooth + noise)", "uint16",
+             [_dim("t", t_a, "time"), *_frame(big)], t_a, content="smooth",
+             compressions=compress_c),
+        Case("D", f"{small}×{small} uint16, unbounded t ({t_d} frames), 6-key frame metadata",
+             "uint16", [_dim("t", None, "time"), *_frame(small)], t_d, metadata=True),
+        Case("E", f"t,c,z = {t_e},2,10 × {small}×{small} uint16, chunk z = 5", "uint16",
+             [_dim("t", t_e, "time"), _dim("c", 2, "channel"), _dim("z", 10, "space", 5),
+              *_frame(small)], t_e * 20),
+        Case("F", f"{small}×{small} uint16, {t_f} frames, sharded: chunk (1,{small // 2},"
+             f"{small // 2}), shard ({shard_t},{small},{small})", "uint16",
+             [_dim("t", t_f, "time", 1, shard_t), *_frame(small, small // 2, 2)], t_f),
+        Case("G", f"{mid}×{mid} uint8, {t_g} frames, uncompressed", "uint8",
+             [_dim("t", t_g, "time"), *_frame(mid)], t_g),
+        Case("H", f"4 positions × {t_h} frames of {small}×{small} uint16 (t outer, p inner)",
+             "uint16", [_dim("t", t_h, "time"), _dim("p", 4, "position"), *_frame(small)],
+             t_h * 4),
+        Case("MEM", f"{big}×{big} uint16 × {t_mem} frames ({mem_gib:.3g} GiB), our engine only, "
+             "default and 256 MiB budget", "uint16", [_dim("t", t_mem, "time"), *_frame(big)],
+             t_mem, only={"ours", "raw"}, budgets=[None, 256 * MIB], pool_bytes=GIB),
+    ]  # fmt: skip
+    return {c.name: c for c in cases}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a case's table: an engine, a format, a compression, a memory budget."""
+
+    engine: str
+    fmt: str
+    compression: str | None
+    budget: int | None = None
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """Human name, e.g. 'ours zarr · blosc-zstd'."""
+        text = LABELS[(self.engine, self.fmt)]
+        if self.compression:
+            text += f" · {self.compression}"
+        if self.note:
+            text += f" · {self.note}"
+        return text
+
+    @property
+    def slug(self) -> str:
+        """File-name-safe name."""
+        parts = [self.engine, self.fmt, self.compression or "none"]
+        if self.budget is not None:
+            parts.append(f"{self.budget // MIB}M")
+        return "-".join(parts)
+
+    @property
+    def is_ours(self) -> bool:
+        """Our engine's row."""
+        return self.engine == "ours"
+
+    @property
+    def is_peer(self) -> bool:
+        """A peer's row (not ours, not the raw baseline)."""
+        return self.engine not in ("ours", "raw")
+
+
+def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
+    """Rows to run for a case, and the combinations skipped (with the reason)."""
+    rows: list[Row] = []
+    skipped: list[str] = []
+    wanted = [pair for g in groups for pair in ENGINE_GROUPS[g]]
+    if ("raw", "raw") not in wanted:
+        wanted.append(("raw", "raw"))  # the baseline every ratio needs
+    for engine, fmt in wanted:
+        if case.only is not None and engine not in case.only:
+            continue
+        comps = case.compressions.get((engine, fmt), [None])
+        for comp in comps:
+            if comp not in SUPPORTED[(engine, fmt)]:
+                why = SKIP_WHY.get((engine, comp or ""), "not supported")
+                skipped.append(f"{LABELS[(engine, fmt)]} · {comp}: {why}")
+                continue
+            budgets = case.budgets if engine == "ours" else [None]
+            for budget in budgets:
+                note = ""
+                if len(budgets) > 1:
+                    note = (
+                        f"budget {budget // MIB} MiB"
+                        if budget
+                        else f"budget {DEFAULT_BUDGET // MIB} MiB (default)"
+                    )
+                rows.append(Row(engine, fmt, comp, budget, note))
+    if case.only is not None:
+        skipped.append("peers: not run (this case measures our engine's memory bound)")
+    if case.name == "C":
+        skipped.append(
+            "raw write(): writes the uncompressed bytes (the disk's limit for the data); "
+            "acquire-zarr and TIFF peers implement only the codecs listed"
+        )
+    return rows, skipped
+
+
+# --------------------------------------------------------------------------- environments
+
+
+def _env_python(name: str) -> Path:
+    return ENVS_DIR / name / "bin" / "python"
+
+
+def ensure_env(name: str, requirements: list[str]) -> Path:
+    """Create build/bench-envs/<name> with pip (once); return its interpreter."""
+    env = ENVS_DIR / name
+    marker = env / ".bench-requirements"
+    want = "\n".join(requirements) + "\n"
+    python = _env_python(name)
+    if python.exists() and marker.exists() and marker.read_text() == want:
+        return python
+    print(f"[setup] creating {env} with {' '.join(requirements)}", flush=True)
+    if env.exists():
+        shutil.rmtree(env)
+    env.parent.mkdir(parents=True, exist_ok=True)
+    base = shutil.which("python3") or sys.executable
+    subprocess.run([base, "-m", "venv", str(env)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         *requirements],
+        check=True,
+    )  # fmt: skip
+    marker.write_text(want)
+    return python
+
+
+def ensure_matplotlib() -> bool:
+    """Install matplotlib into this environment if it is missing; False if impossible."""
+    if importlib.util.find_spec("matplotlib") is not None:
+        return True
+    print("[setup] installing matplotlib into this environment", flush=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "matplotlib"],
+        check=False,
+    )  # fmt: skip
+    importlib.invalidate_caches()
+    return proc.returncode == 0 and importlib.util.find_spec("matplotlib") is not None
+
+
+def interpreters(rows: list[Row], setup: bool) -> dict[str, str]:
+    """Interpreter per worker engine (creating the peer environments when `setup`)."""
+    out: dict[str, str] = {}
+    for row in rows:
+        env = ENV_OF[row.engine]
+        if env is None:
+            out[row.engine] = sys.executable
+            continue
+        python = ensure_env(env, PEER_ENVS[env]) if setup else _env_python(env)
+        if not python.exists():
+            raise SystemExit(f"{python} missing: run without --no-setup once")
+        out[row.engine] = str(python)
+    return out
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _sync() -> None:
+    """Flush dirty pages (the previous run's deletes) so they do not land in the next run."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def run_one(
+    case: Case,
+    row: Row,
+    rep: int,
+    python: str,
+    data_dir: Path,
+    timeout: float,
+    keep: bool,
+) -> dict[str, Any]:
+    """Run one (case, row) in a fresh worker process, then verify it."""
+    name = f"{case.name}-{row.slug}-r{rep}"
+    out_dir = data_dir / name
+    jobs = data_dir / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    job = {
+        "case": case.spec(),
+        "engine": row.engine,
+        "format": row.fmt,
+        "compression": row.compression,
+        "out_dir": str(out_dir),
+        "max_memory_bytes": row.budget,
+        "pool_bytes": case.pool_bytes,
+        "npool": 8,
+        "room_bytes": DEFAULT_BUDGET // 2,
+    }
+    job_path = jobs / f"{name}.job.json"
+    result_path = jobs / f"{name}.result.json"
+    job_path.write_text(json.dumps(job))
+    result_path.unlink(missing_ok=True)
+    _sync()
+    record: dict[str, Any] = {"case": case.name, "row": row.label, "rep": rep}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [python, str(HERE / "worker.py"), str(job_path), str(result_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        record.update(status="TIMEOUT", message=f"no result after {timeout:g} s")
+        _cleanup(out_dir, keep)
+        return record
+    record["wall_s"] = time.perf_counter() - t
+    if not result_path.exists():
+        tail = output.strip().splitlines()[-3:]
+        record.update(status="ERROR", message=f"exit {proc.returncode}: {' | '.join(tail)}")
+        _cleanup(out_dir, keep)
+        return record
+    result = json.loads(result_path.read_text())
+    result.pop("job", None)
+    record["result"] = result
+    if result.get("error"):
+        record.update(status="ERROR", message=result["error"])
+        _cleanup(out_dir, keep)
+        return record
+    check = subprocess.run(
+        [sys.executable, str(HERE / "verify.py"), str(result_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    try:
+        verdict = json.loads(check.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        verdict = {"ok": False, "message": f"verifier crashed: {check.stderr.strip()[-300:]}"}
+    record["verify"] = verdict
+    if verdict.get("ok"):
+        record["status"] = "OK"
+    else:
+        record.update(status="FAILED", message=verdict.get("message", ""))
+    _cleanup(out_dir, keep)
+    return record
+
+
+def _cleanup(out_dir: Path, keep: bool) -> None:
+    if not keep and out_dir.exists():
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- summarising
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
+    """Medians per row over the verified runs, plus the ratios to raw and to the best peer."""
+    out = []
+    for row in rows:
+        runs = [r for r in records if r["row"] == row.label]
+        ok = [r["result"] for r in runs if r["status"] == "OK"]
+        bad = [r for r in runs if r["status"] != "OK"]
+        s: dict[str, Any] = {
+            "row": row.label,
+            "engine": row.engine,
+            "format": row.fmt,
+            "compression": row.compression,
+            "budget": row.budget,
+            "runs": len(runs),
+            "ok_runs": len(ok),
+            "status": "OK" if not bad else sorted({r["status"] for r in bad})[0],
+            "messages": sorted({r.get("message", "") for r in bad}),
+        }
+
+        def med(key: str, sub: str | None = None, ok=ok) -> float | None:
+            vals = [(r[key][sub] if sub else r[key]) for r in ok]
+            return _median([float(v) for v in vals])
+
+        if ok:
+            s.update(
+                mbps_close=med("mbps_close"),
+                mbps_durable=med("mbps_durable"),
+                cpu_s_per_gb=med("cpu_s_per_gb"),
+                append_p50_us=med("append_ns", "p50") / 1e3,
+                append_p99_us=med("append_ns", "p99") / 1e3,
+                append_max_us=med("append_ns", "max") / 1e3,
+                append_room_p99_us=med("append_ns_room", "p99") / 1e3,
+                memcpy_us=med("memcpy_ns") / 1e3,
+                rss_growth_mib=med("rss_growth_mib"),
+                rss_growth_max_mib=max(r["rss_growth_mib"] for r in ok),
+                disk_ratio=med("disk_bytes") / ok[0]["total_bytes"],
+                files=med("files"),
+                total_bytes=ok[0]["total_bytes"],
+                library_version=ok[0].get("library_version", ""),
+                append_waits=_median(
+                    [float(r["stats"]["append_waits"]) for r in ok if "stats" in r]
+                ),
+            )
+        out.append(s)
+    raw = next((s for s in out if s["engine"] == "raw" and s.get("mbps_durable")), None)
+    for s in out:
+        if not s.get("mbps_durable"):
+            continue
+        peers = [
+            p
+            for p in out
+            if p["engine"] not in ("ours", "raw")
+            and p["format"] == s["format"]
+            and p.get("mbps_durable")
+        ]
+        s["ratio_raw"] = s["mbps_durable"] / raw["mbps_durable"] if raw else None
+        if peers and s["engine"] != "raw":
+            best = max(peers, key=lambda p: p["mbps_durable"])
+            cheapest = min(peers, key=lambda p: p["cpu_s_per_gb"])
+            s["ratio_best_peer"] = s["mbps_durable"] / best["mbps_durable"]
+            s["best_peer"] = best["row"]
+            s["cpu_ratio_best_peer"] = s["cpu_s_per_gb"] / max(cheapest["cpu_s_per_gb"], 1e-9)
+            s["cpu_best_peer"] = cheapest["row"]
+        s["p99_over_memcpy"] = s["append_room_p99_us"] / max(s["memcpy_us"], 1e-3)
+    return out
+
+
+def _fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{value:{spec}}{suffix}"
+
+
+def case_table(summary: list[dict[str, Any]]) -> list[str]:
+    """Markdown table lines for one case."""
+    lines = [
+        "| engine | runs | MB/s to close | MB/s durable | ÷ raw | ÷ best peer | CPU s/GB "
+        "| CPU ÷ best peer | append µs p50 / p99 / max | p99 ÷ memcpy | RSS growth MiB "
+        "| on disk ÷ data |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for s in summary:
+        status = f"{s['ok_runs']}/{s['runs']}"
+        if s["status"] != "OK":
+            status += f" **{s['status']}**"
+        if not s.get("mbps_durable"):
+            lines.append(f"| {s['row']} | {status} |" + " — |" * 10)
+            continue
+        lat = (
+            f"{_fmt(s['append_p50_us'], '.0f')} / {_fmt(s['append_p99_us'], '.0f')} / "
+            f"{_fmt(s['append_max_us'], '.0f')}"
+        )
+        lines.append(
+            f"| {s['row']} | {status} | {_fmt(s['mbps_close'])} | {_fmt(s['mbps_durable'])} "
+            f"| {_fmt(s.get('ratio_raw'), '.2f', '×')} "
+            f"| {_fmt(s.get('ratio_best_peer'), '.2f', '×')} "
+            f"| {_fmt(s['cpu_s_per_gb'], '.2f')} "
+            f"| {_fmt(s.get('cpu_ratio_best_peer'), '.2f', '×')} | {lat} "
+            f"| {_fmt(s['p99_over_memcpy'], '.1f', '×')} | {_fmt(s['rss_growth_mib'], '.0f')} "
+            f"| {_fmt(s['disk_ratio'], '.2f')} |"
+        )
+    return lines
+
+
+def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[dict[str, Any]]:
+    """The 'done when' checks of issue 6, evaluated on this run's medians."""
+    checks: list[dict[str, Any]] = []
+
+    def rows_of(case: str, pred) -> list[dict]:
+        return [s for s in summaries.get(case, []) if s.get("mbps_durable") and pred(s)]
+
+    def add(what: str, value: float | None, limit: float, ok: bool | None, detail: str = ""):
+        checks.append({"check": what, "value": value, "limit": limit, "pass": ok, "detail": detail})
+
+    for c in ("A", "B"):
+        for fmt in ("zarr", "tiff"):
+            for s in rows_of(c, lambda s, fmt=fmt: s["engine"] == "ours" and s["format"] == fmt):
+                v = s.get("ratio_raw")
+                add(f"{c}: {s['row']} durable ÷ raw ≥ 0.9", v, 0.9, v is not None and v >= 0.9)
+    ts_rows = ("tensorstore", "tensorstore-await", "ome-writers-0.3.2")
+    for c, comps in (("B", [None]), ("C", ["blosc-zstd", "zstd"])):
+        need = 3.0 if c == "B" else 2.0
+        for comp in comps:
+            ours = rows_of(c, lambda s, comp=comp: s["row"] == "ours zarr" + (
+                f" · {comp}" if comp else ""))  # fmt: skip
+            peers = rows_of(
+                c,
+                lambda s, comp=comp: (
+                    s["engine"] in ts_rows and s["format"] == "zarr" and s["compression"] == comp
+                ),
+            )
+            if ours and peers:
+                best = max(peers, key=lambda p: p["mbps_durable"])
+                v = ours[0]["mbps_durable"] / best["mbps_durable"]
+                add(f"{c}: {ours[0]['row']} ≥ {need:g}× best tensorstore row", v, need,
+                    v >= need, f"vs {best['row']}")  # fmt: skip
+    lzw = rows_of("C", lambda s: s["format"] == "tiff" and s["compression"] == "lzw"
+                  and s["engine"] != "ours")  # fmt: skip
+    for s in rows_of("C", lambda s: s["engine"] == "ours" and s["format"] == "tiff"):
+        if lzw:
+            best = max(lzw, key=lambda p: p["mbps_durable"])
+            v = s["mbps_durable"] / best["mbps_durable"]
+            add(f"C: {s['row']} ≥ 2× best peer LZW", v, 2.0, v >= 2.0, f"vs {best['row']}")
+    for c in cases:
+        if c in ("C", "MEM"):
+            continue
+        for s in rows_of(c, lambda s: s["engine"] == "ours"):
+            v = s["cpu_s_per_gb"]
+            add(f"{c}: {s['row']} CPU ≤ 0.5 s/GB", v, 0.5, v <= 0.5)
+    for c in cases:
+        if c == "MEM":
+            continue
+        for s in rows_of(c, lambda s: s["engine"] == "ours"):
+            v = s["p99_over_memcpy"]
+            add(f"{c}: {s['row']} append p99 (queue has room) ≤ 2× memcpy", v, 2.0, v <= 2.0)
+    for c in cases:
+        for s in rows_of(c, lambda s: s["engine"] == "ours"):
+            budget = s["budget"] or DEFAULT_BUDGET
+            limit = (budget + RSS_SLACK) / MIB
+            v = s["rss_growth_max_mib"]
+            add(f"{c}: {s['row']} peak RSS growth ≤ budget + 64 MiB", v, limit, v <= limit)
+    return checks
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    """What this ran on: cores, CPU model, RAM, kernel."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": model,
+        "ram_gib": round(ram / GIB, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def filesystem_of(path: Path) -> dict[str, str]:
+    """Mount point, type and device of the filesystem holding `path` (from /proc/mounts)."""
+    best = {"mount": "", "type": "?", "device": "?"}
+    real = str(path.resolve())
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            dev, mnt, fstype = line.split()[:3]
+            inside = real == mnt or real.startswith(mnt.rstrip("/") + "/")
+            if inside and len(mnt) >= len(best["mount"]):
+                best = {"mount": mnt, "type": fstype, "device": dev}
+    except OSError:
+        pass
+    return best
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_markdown(path: Path, report: dict[str, Any], cases: dict[str, Case]) -> None:
+    """latest.md: machine, one table per case, the skipped pairs and the issue's targets."""
+    m = report["machine"]
+    fs = report["filesystem"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {report['date']} with `{report['command']}` "
+        f"({report['repeats']} repeat(s) per pair, medians of the verified runs).",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Linux "
+        f"{m['kernel']}, Python {m['python']}; output on {fs['type']} ({fs['device']} mounted "
+        f"at {fs['mount']}). Shared and noisy: compare ratios within this run, not absolute "
+        "numbers across runs.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(report["versions"].items())),
+        "",
+        "MB = 10⁶ bytes of frame data (uncompressed). *durable* adds an fsync of every written "
+        "file and directory after close. *÷ raw*: durable MB/s ÷ the raw `write()` baseline's; "
+        "*÷ best peer*: ÷ the fastest peer writing the same format in this case (CPU: ÷ the "
+        "cheapest). *p99 ÷ memcpy*: p99 of the appends made while a 512 MiB budget still has "
+        "room (first 256 MiB of frames) ÷ one `np.copyto` of a frame. RSS growth: peak RSS "
+        "during streaming minus RSS before it.",
+        "",
+    ]
+    for name, case in cases.items():
+        summary = report["summaries"].get(name)
+        if summary is None:
+            continue
+        lines += [f"## {name}: {case.title}", ""]
+        lines += case_table(summary)
+        notes = report["skipped"].get(name, [])
+        failed = [s for s in summary if s["status"] != "OK"]
+        if failed or notes:
+            lines.append("")
+        for s in failed:
+            lines.append(f"- **{s['row']}**: {s['status']} — {'; '.join(s['messages'])}")
+        for note in notes:
+            lines.append(f"- skipped/note: {note}")
+        lines.append("")
+    if report["targets"]:
+        lines += [
+            "## Targets of issue 6 (this run)",
+            "",
+            "| check | value | limit | pass |",
+            "|---|--:|--:|---|",
+        ]
+        for t in report["targets"]:
+            verdict = "yes" if t["pass"] else "**no**"
+            detail = f" ({t['detail']})" if t["detail"] else ""
+            lines.append(
+                f"| {t['check']}{detail} | {_fmt(t['value'], '.2f')} | {t['limit']:g} | {verdict} |"
+            )
+        lines.append("")
+    if report.get("chart"):
+        lines += [f"![durable MB/s per case and engine]({report['chart']})", ""]
+    path.write_text("\n".join(lines))
+
+
+ENGINE_COLORS = {
+    "ours zarr": "#d62728",
+    "ours tiff": "#ff9896",
+    "tensorstore": "#1f77b4",
+    "tensorstore (await each)": "#aec7e8",
+    "acquire-zarr": "#2ca02c",
+    "tifffile": "#9467bd",
+    "0.3.2 tensorstore": "#8c564b",
+    "0.3.2 tifffile": "#c49c94",
+}
+HATCHES = {None: "", "blosc-zstd": "//", "zstd": "..", "deflate": "xx", "lzw": "\\\\"}
+
+
+def write_chart(path: Path, report: dict[str, Any]) -> bool:
+    """latest.png: durable MB/s per case (groups) and engine (bars), raw baseline as a line."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+    except ImportError:
+        return False
+    summaries = report["summaries"]
+    fig, ax = plt.subplots(figsize=(max(8, 1.9 * len(summaries) + 3), 5.5), dpi=110)
+    x0 = 0.0
+    ticks, names = [], []
+    seen: dict[str, Any] = {}
+    for name, summary in summaries.items():
+        bars = [s for s in summary if s["engine"] != "raw"]
+        raw = next((s for s in summary if s["engine"] == "raw"), None)
+        width = 0.8 / max(len(bars), 1)
+        for k, s in enumerate(bars):
+            base = LABELS[(s["engine"], s["format"])]
+            color = ENGINE_COLORS.get(base, "#7f7f7f")
+            xpos = x0 + (k + 0.5) * width
+            value = s.get("mbps_durable")
+            if value:
+                hatch = HATCHES.get(s["compression"], "") + ("--" if s["budget"] else "")
+                ax.bar(xpos, value, width * 0.95, color=color, edgecolor="black",
+                       linewidth=0.4, hatch=hatch)  # fmt: skip
+            else:
+                ax.plot(xpos, 1, marker="x", color="black")
+            seen.setdefault(base, color)
+        if raw and raw.get("mbps_durable"):
+            ax.hlines(raw["mbps_durable"], x0, x0 + 0.8, colors="black", linewidth=1.5)
+        ticks.append(x0 + 0.4)
+        names.append(name)
+        x0 += 1.0
+    ax.set_xticks(ticks, names)
+    ax.set_yscale("log")
+    ax.set_ylabel("durable MB/s (log scale)")
+    ax.set_title("Durable throughput per case (black line: raw write() of the same bytes)")
+    handles = [Patch(facecolor=c, edgecolor="black", label=n) for n, c in seen.items()]
+    handles += [
+        Patch(facecolor="white", edgecolor="black", hatch=h, label=str(c))
+        for c, h in HATCHES.items()
+        if c
+    ]
+    if any(s["budget"] for summary in summaries.values() for s in summary):
+        handles.append(
+            Patch(facecolor="white", edgecolor="black", hatch="--", label="explicit budget")
+        )
+    handles.append(plt.Line2D([], [], color="black", label="raw write() baseline"))
+    ax.legend(handles=handles, fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1, 1))
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer frames per case, 1 repeat")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny frames and counts, 1 repeat (plumbing check)"
+    )
+    p.add_argument("--cases", default="", help="comma-separated subset of A,B,C,D,E,F,G,H,MEM")
+    p.add_argument(
+        "--engines",
+        default="",
+        help="comma-separated subset of " + ",".join(ENGINE_GROUPS) + " (raw always runs)",
+    )
+    p.add_argument("--repeats", type=int, default=None, help="runs per pair (default 3)")
+    p.add_argument("--out", default=str(HERE / "results"), help="where latest.* go")
+    p.add_argument(
+        "--data-dir",
+        default=str(ROOT / "build" / "bench-data"),
+        help="where runs write (deleted after each run unless --keep)",
+    )
+    p.add_argument("--timeout", type=float, default=None, help="seconds per run (1200; quick 300)")
+    p.add_argument("--keep", action="store_true", help="keep each run's output files")
+    p.add_argument("--no-setup", action="store_true", help="do not create peer environments")
+    p.add_argument("--list", action="store_true", help="print the plan and exit")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; return 0 when every run was verified."""
+    args = parse_args(argv)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    all_cases = make_cases(mode)
+    names = [c.strip() for c in args.cases.split(",") if c.strip()] or list(all_cases)
+    unknown = [c for c in names if c not in all_cases]
+    if unknown:
+        raise SystemExit(f"unknown case(s) {unknown}; choose from {list(all_cases)}")
+    cases = {n: all_cases[n] for n in names}
+    groups = [g.strip() for g in args.engines.split(",") if g.strip()] or list(ENGINE_GROUPS)
+    bad = [g for g in groups if g not in ENGINE_GROUPS]
+    if bad:
+        raise SystemExit(f"unknown engine(s) {bad}; choose from {list(ENGINE_GROUPS)}")
+    repeats = args.repeats or (3 if mode == "full" else 1)
+    timeout = args.timeout or (1200.0 if mode == "full" else 300.0)
+    plans = {n: plan_rows(c, groups) for n, c in cases.items()}
+    total = sum(len(rows) for rows, _ in plans.values()) * repeats
+    if args.list:
+        for n, (rows, skipped) in plans.items():
+            print(f"{n}: {cases[n].title}")
+            for r in rows:
+                print(f"   {r.label}")
+            for s in skipped:
+                print(f"   (skip) {s}")
+        print(f"{total} runs")
+        return 0
+
+    all_rows = [r for rows, _ in plans.values() for r in rows]
+    pythons = interpreters(all_rows, setup=not args.no_setup)
+    if args.no_setup:
+        have_mpl = importlib.util.find_spec("matplotlib") is not None
+    else:
+        have_mpl = ensure_matplotlib()
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    records: list[dict[str, Any]] = []
+    done = 0
+    started = time.perf_counter()
+    for name, case in cases.items():
+        rows, _ = plans[name]
+        for rep in range(repeats):
+            shift = rep % max(len(rows), 1)
+            for row in rows[shift:] + rows[:shift]:  # interleaved, rotated per repeat
+                rec = run_one(case, row, rep, pythons[row.engine], data_dir, timeout, args.keep)
+                records.append(rec)
+                done += 1
+                res = rec.get("result", {})
+                figures = ""
+                if rec["status"] == "OK":
+                    figures = (
+                        f"{res['mbps_close']:.0f} MB/s close, {res['mbps_durable']:.0f} durable, "
+                        f"{res['cpu_s_per_gb']:.2f} CPU s/GB, p99 "
+                        f"{res['append_ns']['p99'] / 1e3:.0f} µs, "
+                        f"+{res['rss_growth_mib']:.0f} MiB"
+                    )
+                else:
+                    figures = rec.get("message", "")[:160]
+                print(
+                    f"[{done}/{total}] {name} {row.label} #{rep + 1}: {rec['status']} {figures}",
+                    flush=True,
+                )
+
+    summaries = {n: summarise(plans[n][0], [r for r in records if r["case"] == n]) for n in cases}
+    versions: dict[str, str] = {}
+    for summary in summaries.values():
+        for s in summary:
+            if s.get("library_version") and s["engine"] != "raw":
+                key = "ome-writers (ours)" if s["engine"] == "ours" else s["engine"]
+                key = {"tensorstore-await": "tensorstore"}.get(key, key)
+                versions[key] = s["library_version"]
+    report: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "mode": mode,
+        "repeats": repeats,
+        "machine": machine(),
+        "filesystem": filesystem_of(data_dir),
+        "versions": versions,
+        "elapsed_s": time.perf_counter() - started,
+        "cases": {n: {"title": c.title, **c.spec()} for n, c in cases.items()},
+        "skipped": {n: plans[n][1] for n in cases},
+        "summaries": summaries,
+        "targets": targets(cases, summaries),
+        "runs": records,
+        "chart": None,
+    }
+    if have_mpl and write_chart(out / "latest.png", report):
+        report["chart"] = "latest.png"
+    (out / "latest.json").write_text(json.dumps(report, indent=1))
+    write_markdown(out / "latest.md", report, cases)
+    print(f"\nwrote {out / 'latest.md'}, latest.json" + (", latest.png" if report["chart"] else ""))
+    for n in cases:
+        print(f"\n{n}: {cases[n].title}")
+        print("\n".join(case_table(summaries[n])))
+    failed = [r for r in records if r["status"] != "OK"]
+    print(f"\n{len(records) - len(failed)}/{len(records)} runs verified "
+          f"in {report['elapsed_s']:.0f} s")  # fmt: skip
+    # A peer's failure is a finding; ours or the baseline failing is the suite's failure.
+    ours_failed = [r for r in failed if r["row"].startswith(("ours", "raw"))]
+    return 0 if not ours_failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
