@@ -69,8 +69,8 @@ void FrameBuffer::reset() {
   }
 }
 
-BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
-    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
+BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget, bool frames)
+    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget), frames_(frames) {}
 
 namespace {
 
@@ -94,6 +94,17 @@ void BufferPool::deallocate(std::byte* block) const {
 
 BufferPool::~BufferPool() {
   for (auto* block : free_) deallocate(block);
+}
+
+void BufferPool::prewarm(std::size_t blocks) {
+  std::vector<std::byte*> fresh;
+  for (std::size_t i = 0; i < blocks; ++i) {
+    std::byte* block = allocate();
+    std::memset(block, 0, block_bytes_);
+    fresh.push_back(block);
+  }
+  std::lock_guard lock(mutex_);
+  free_.insert(free_.end(), fresh.begin(), fresh.end());
 }
 
 void BufferPool::prepare_spare() {
@@ -125,7 +136,7 @@ void BufferPool::give_back(std::byte* block) {
     std::lock_guard lock(mutex_);
     free_.push_back(block);
   }
-  budget_.release(block_bytes_, true);
+  budget_.release(block_bytes_, frames_);
 }
 
 void FrameQueue::push(QueueItem item) {

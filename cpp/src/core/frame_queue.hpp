@@ -70,7 +70,9 @@ class FrameBuffer {
 /// Reuses frame-sized, page-aligned blocks so that append() does not allocate.
 class BufferPool {
  public:
-  BufferPool(std::size_t block_bytes, MemoryBudget& budget);
+  /// `frames`: blocks hold queued frames (their budget counts toward the
+  /// one-frame-always-admitted rule) rather than chunk buffers.
+  BufferPool(std::size_t block_bytes, MemoryBudget& budget, bool frames = true);
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
@@ -84,6 +86,10 @@ class BufferPool {
   /// faults on the caller's thread). Called by the writer thread.
   void prepare_spare();
 
+  /// Allocates and touches `blocks` blocks up front (a stream's first frames
+  /// then copy into mapped memory too).
+  void prewarm(std::size_t blocks);
+
  private:
   friend class FrameBuffer;
   void give_back(std::byte* block);
@@ -92,6 +98,7 @@ class BufferPool {
 
   const std::size_t block_bytes_;
   MemoryBudget& budget_;
+  const bool frames_;
   std::mutex mutex_;
   std::vector<std::byte*> free_;
 };

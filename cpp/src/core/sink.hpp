@@ -25,6 +25,8 @@ class Sink {
   virtual void flush() = 0;
   /// Writes the final metadata and releases the files.
   virtual void close() = 0;
+  /// After close(): makes the output durable against a power loss.
+  virtual void sync() const = 0;
   /// Bytes written to files so far.
   virtual std::uint64_t bytes_written() const = 0;
 

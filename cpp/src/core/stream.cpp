@@ -50,6 +50,12 @@ class Stream::Impl {
     } else {
       sink_ = std::make_unique<detail::TiffSink>(settings_, layout_, &tasks_);
     }
+    // Map the first frames' slots now rather than on the caller's first appends:
+    // up to half the budget, at most 32 frames, no more than the stream holds.
+    std::uint64_t warm = std::min<std::uint64_t>(
+        settings_.engine.max_memory_bytes / 2 / std::max<std::size_t>(layout_.frame_bytes, 1), 32);
+    if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
+    pool_.prewarm(static_cast<std::size_t>(warm));
     writer_ = std::thread([this] { run(); });
   }
 
@@ -209,9 +215,7 @@ class Stream::Impl {
           case Kind::kClose:
             // Even after a failure, write the metadata of what reached the files.
             sink_->close();
-            if (settings_.engine.fsync_on_close && !failed()) {
-              detail::sync_filesystem(settings_.output_path());
-            }
+            if (settings_.engine.fsync_on_close && !failed()) sink_->sync();
             break;
         }
       } catch (...) {

@@ -677,6 +677,20 @@ std::int64_t TiffSink::planes_per_outer_index() const {
   return inner;
 }
 
+void TiffSink::sync() const {
+  bool any = false;
+  for (const auto& f : files_) {
+    if (fs::exists(f->path)) {
+      fsync_path(f->path);
+      any = true;
+    }
+  }
+  if (!companion_name_.empty() && fs::exists(dir_ / companion_name_)) {
+    fsync_path(dir_ / companion_name_);
+  }
+  if (any) fsync_path(dir_.empty() ? fs::path(".") : dir_);
+}
+
 void TiffSink::write_final_metadata() {
   for (std::size_t i = 0; i < files_.size(); ++i) {
     final_xml_[static_cast<std::int64_t>(i)] = xml_for(i);

@@ -34,6 +34,8 @@ class TiffSink final : public Sink {
   void skip_frame(const FrameLocation& where) override;
   void flush() override;
   void close() override;
+  /// fsync of each file written (and its directory).
+  void sync() const override;
   std::uint64_t bytes_written() const override;
 
   std::string metadata_json() const override;

@@ -26,7 +26,7 @@ class AlignedBuffer {
 
   /// Sets the size; keeps the contents up to the old size when it grows.
   void resize(std::size_t n) {
-    if (n > capacity_) grow(n);
+    if (n > capacity_) grow(std::max(n, capacity_ + capacity_ / 2));
     size_ = n;
   }
   void clear() { size_ = 0; }

@@ -136,6 +136,12 @@ void remove_tree(const fs::path& path) {
   }
 }
 
+void fsync_path(const fs::path& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno("cannot open for sync", path);
+  if (::fsync(fd.get()) != 0) throw_errno("cannot sync", path);
+}
+
 void sync_filesystem(const fs::path& path) {
   // The output may be gone (an empty OME-TIFF stream leaves no file).
   fs::path target = path;

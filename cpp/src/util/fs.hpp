@@ -29,6 +29,9 @@ void make_directories(const std::filesystem::path& path);
 /// Removes a file or directory tree; missing paths are fine.
 void remove_tree(const std::filesystem::path& path);
 
+/// fsync of one file or directory.
+void fsync_path(const std::filesystem::path& path);
+
 /// Flushes the file system that holds `path` to stable storage (syncfs).
 void sync_filesystem(const std::filesystem::path& path);
 

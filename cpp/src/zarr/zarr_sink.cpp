@@ -23,6 +23,15 @@ constexpr auto kShapeRewriteInterval = std::chrono::milliseconds(500);
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
+// Bytes of the in-memory buffer of one write unit (all its frames).
+std::size_t slab_buffer_bytes(const Layout& layout) {
+  std::size_t frames = 1;
+  for (std::size_t i = 0; i < layout.index_rank(); ++i) {
+    frames *= static_cast<std::size_t>(layout.axes[i].shard);
+  }
+  return frames * layout.frame_bytes;
+}
+
 void append_u64(std::vector<std::byte>& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xFF));
 }
@@ -40,18 +49,11 @@ struct ZarrSink::Slab {
   std::int64_t arrived = 0;
   std::int64_t with_data = 0;
   bool written_before = false;
-  FrameBuffer frame;  // single-frame units keep the queue buffer itself
-  std::byte* owned = nullptr;
-  std::size_t owned_bytes = 0;
-  MemoryBudget* budget = nullptr;
+  FrameBuffer frame;         // single-frame units keep the queue buffer itself
+  FrameBuffer owned;         // multi-frame units: a recycled buffer of the sink's slab pool
+  std::vector<bool> filled;  // which frames of a multi-frame unit hold data
 
-  std::byte* data() const { return frame ? frame.data() : owned; }
-  ~Slab() {
-    if (owned != nullptr) {
-      ::operator delete[](owned, std::align_val_t{kIoAlignment});
-      budget->release(owned_bytes, false);
-    }
-  }
+  std::byte* data() const { return frame ? frame.data() : owned.data(); }
 };
 
 /// One position's array and image group.
@@ -74,6 +76,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       budget_(budget),
       tasks_(tasks),
       codec_(settings.compression, layout.dtype),
+      slab_pool_(slab_buffer_bytes(layout), budget, false),
       root_(settings.output_path()),
       element_bytes_(bytes_per_element(layout.dtype)) {
   // Frames that share a chunk (or shard) are assembled in memory: one such
@@ -224,12 +227,11 @@ std::shared_ptr<ZarrSink::Slab> ZarrSink::slab_for(ArrayState& a,
     slab->expected *= axis.count == 0 ? axis.shard : std::min(axis.shard, axis.count - start);
   }
   if (slab->frames > 1) {
-    slab->owned_bytes = static_cast<std::size_t>(slab->frames) * layout_.frame_bytes;
-    budget_.force_acquire(slab->owned_bytes);
-    slab->budget = &budget_;
-    slab->owned = static_cast<std::byte*>(
-        ::operator new[](slab->owned_bytes, std::align_val_t{kIoAlignment}));
-    std::memset(slab->owned, 0, slab->owned_bytes);
+    // Recycled buffers are not cleared: frames that never arrive are zeroed
+    // when the unit is written (see write_slab).
+    budget_.force_acquire(slab_pool_.block_bytes());
+    slab->owned = slab_pool_.take();
+    slab->filled.assign(static_cast<std::size_t>(slab->frames), false);
   }
   a.open.emplace(key, slab);
   return slab;
@@ -255,8 +257,9 @@ void ZarrSink::place(ArrayState& a, const FrameLocation& where, FrameBuffer* fra
         for (std::size_t i = 0; i < k; ++i) {
           local = local * slab->extent[i] + (where.storage_index[i] - slab->start[i]);
         }
-        std::memcpy(slab->owned + static_cast<std::size_t>(local) * layout_.frame_bytes,
+        std::memcpy(slab->owned.data() + static_cast<std::size_t>(local) * layout_.frame_bytes,
                     frame->data(), layout_.frame_bytes);
+        slab->filled[static_cast<std::size_t>(local)] = true;
       }
       ++slab->with_data;
     }
@@ -313,6 +316,12 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   {
     std::lock_guard lock(mutex_);
     shape = a.shape;
+    // Frames that have not arrived read as the fill value (0).
+    for (std::size_t f = 0; f < slab->filled.size(); ++f) {
+      if (!slab->filled[f]) {
+        std::memset(slab->owned.data() + f * layout_.frame_bytes, 0, layout_.frame_bytes);
+      }
+    }
   }
   const bool rewrite = slab->written_before;
   slab->written_before = true;
@@ -428,18 +437,21 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
     start[k + 1] = tx * ax.shard + c[k + 1] * ax.chunk;
     if (start[k] >= layout_.height || start[k + 1] >= layout_.width) inside = false;
     if (inside) {
-      chunk.resize(chunk_bytes);
-      extract_chunk(slab, start, cshape, chunk.data());
-      const std::byte* src = chunk.data();
+      const std::size_t offset = shard.size();
       std::size_t nbytes = chunk_bytes;
       if (codec_.compresses()) {
+        chunk.resize(chunk_bytes);
+        extract_chunk(slab, start, cshape, chunk.data());
         codec_.encode(chunk.data(), chunk_bytes, encoded);
-        src = encoded.data();
         nbytes = encoded.size();
+        shard.append(encoded.data(), nbytes);
+      } else {
+        // Uncompressed: assemble the inner chunk in place in the shard.
+        shard.resize(offset + chunk_bytes);
+        extract_chunk(slab, start, cshape, shard.data() + offset);
       }
-      index[static_cast<std::size_t>(n) * 2] = shard.size();
+      index[static_cast<std::size_t>(n) * 2] = offset;
       index[static_cast<std::size_t>(n) * 2 + 1] = nbytes;
-      shard.append(src, nbytes);
     }
     for (std::size_t i = grid.size(); i-- > 0;) {
       if (++c[i] < grid[i]) break;
@@ -551,6 +563,7 @@ bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
         local = local * slab.extent[i] + (storage_index[i] - slab.start[i]);
       }
       if (slab.data() == nullptr) return false;
+      if (!slab.filled.empty() && !slab.filled[static_cast<std::size_t>(local)]) return false;
       std::memcpy(out, slab.data() + static_cast<std::size_t>(local) * layout_.frame_bytes,
                   layout_.frame_bytes);
       return true;
