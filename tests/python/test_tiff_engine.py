@@ -11,7 +11,19 @@ import tifffile
 from conftest import acquisition_index, frame_for
 from ome_writers import AcquisitionSettings, Channel, Dimension, Plate, Position, create_stream
 
-TIFF_DTYPES = ["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64", "bool"]
+TIFF_DTYPES = [
+    "uint8",
+    "uint16",
+    "uint32",
+    "int8",
+    "int16",
+    "int32",
+    "float32",
+    "float64",
+    "bool",
+    "complex64",
+    "complex128",
+]
 
 
 def stream_all(settings: AcquisitionSettings, frames: int | None = None) -> None:

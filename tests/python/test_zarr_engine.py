@@ -29,6 +29,8 @@ DTYPES = [
     "int64",
     "float32",
     "float64",
+    "complex64",
+    "complex128",
 ]
 
 

@@ -1,8 +1,7 @@
 #include "core/frame_queue.hpp"
 
 #include "util/aligned_buffer.hpp"
-
-#include <sys/mman.h>
+#include "util/pages.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -23,14 +22,14 @@ bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<
   }
   used_ += bytes;
   ++queued_frames_;
-  if (used_ > peak_) peak_ = used_;
+  if (used_ + kept_ > peak_) peak_ = used_ + kept_;
   return true;
 }
 
 void MemoryBudget::force_acquire(std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
   used_ += bytes;
-  if (used_ > peak_) peak_ = used_;
+  if (used_ + kept_ > peak_) peak_ = used_ + kept_;
 }
 
 void MemoryBudget::release(std::uint64_t bytes, bool frame) {
@@ -40,6 +39,19 @@ void MemoryBudget::release(std::uint64_t bytes, bool frame) {
     if (frame) --queued_frames_;
   }
   room_.notify_all();
+}
+
+bool MemoryBudget::try_keep(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  if (used_ + kept_ + bytes > limit_) return false;
+  kept_ += bytes;
+  if (used_ + kept_ > peak_) peak_ = used_ + kept_;
+  return true;
+}
+
+void MemoryBudget::unkeep(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  kept_ -= bytes;
 }
 
 std::uint64_t MemoryBudget::used() const {
@@ -72,33 +84,20 @@ void FrameBuffer::reset() {
 BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget, bool frames)
     : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget), frames_(frames) {}
 
-namespace {
+std::byte* BufferPool::allocate() const { return map_pages(block_bytes_); }
 
-// Frames of 2 MiB and more live in huge pages where the kernel allows it:
-// fewer page faults when a block is first touched.
-constexpr std::size_t kHugePage = 2u << 20;
-
-}  // namespace
-
-std::byte* BufferPool::allocate() const {
-  const std::size_t align = block_bytes_ >= kHugePage ? kHugePage : kIoAlignment;
-  auto* block = static_cast<std::byte*>(::operator new[](block_bytes_, std::align_val_t{align}));
-  if (align == kHugePage) ::madvise(block, block_bytes_, MADV_HUGEPAGE);
-  return block;
-}
-
-void BufferPool::deallocate(std::byte* block) const {
-  const std::size_t align = block_bytes_ >= kHugePage ? kHugePage : kIoAlignment;
-  ::operator delete[](block, std::align_val_t{align});
-}
+void BufferPool::deallocate(std::byte* block) const { unmap_pages(block, block_bytes_); }
 
 BufferPool::~BufferPool() {
-  for (auto* block : free_) deallocate(block);
+  for (auto* block : free_) {
+    budget_.unkeep(block_bytes_);
+    deallocate(block);
+  }
 }
 
 void BufferPool::prewarm(std::size_t blocks) {
   std::vector<std::byte*> fresh;
-  for (std::size_t i = 0; i < blocks; ++i) {
+  for (std::size_t i = 0; i < blocks && budget_.try_keep(block_bytes_); ++i) {
     std::byte* block = allocate();
     std::memset(block, 0, block_bytes_);
     fresh.push_back(block);
@@ -112,7 +111,7 @@ void BufferPool::prepare_spare() {
     std::lock_guard lock(mutex_);
     if (!free_.empty()) return;
   }
-  if (budget_.used() + block_bytes_ > budget_.limit()) return;
+  if (!budget_.try_keep(block_bytes_)) return;
   std::byte* block = allocate();
   std::memset(block, 0, block_bytes_);
   std::lock_guard lock(mutex_);
@@ -125,6 +124,7 @@ FrameBuffer BufferPool::take() {
     if (!free_.empty()) {
       std::byte* block = free_.back();
       free_.pop_back();
+      budget_.unkeep(block_bytes_);
       return FrameBuffer(this, block);
     }
   }
@@ -132,11 +132,15 @@ FrameBuffer BufferPool::take() {
 }
 
 void BufferPool::give_back(std::byte* block) {
+  budget_.release(block_bytes_, frames_);
   {
     std::lock_guard lock(mutex_);
-    free_.push_back(block);
+    if (free_.size() < max_free_ && budget_.try_keep(block_bytes_)) {
+      free_.push_back(block);
+      return;
+    }
   }
-  budget_.release(block_bytes_, frames_);
+  deallocate(block);
 }
 
 void FrameQueue::push(QueueItem item) {

@@ -30,6 +30,13 @@ class MemoryBudget {
   void force_acquire(std::uint64_t bytes);
   void release(std::uint64_t bytes, bool frame);
 
+  /// Idle pooled memory counts too: a block may be kept for reuse only while
+  /// in-use plus kept bytes stay within the limit. Returns false when the
+  /// caller must free the block instead.
+  bool try_keep(std::uint64_t bytes);
+  /// A kept block is in use again (or freed).
+  void unkeep(std::uint64_t bytes);
+
   std::uint64_t used() const;
   std::uint64_t peak() const;
   std::uint64_t limit() const { return limit_; }
@@ -39,6 +46,7 @@ class MemoryBudget {
   mutable std::mutex mutex_;
   std::condition_variable room_;
   std::uint64_t used_ = 0;
+  std::uint64_t kept_ = 0;
   std::uint64_t peak_ = 0;
   std::uint64_t queued_frames_ = 0;
 };
@@ -101,6 +109,11 @@ class BufferPool {
   const bool frames_;
   std::mutex mutex_;
   std::vector<std::byte*> free_;
+  std::size_t max_free_ = SIZE_MAX;
+
+ public:
+  /// Keeps at most `n` idle blocks (chunk buffers are large: one spare is enough).
+  void set_max_free(std::size_t n) { max_free_ = n; }
 };
 
 /// One entry of the queue.

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include "util/pages.hpp"
+
 namespace ome_writers::detail {
 
 inline constexpr std::size_t kIoAlignment = 4096;
@@ -22,6 +24,7 @@ class AlignedBuffer {
   std::byte* data() { return data_; }
   const std::byte* data() const { return data_; }
   std::size_t size() const { return size_; }
+  std::size_t capacity() const { return capacity_; }
   bool empty() const { return size_ == 0; }
 
   /// Sets the size; keeps the contents up to the old size when it grows.
@@ -41,14 +44,14 @@ class AlignedBuffer {
  private:
   void grow(std::size_t n) {
     const std::size_t cap = (n + kIoAlignment - 1) / kIoAlignment * kIoAlignment;
-    auto* fresh = static_cast<std::byte*>(::operator new[](cap, std::align_val_t{kIoAlignment}));
+    auto* fresh = map_pages(cap);
     if (size_ > 0) std::memcpy(fresh, data_, size_);
     release();
     data_ = fresh;
     capacity_ = cap;
   }
   void release() {
-    if (data_ != nullptr) ::operator delete[](data_, std::align_val_t{kIoAlignment});
+    unmap_pages(data_, capacity_);
     data_ = nullptr;
     capacity_ = 0;
   }

@@ -96,6 +96,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
                     " bytes, more than the memory budget of " + std::to_string(budget_.limit()) +
                     " bytes; use smaller chunks/shards or raise max_memory_bytes");
   }
+  slab_pool_.set_max_free(1);
   prepare_output();
   const bool plate = settings_.plate.has_value();
   const bool multi = layout_.positions.size() > 1 || plate;
@@ -372,6 +373,20 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
   const std::size_t k = layout_.index_rank();
   thread_local AlignedBuffer chunk;
   thread_local AlignedBuffer encoded;
+  thread_local AlignedBuffer shard;
+  // These buffers live as long as the encoder thread: their memory counts
+  // toward the budget once it is allocated.
+  thread_local std::size_t accounted = 0;
+  struct Account {
+    MemoryBudget& budget;
+    ~Account() {
+      const std::size_t now = chunk.capacity() + encoded.capacity() + shard.capacity();
+      if (now > accounted) {
+        budget.force_acquire(now - accounted);
+        accounted = now;
+      }
+    }
+  } account{budget_};
   const fs::path path = unit_path(a, slab, ty, tx);
   auto store = [&](const void* data, std::size_t n) {
     if (rewrite) {
@@ -415,7 +430,6 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
   grid.push_back(ax.shard / ax.chunk);
   std::int64_t inner = 1;
   for (auto g : grid) inner *= g;
-  thread_local AlignedBuffer shard;
   shard.clear();
   std::vector<std::uint64_t> index(static_cast<std::size_t>(inner) * 2, ~std::uint64_t{0});
   std::vector<std::int64_t> cshape;
