@@ -1,0 +1,75 @@
+"""Condense benchmarks/results/latest.json into the README's table.
+
+    .venv/bin/python benchmarks/summary.py [--update-readme]
+
+Prints (or writes between the README's `<!-- bench:start -->` / `<!-- bench:end -->`
+markers) one row per case and output format: our durable MB/s, the best peer's, the
+raw baseline's, the two ratios, CPU s/GB and peak RSS growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+README = HERE.parent / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def table(data: dict) -> str:
+    """The Markdown summary of one run."""
+    m = data["machine"]
+    fs = data["filesystem"]
+    lines = [
+        f"Run {data['date']} (`{data['command']}`), {m['nproc']} cores ({m['cpu_model']}), "
+        f"{m['ram_gib']} GiB RAM, {fs['type']} on {fs['device']}; medians of {data['repeats']} "
+        "runs; every run's files verified by an independent reader.",
+        "",
+        "| case | ours | durable MB/s | best peer (MB/s) | raw MB/s | ÷ raw | ÷ best peer "
+        "| CPU s/GB (peer) | RSS growth MiB |",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|",
+    ]
+    for case, rows in data["summaries"].items():
+        raw = next((r for r in rows if r["engine"] == "raw"), None)
+        for r in rows:
+            if r["engine"] != "ours" or r.get("status") != "OK":
+                continue
+            peer = next(
+                (p for p in rows if p["row"] == r.get("best_peer") and p.get("status") == "OK"),
+                None,
+            )
+            cpu_peer = next((p for p in rows if p["row"] == r.get("cpu_best_peer")), None)
+            label = r["row"].removeprefix("ours ")
+            peer_text = f"{peer['row']} ({peer['mbps_durable']:.0f})" if peer else "—"
+            ratio_peer = f"{r['ratio_best_peer']:.2f}×" if r.get("ratio_best_peer") else "—"
+            cpu = f"{r['cpu_s_per_gb']:.2f}"
+            if cpu_peer:
+                cpu += f" ({cpu_peer['cpu_s_per_gb']:.2f})"
+            lines.append(
+                f"| {case} | {label} | {r['mbps_durable']:.0f} | {peer_text} | "
+                f"{raw['mbps_durable'] if raw else 0:.0f} | {r['ratio_raw']:.2f}× | {ratio_peer} | "
+                f"{cpu} | {r['rss_growth_max_mib']:.0f} |"
+            )
+    lines += ["", "![durable MB/s per case and engine](benchmarks/results/latest.png)"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default=str(HERE / "results" / "latest.json"))
+    parser.add_argument("--update-readme", action="store_true")
+    args = parser.parse_args()
+    text = table(json.loads(Path(args.results).read_text()))
+    if not args.update_readme:
+        print(text)
+        return
+    readme = README.read_text()
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
