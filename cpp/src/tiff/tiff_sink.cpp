@@ -168,7 +168,35 @@ struct TiffSink::File {
   TiffMessages messages;
   std::int64_t ifds = 0;
   bool removed = false;
+  std::uint64_t written = 0;   // bytes handed to the kernel for writeback
+  std::uint64_t released = 0;  // bytes already dropped from the page cache
 };
+
+namespace {
+
+// Streaming writes through the page cache: start writeback of each new
+// stretch at once, and drop stretches that reached the disk, so dirty and
+// cached pages stay few (no reclaim storms, a quick fsync at close).
+constexpr std::uint64_t kWritebackStep = 16u << 20;
+
+void stream_out(int fd, std::uint64_t end, std::uint64_t& written, std::uint64_t& released) {
+  if (end < written + kWritebackStep) return;
+  ::sync_file_range(fd, static_cast<off64_t>(written), static_cast<off64_t>(end - written),
+                    SYNC_FILE_RANGE_WRITE);
+  written = end;
+  // Two steps behind: wait for that writeback, then let the cache go.
+  if (written >= released + 2 * kWritebackStep) {
+    const std::uint64_t upto = written - kWritebackStep;
+    ::sync_file_range(
+        fd, static_cast<off64_t>(released), static_cast<off64_t>(upto - released),
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    ::posix_fadvise(fd, static_cast<off_t>(released), static_cast<off_t>(upto - released),
+                    POSIX_FADV_DONTNEED);
+    released = upto;
+  }
+}
+
+}  // namespace
 
 /// One OME Image (one position): where its planes went and their metadata.
 struct TiffSink::Image {
@@ -426,6 +454,10 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
     }
   }
   if (!TIFFWriteDirectory(tif)) tiff_failure("cannot write a directory to", f.path, f.messages);
+  struct stat st {};
+  if (::fstat(TIFFFileno(tif), &st) == 0) {
+    stream_out(TIFFFileno(tif), static_cast<std::uint64_t>(st.st_size), f.written, f.released);
+  }
   std::lock_guard lock(mutex_);
   image.ifds.push_back(f.ifds++);
   ++image.frames;
