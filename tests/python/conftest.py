@@ -46,6 +46,18 @@ def acquisition_index(n: int, counts: Sequence[int | None]) -> tuple[int, ...]:
     return tuple(reversed(digits))
 
 
+def stream_all(settings, frames: int | None = None, **kw: object) -> None:  # type: ignore[no-untyped-def]
+    """Append every frame (or `frames`) with unique content and metadata {"n": i}."""
+    from ome_writers import create_stream
+
+    n = frames if frames is not None else settings.num_frames
+    assert n is not None
+    shape = tuple(d.count for d in settings.dimensions[-2:])
+    with create_stream(settings, **kw) as stream:
+        for i in range(n):
+            stream.append(frame_for(i, shape, settings.dtype), frame_metadata={"n": i})
+
+
 def ome_xsd_path() -> str:
     import ome_types
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from conftest import acquisition_index, frame_for
+from conftest import acquisition_index, frame_for, stream_all
 from ome_writers import AcquisitionSettings, Channel, Dimension, Plate, Position, create_stream
 
 TIFF_DTYPES = [
@@ -24,15 +24,6 @@ TIFF_DTYPES = [
     "complex64",
     "complex128",
 ]
-
-
-def stream_all(settings: AcquisitionSettings, frames: int | None = None) -> None:
-    n = frames if frames is not None else settings.num_frames
-    assert n is not None
-    shape = tuple(d.count for d in settings.dimensions[-2:])
-    with create_stream(settings) as stream:
-        for i in range(n):
-            stream.append(frame_for(i, shape, settings.dtype), frame_metadata={"n": i})  # type: ignore[arg-type]
 
 
 def tiff_files(settings: AcquisitionSettings) -> list[Path]:

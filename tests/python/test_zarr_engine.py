@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import acquisition_index, frame_for, read_zarr_both
+from conftest import acquisition_index, frame_for, read_zarr_both, stream_all
 from ome_writers import (
     AcquisitionSettings,
     Channel,
@@ -32,15 +32,6 @@ DTYPES = [
     "complex64",
     "complex128",
 ]
-
-
-def stream_all(settings: AcquisitionSettings, frames: int | None = None, **kw: object) -> None:
-    n = frames if frames is not None else settings.num_frames
-    assert n is not None
-    shape = tuple(d.count for d in settings.dimensions[-2:])
-    with create_stream(settings, **kw) as stream:  # type: ignore[arg-type]
-        for i in range(n):
-            stream.append(frame_for(i, shape, settings.dtype), frame_metadata={"n": i})  # type: ignore[arg-type]
 
 
 def group_paths(settings: AcquisitionSettings) -> list[str]:
