@@ -167,7 +167,6 @@ struct TiffSink::File {
   TIFF* tif = nullptr;
   TiffMessages messages;
   std::int64_t ifds = 0;
-  bool removed = false;
   std::uint64_t written = 0;   // bytes handed to the kernel for writeback
   std::uint64_t released = 0;  // bytes already dropped from the page cache
 };

@@ -684,13 +684,17 @@ std::vector<std::int64_t> ZarrSink::current_shape(std::int64_t position) const {
 std::size_t ZarrSink::recover(const fs::path& root) {
   std::size_t recovered = 0;
   std::error_code ec;
+  // Collect first: the journals are removed as they are folded.
+  std::vector<fs::path> journals;
   for (auto it = fs::recursive_directory_iterator(root, ec);
        it != fs::recursive_directory_iterator(); ++it) {
-    if (it->path().filename() != kJournalName) continue;
-    const fs::path group = it->path().parent_path();
+    if (it->path().filename() == kJournalName) journals.push_back(it->path());
+  }
+  for (const fs::path& journal : journals) {
+    const fs::path group = journal.parent_path();
     json meta = json::parse(read_file(group / "zarr.json"));
     json entries = json::array();
-    std::ifstream in(it->path());
+    std::ifstream in(journal);
     std::string line;
     std::vector<std::int64_t> extent;
     while (std::getline(in, line)) {
@@ -726,7 +730,7 @@ std::size_t ZarrSink::recover(const fs::path& root) {
         write_file_atomic(array_meta, am.dump(2));
       }
     }
-    fs::remove(it->path(), ec);
+    fs::remove(journal, ec);
   }
   return recovered;
 }
