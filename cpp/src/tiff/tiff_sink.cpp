@@ -530,9 +530,17 @@ void TiffSink::write_frame(const FrameLocation& where, FrameBuffer frame,
   if (!metadata_json.empty()) plane = plane_from_metadata(json::parse(metadata_json));
   write_plane(where.position, frame.data(), plane ? &*plane : nullptr, where.storage_index);
   frame.reset();
-  json line{{"p", where.position}, {"i", where.storage_index}};
-  if (!metadata_json.empty()) line["m"] = json::parse(metadata_json);
-  journal_line(line.dump());
+  // The metadata text is already valid JSON (checked by append): splice it in,
+  // re-serialised only if it spans lines (the journal is one entry per line).
+  std::string line = json{{"p", where.position}, {"i", where.storage_index}}.dump();
+  if (!metadata_json.empty()) {
+    line.pop_back();
+    line += ",\"m\":";
+    line += metadata_json.find('\n') == std::string::npos ? metadata_json
+                                                          : json::parse(metadata_json).dump();
+    line += "}";
+  }
+  journal_line(line);
 }
 
 void TiffSink::skip_frame(const FrameLocation& where) {
