@@ -14,6 +14,7 @@ See benchmarks/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import importlib.util
 import json
@@ -345,10 +346,8 @@ def _sync() -> None:
     """
     if hasattr(os, "sync"):
         os.sync()
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/sys/vm/drop_caches").write_text("3")
-    except OSError:
-        pass
 
 
 def run_one(

@@ -379,16 +379,3 @@ def test_physical_sizes_resolution_and_time_increment(make_settings, ome_schema)
             1
         ] == pytest.approx(40000)
     validate_xml(s, ome_schema)
-
-
-def test_non_tczyx_dimension_is_rejected_with_the_reason(make_settings) -> None:
-    s = make_settings(
-        "angle.ome.tiff",
-        dimensions=[
-            Dimension(name="angle", count=2),
-            Dimension(name="y", count=4),
-            Dimension(name="x", count=4),
-        ],
-    )
-    with pytest.raises(NotImplementedError, match="angle"):
-        create_stream(s)

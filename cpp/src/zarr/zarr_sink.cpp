@@ -100,7 +100,6 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
   prepare_output();
   const bool plate = settings_.plate.has_value();
   const bool multi = layout_.positions.size() > 1 || plate;
-  root_group_ = "";
   if (!multi) {
     auto a = std::make_unique<ArrayState>();
     a->group = "";
@@ -557,8 +556,9 @@ void ZarrSink::update_metadata_json(const std::string& text) {
 
 void ZarrSink::set_global_metadata(const std::string& name_space, const std::string& text) {
   std::lock_guard lock(mutex_);
-  groups_[root_group_][name_space] = json::parse(text);
-  write_group(root_group_);
+  // Global metadata lives on the root group (the image, bf2raw or plate root).
+  groups_[""][name_space] = json::parse(text);
+  write_group("");
 }
 
 bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,

@@ -81,7 +81,6 @@ class ZarrSink final : public Sink {
 
   mutable std::mutex mutex_;  // guards groups_, arrays_' metadata and slabs
   std::map<std::string, nlohmann::ordered_json> groups_;  // relative path -> attributes
-  std::string root_group_;
   std::vector<std::unique_ptr<ArrayState>> arrays_;
   std::atomic<std::uint64_t> bytes_written_{0};
   bool closed_ = false;
