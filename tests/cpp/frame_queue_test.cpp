@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "core/frame_queue.hpp"
 #include "core/task_pool.hpp"
 #include "ome_writers/errors.hpp"
+#include "util/frame_copy.hpp"
 
 namespace ome_writers::detail {
 namespace {
@@ -85,6 +88,40 @@ TEST(TaskPool, RethrowsTheFirstFailureOnWait) {
   }
   EXPECT_THROW(pool.wait(), Error);
   EXPECT_EQ(ran.load(), 10);
+}
+
+}  // namespace
+}  // namespace ome_writers::detail
+
+namespace ome_writers::detail {
+namespace {
+
+// copy_frame takes the streaming path at kStreamingCopyMin: check both paths,
+// every head/tail misalignment, and that nothing beyond the copy is touched.
+TEST(CopyFrame, CopiesExactlyAtEverySizeAndAlignment) {
+  const std::size_t sizes[] = {0,
+                               1,
+                               63,
+                               4096,
+                               kStreamingCopyMin - 1,
+                               kStreamingCopyMin,
+                               kStreamingCopyMin + 1,
+                               kStreamingCopyMin + 63,
+                               3 * kStreamingCopyMin + 17};
+  std::vector<unsigned char> src(4 * kStreamingCopyMin + 256);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 131 + 7);
+  for (const std::size_t n : sizes) {
+    for (const std::size_t dst_off : {0u, 1u, 17u, 63u}) {
+      for (const std::size_t src_off : {0u, 5u}) {
+        std::vector<unsigned char> dst(n + 192, 0xEE);
+        copy_frame(dst.data() + 64 + dst_off, src.data() + src_off, n);
+        for (std::size_t i = 0; i < 64 + dst_off; ++i) ASSERT_EQ(dst[i], 0xEE) << n;
+        ASSERT_EQ(std::memcmp(dst.data() + 64 + dst_off, src.data() + src_off, n), 0)
+            << "size " << n << " dst offset " << dst_off << " src offset " << src_off;
+        for (std::size_t i = 64 + dst_off + n; i < dst.size(); ++i) ASSERT_EQ(dst[i], 0xEE) << n;
+      }
+    }
+  }
 }
 
 }  // namespace

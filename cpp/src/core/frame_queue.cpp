@@ -88,8 +88,15 @@ std::byte* BufferPool::allocate() const { return map_pages(block_bytes_); }
 
 void BufferPool::deallocate(std::byte* block) const { unmap_pages(block, block_bytes_); }
 
-BufferPool::~BufferPool() {
-  for (auto* block : free_) {
+BufferPool::~BufferPool() { release_idle(); }
+
+void BufferPool::release_idle() {
+  std::vector<std::byte*> idle;
+  {
+    std::lock_guard lock(mutex_);
+    idle.swap(free_);
+  }
+  for (auto* block : idle) {
     budget_.unkeep(block_bytes_);
     deallocate(block);
   }
@@ -98,9 +105,7 @@ BufferPool::~BufferPool() {
 void BufferPool::prewarm(std::size_t blocks) {
   std::vector<std::byte*> fresh;
   for (std::size_t i = 0; i < blocks && budget_.try_keep(block_bytes_); ++i) {
-    std::byte* block = allocate();
-    std::memset(block, 0, block_bytes_);
-    fresh.push_back(block);
+    fresh.push_back(map_pages(block_bytes_, /*populate=*/true));
   }
   std::lock_guard lock(mutex_);
   free_.insert(free_.end(), fresh.begin(), fresh.end());
@@ -112,8 +117,7 @@ void BufferPool::prepare_spare() {
     if (!free_.empty()) return;
   }
   if (!budget_.try_keep(block_bytes_)) return;
-  std::byte* block = allocate();
-  std::memset(block, 0, block_bytes_);
+  std::byte* block = map_pages(block_bytes_, /*populate=*/true);
   std::lock_guard lock(mutex_);
   free_.push_back(block);
 }

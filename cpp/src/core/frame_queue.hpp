@@ -98,6 +98,9 @@ class BufferPool {
   /// then copy into mapped memory too).
   void prewarm(std::size_t blocks);
 
+  /// Unmaps every idle block (a closed stream keeps no memory).
+  void release_idle();
+
  private:
   friend class FrameBuffer;
   void give_back(std::byte* block);

@@ -12,7 +12,9 @@
 #include "core/task_pool.hpp"
 #include "ome_writers/errors.hpp"
 #include "tiff/tiff_sink.hpp"
+#include "util/frame_copy.hpp"
 #include "util/fs.hpp"
+#include "util/thread_priority.hpp"
 #include "zarr/zarr_sink.hpp"
 
 #ifndef OME_WRITERS_VERSION
@@ -24,6 +26,8 @@ namespace ome_writers {
 const char* version() noexcept { return OME_WRITERS_VERSION; }
 
 namespace {
+
+constexpr std::uint64_t kMaxWarmBlocks = 2048;
 
 int default_threads(int requested) {
   if (requested > 0) return requested;
@@ -50,13 +54,19 @@ class Stream::Impl {
     } else {
       sink_ = std::make_unique<detail::TiffSink>(settings_, layout_, &tasks_);
     }
-    // Map the first frames' slots now rather than on the caller's first appends:
-    // up to half the budget, at most 32 frames, no more than the stream holds.
+    // Map the slots of the first frames now rather than on the caller's appends
+    // (a page fault per 4 KiB would cost several times the copy itself): half
+    // the budget (the other half is left for chunk buffers and encoders), no
+    // more than the stream holds, at most kMaxWarmBlocks mappings.
     std::uint64_t warm = std::min<std::uint64_t>(
-        settings_.engine.max_memory_bytes / 2 / std::max<std::size_t>(layout_.frame_bytes, 1), 32);
+        settings_.engine.max_memory_bytes / 2 / std::max<std::size_t>(layout_.frame_bytes, 1),
+        kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
     pool_.prewarm(static_cast<std::size_t>(warm));
-    writer_ = std::thread([this] { run(); });
+    writer_ = std::thread([this] {
+      detail::make_background_thread();
+      run();
+    });
   }
 
   ~Impl() {
@@ -113,7 +123,7 @@ class Stream::Impl {
     }
     if (waited) ++append_waits_;
     item.buffer = pool_.take();
-    std::memcpy(item.buffer.data(), data, nbytes);
+    detail::copy_frame(item.buffer.data(), data, nbytes);
     item.metadata = std::move(meta);
     ++next_frame_;
     queue_.push(std::move(item));
@@ -149,6 +159,7 @@ class Stream::Impl {
     closed_ = true;
     wait_for(detail::QueueItem::Kind::kClose);
     writer_.join();
+    pool_.release_idle();
     std::lock_guard lock(mutex_);
     if (error_) std::rethrow_exception(error_);
   }

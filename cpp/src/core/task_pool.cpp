@@ -1,9 +1,15 @@
 #include "core/task_pool.hpp"
 
+#include "util/thread_priority.hpp"
+
 namespace ome_writers::detail {
 
 TaskPool::TaskPool(int threads) : max_pending_(static_cast<std::size_t>(threads) * 2) {
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  for (int i = 0; i < threads; ++i)
+    workers_.emplace_back([this] {
+      make_background_thread();
+      run();
+    });
 }
 
 TaskPool::~TaskPool() {

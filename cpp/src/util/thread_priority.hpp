@@ -1,0 +1,11 @@
+// Writer threads yield to the thread that appends frames.
+#pragma once
+
+namespace ome_writers::detail {
+
+/// Marks the calling thread as background work: on Linux it becomes
+/// SCHED_BATCH (its wake-ups do not preempt the acquisition thread, so an
+/// append is not descheduled in the middle of its copy). Best effort.
+void make_background_thread() noexcept;
+
+}  // namespace ome_writers::detail
