@@ -49,7 +49,11 @@ PEER_ENVS: dict[str, list[str]] = {
 # --engines names -> (worker engine, output format) rows.
 ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     "ours": [("ours", "zarr"), ("ours", "tiff")],
-    "tensorstore": [("tensorstore", "zarr"), ("tensorstore-await", "zarr")],
+    "tensorstore": [
+        ("tensorstore", "zarr"),
+        ("tensorstore-await", "zarr"),
+        ("tensorstore-ourparams", "zarr"),
+    ],
     "acquire-zarr": [("acquire-zarr", "zarr")],
     "tifffile": [("tifffile", "tiff")],
     "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
@@ -60,6 +64,7 @@ ENV_OF = {
     "raw": None,
     "tensorstore": "tensorstore",
     "tensorstore-await": "tensorstore",
+    "tensorstore-ourparams": "tensorstore",
     "acquire-zarr": "acquire-zarr",
     "tifffile": "tifffile",
     "ome-writers-0.3.2": "ome-writers-0.3.2",
@@ -69,6 +74,7 @@ LABELS = {
     ("ours", "tiff"): "ours tiff",
     ("tensorstore", "zarr"): "tensorstore",
     ("tensorstore-await", "zarr"): "tensorstore (await each)",
+    ("tensorstore-ourparams", "zarr"): "tensorstore, our codec parameters",
     ("acquire-zarr", "zarr"): "acquire-zarr",
     ("tifffile", "tiff"): "tifffile",
     ("ome-writers-0.3.2", "zarr"): "0.3.2 tensorstore",
@@ -81,6 +87,7 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ours", "tiff"): {None, "lzw", "deflate", "zstd"},
     ("tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
     ("tensorstore-await", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("tensorstore-ourparams", "zarr"): {"blosc-zstd", "zstd"},
     ("acquire-zarr", "zarr"): {None, "blosc-zstd"},
     ("tifffile", "tiff"): {None, "lzw", "deflate", "zstd"},
     ("ome-writers-0.3.2", "zarr"): {None, "blosc-zstd", "zstd"},
@@ -160,6 +167,7 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
         ("ours", "tiff"): ["zstd", "deflate"],
         ("tensorstore", "zarr"): list(c_zarr),
         ("tensorstore-await", "zarr"): list(c_zarr),
+        ("tensorstore-ourparams", "zarr"): list(c_zarr),
         ("acquire-zarr", "zarr"): list(c_zarr),
         ("tifffile", "tiff"): ["lzw", "zstd"],
         ("ome-writers-0.3.2", "zarr"): list(c_zarr),
@@ -249,6 +257,8 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
     for engine, fmt in wanted:
         if case.only is not None and engine not in case.only:
             continue
+        if engine == "tensorstore-ourparams" and (engine, fmt) not in case.compressions:
+            continue  # only where codec parameters differ (compressed cases)
         comps = case.compressions.get((engine, fmt), [None])
         for comp in comps:
             if comp not in SUPPORTED[(engine, fmt)]:
@@ -273,6 +283,25 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
             "acquire-zarr and TIFF peers implement only the codecs listed"
         )
     return rows, skipped
+
+
+def our_zarr_codec(compression: str | None, dtype: str) -> dict[str, Any]:
+    """The bytes-to-bytes codec (with its parameters) our engine writes for these settings."""
+    import tempfile
+
+    from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = AcquisitionSettings(
+            root_path=str(Path(tmp) / "probe.ome.zarr"),
+            dtype=dtype,
+            compression=compression,
+            dimensions=[Dimension(name="y", count=8), Dimension(name="x", count=8)],
+        )
+        create_stream(settings).close()
+        meta = json.loads((Path(settings.output_path) / "0" / "zarr.json").read_text())
+    codec: dict[str, Any] = meta["codecs"][1]
+    return codec
 
 
 # --------------------------------------------------------------------------- environments
@@ -377,6 +406,8 @@ def run_one(
         "npool": 8,
         "room_bytes": DEFAULT_BUDGET // 2,
     }
+    if row.engine == "tensorstore-ourparams":
+        job["zarr_codec"] = our_zarr_codec(row.compression, case.dtype)
     job_path = jobs / f"{name}.job.json"
     result_path = jobs / f"{name}.result.json"
     job_path.write_text(json.dumps(job))
@@ -565,7 +596,7 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
     def rows_of(case: str, pred) -> list[dict]:
         return [s for s in summaries.get(case, []) if s.get("mbps_durable") and pred(s)]
 
-    def add(what: str, value: float | None, limit: float, ok: bool | None, detail: str = ""):
+    def add(what: str, value: float | None, limit: float | None, ok: bool | None, detail: str = ""):
         checks.append({"check": what, "value": value, "limit": limit, "pass": ok, "detail": detail})
 
     for c in ("A", "B"):
@@ -590,6 +621,12 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
                 v = ours[0]["mbps_durable"] / best["mbps_durable"]
                 add(f"{c}: {ours[0]['row']} ≥ {need:g}× best tensorstore row", v, need,
                     v >= need, f"vs {best['row']}")  # fmt: skip
+            same = rows_of(c, lambda s, comp=comp: s["engine"] == "tensorstore-ourparams"
+                           and s["compression"] == comp)  # fmt: skip
+            if ours and same:
+                v = ours[0]["mbps_durable"] / same[0]["mbps_durable"]
+                add(f"{c}: {ours[0]['row']} ÷ tensorstore with the same codec parameters "
+                    "(for context, no target)", v, None, None, f"vs {same[0]['row']}")  # fmt: skip
     lzw = rows_of("C", lambda s: s["format"] == "tiff" and s["compression"] == "lzw"
                   and s["engine"] != "ours")  # fmt: skip
     for s in rows_of("C", lambda s: s["engine"] == "ours" and s["format"] == "tiff"):
@@ -715,11 +752,10 @@ def write_markdown(path: Path, report: dict[str, Any], cases: dict[str, Case]) -
             "|---|--:|--:|---|",
         ]
         for t in report["targets"]:
-            verdict = "yes" if t["pass"] else "**no**"
+            verdict = "—" if t["pass"] is None else "yes" if t["pass"] else "**no**"
             detail = f" ({t['detail']})" if t["detail"] else ""
-            lines.append(
-                f"| {t['check']}{detail} | {_fmt(t['value'], '.2f')} | {t['limit']:g} | {verdict} |"
-            )
+            value, limit = _fmt(t["value"], ".2f"), _fmt(t["limit"], "g")
+            lines.append(f"| {t['check']}{detail} | {value} | {limit} | {verdict} |")
         lines.append("")
     if report.get("chart"):
         lines += [f"![durable MB/s per case and engine]({report['chart']})", ""]

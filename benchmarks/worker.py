@@ -354,6 +354,8 @@ class TensorstoreEngine(Engine):
         sharded = any(d.get("shard") for d in dims)
         itemsize = np.dtype(self.case["dtype"]).itemsize
         codecs = _zarr_codecs(self.compression, itemsize)
+        if self.job.get("zarr_codec"):  # the codec our engine writes, with its parameters
+            codecs = [codecs[0], self.job["zarr_codec"]]
         if sharded:
             shard = [c * int(d.get("shard") or 1) for c, d in zip(chunks, dims, strict=True)]
             grid = shard
@@ -569,6 +571,7 @@ ENGINES: dict[str, type[Engine]] = {
     "ome-writers-0.3.2": OmeWritersEngine,
     "tensorstore": TensorstoreEngine,
     "tensorstore-await": TensorstoreEngine,
+    "tensorstore-ourparams": TensorstoreEngine,
     "acquire-zarr": AcquireZarrEngine,
     "tifffile": TifffileEngine,
 }

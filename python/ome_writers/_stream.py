@@ -271,6 +271,7 @@ def create_stream(
     max_memory_bytes: int | None = None,
     append_timeout: float | None = None,
     writer_threads: int | None = None,
+    compression_level: int | None = None,
 ) -> OMEStream:
     """Create the output described by `settings` and return a stream to fill it.
 
@@ -279,7 +280,9 @@ def create_stream(
     and chunk buffers together (default 512 MiB; `append` waits when it is full),
     `append_timeout` is how long `append` waits before raising TimeoutError
     (default 30 s), `writer_threads` the number of chunk encoders (default: cores,
-    at most 4).
+    at most 4), `compression_level` the level of `settings.compression` (blosc 1-9,
+    zstd 1-22, deflate 1-12; default: the fast levels listed in the README;
+    ValueError when out of range or for a codec without levels).
     """
     settings.validate_stream_ready()
     settings = settings.model_copy(deep=True)
@@ -296,5 +299,11 @@ def create_stream(
         if writer_threads < 0:
             raise ValueError(f"writer_threads must be >= 0, got {writer_threads}")
         engine_options["writer_threads"] = int(writer_threads)
+    if compression_level is not None:
+        if not isinstance(compression_level, int) or isinstance(compression_level, bool):
+            raise TypeError(
+                f"compression_level must be an integer, got {type(compression_level).__name__}"
+            )
+        engine_options["compression_level"] = compression_level
     engine = select_engine(settings, engine_options)
     return OMEStream(settings, engine)

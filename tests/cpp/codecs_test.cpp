@@ -45,14 +45,42 @@ INSTANTIATE_TEST_SUITE_P(AllZarrCodecs, CodecRoundTrip,
 
 TEST(ChunkCodec, DescribesItselfAsZarrJson) {
   EXPECT_EQ(ChunkCodec(Compression::kNone, DataType::kUInt8).codec_json(), "");
+  // Integers: bit shuffle, clevel 2; floats: byte shuffle, clevel 3.
   EXPECT_EQ(
       ChunkCodec(Compression::kBloscZstd, DataType::kUInt16).codec_json(),
-      R"({"name":"blosc","configuration":{"cname":"zstd","clevel":3,"shuffle":"shuffle","typesize":2,"blocksize":0}})");
+      R"({"name":"blosc","configuration":{"cname":"zstd","clevel":2,"shuffle":"bitshuffle","typesize":2,"blocksize":0}})");
+  EXPECT_EQ(
+      ChunkCodec(Compression::kBloscZstd, DataType::kFloat64).codec_json(),
+      R"({"name":"blosc","configuration":{"cname":"zstd","clevel":3,"shuffle":"shuffle","typesize":8,"blocksize":0}})");
   EXPECT_EQ(
       ChunkCodec(Compression::kBloscLz4, DataType::kFloat32).codec_json(),
       R"({"name":"blosc","configuration":{"cname":"lz4","clevel":5,"shuffle":"shuffle","typesize":4,"blocksize":0}})");
   EXPECT_EQ(ChunkCodec(Compression::kZstd, DataType::kUInt16).codec_json(),
-            R"({"name":"zstd","configuration":{"level":3,"checksum":false}})");
+            R"({"name":"zstd","configuration":{"level":1,"checksum":false}})");
+  // An explicit level wins.
+  EXPECT_EQ(
+      ChunkCodec(Compression::kBloscLz4, DataType::kUInt8, 9).codec_json(),
+      R"({"name":"blosc","configuration":{"cname":"lz4","clevel":9,"shuffle":"bitshuffle","typesize":1,"blocksize":0}})");
+  EXPECT_EQ(ChunkCodec(Compression::kZstd, DataType::kInt32, 7).codec_json(),
+            R"({"name":"zstd","configuration":{"level":7,"checksum":false}})");
+}
+
+TEST(ChunkCodec, BitShuffledBloscRoundTripsEveryIntegerWidth) {
+  for (const DataType dtype :
+       {DataType::kUInt8, DataType::kInt16, DataType::kUInt32, DataType::kInt64, DataType::kBool}) {
+    const ChunkCodec codec(Compression::kBloscZstd, dtype);
+    std::vector<std::uint8_t> in(64 * 1024 + 24);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint8_t>((i * 7) % 13);
+    if (dtype == DataType::kBool) {
+      for (auto& v : in) v &= 1;
+    }
+    AlignedBuffer encoded;
+    codec.encode(in.data(), in.size(), encoded);
+    EXPECT_LT(encoded.size(), in.size());
+    std::vector<std::uint8_t> out(in.size());
+    codec.decode(encoded.data(), encoded.size(), out.data(), out.size());
+    EXPECT_EQ(out, in) << dtype_name(dtype);
+  }
 }
 
 TEST(ChunkCodec, RejectsCorruptInput) {

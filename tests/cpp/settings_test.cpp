@@ -100,6 +100,43 @@ TEST(Settings, ValidateChecksCodecAgainstFormat) {
   EXPECT_THROW(s.validate(), Error);
 }
 
+TEST(Settings, ValidateChecksTheCompressionLevelAgainstTheCodec) {
+  auto s = StreamSettings::from_json(kRich);  // TIFF, zstd
+  auto message = [&]() -> std::string {
+    try {
+      s.validate();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      return e.what();
+    }
+    return "";
+  };
+  s.engine.compression_level = 22;
+  EXPECT_EQ(message(), "");
+  s.engine.compression_level = 23;
+  EXPECT_NE(message().find("compression_level 23 is out of range for 'zstd' (1-22)"),
+            std::string::npos);
+  s.compression = Compression::kDeflate;
+  s.engine.compression_level = 13;
+  EXPECT_NE(message().find("13"), std::string::npos);
+  s.compression = Compression::kLzw;
+  s.engine.compression_level = 1;
+  EXPECT_NE(message().find("'lzw' takes no level"), std::string::npos);
+  s.compression = Compression::kNone;
+  EXPECT_NE(message().find("'none' takes no level"), std::string::npos);
+  s.format.name = FileFormat::kOmeZarr;
+  s.compression = Compression::kBloscZstd;
+  s.engine.compression_level = 9;
+  EXPECT_EQ(message(), "");
+  s.engine.compression_level = -1;
+  EXPECT_NE(message().find("-1"), std::string::npos);
+  s.engine.compression_level = 0;  // the default
+  EXPECT_EQ(message(), "");
+  EXPECT_EQ(StreamSettings::from_json(R"({"dtype": "uint8", "engine": {"compression_level": 4}})")
+                .engine.compression_level,
+            4);
+}
+
 TEST(Settings, OutputPathStripsKnownSuffixes) {
   StreamSettings s;
   s.root_path = "a/b.ome.zarr";

@@ -149,8 +149,11 @@ def test_dimension_orders(make_settings, ome_schema, names: list[str]) -> None:
         assert tf.series[0].shape == expected
 
 
-@pytest.mark.parametrize("compression", ["lzw", "deflate", "zstd"])
-def test_compression(make_settings, compression: str) -> None:
+@pytest.mark.parametrize(
+    ("compression", "level"),
+    [("lzw", None), ("deflate", None), ("zstd", None), ("deflate", 12), ("zstd", 19)],
+)
+def test_compression(make_settings, compression: str, level: int | None) -> None:
     s = make_settings(
         "c.ome.tiff",
         compression=compression,
@@ -160,7 +163,7 @@ def test_compression(make_settings, compression: str) -> None:
             Dimension(name="x", count=256),
         ],
     )
-    stream_all(s)
+    stream_all(s, compression_level=level)
     with tifffile.TiffFile(s.output_path) as tf:
         assert (
             tf.pages[0].compression.name
@@ -172,6 +175,17 @@ def test_compression(make_settings, compression: str) -> None:
         )
         assert tf.pages[0].predictor == 2
     verify_planes(s)
+
+
+def test_lzw_takes_no_level(make_settings) -> None:
+    s = make_settings(
+        "l.ome.tiff",
+        compression="lzw",
+        dimensions=[Dimension(name="t", count=2, type="time"), Dimension(name="y", count=8),
+                    Dimension(name="x", count=8)],
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="compression_level 5 given, but compression 'lzw'"):
+        create_stream(s, compression_level=5)
 
 
 def test_unbounded_partial_last_timepoint_is_completed(make_settings, ome_schema) -> None:

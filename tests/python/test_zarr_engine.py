@@ -254,6 +254,60 @@ def test_codecs_sharded_and_not(make_settings, compression: str | None, sharded:
     assert inner == expected
 
 
+@pytest.mark.parametrize(
+    ("dtype", "compression", "level", "expected"),
+    [
+        # Integers: bit shuffle; blosc-zstd clevel 2, plain zstd level 1 (README).
+        ("uint16", "blosc-zstd", None, {"cname": "zstd", "clevel": 2, "shuffle": "bitshuffle"}),
+        ("uint8", "blosc-lz4", None, {"cname": "lz4", "clevel": 5, "shuffle": "bitshuffle"}),
+        ("float32", "blosc-zstd", None, {"cname": "zstd", "clevel": 3, "shuffle": "shuffle"}),
+        ("int32", "blosc-zstd", 7, {"cname": "zstd", "clevel": 7, "shuffle": "bitshuffle"}),
+        ("uint16", "zstd", None, {"level": 1}),
+        ("float64", "zstd", 9, {"level": 9}),
+    ],
+)
+def test_codec_parameters_and_levels(
+    make_settings, dtype: str, compression: str, level: int | None, expected: dict
+) -> None:
+    s = make_settings(
+        "lv.ome.zarr",
+        dtype=dtype,
+        compression=compression,
+        dimensions=[
+            Dimension(name="t", count=3, type="time"),
+            Dimension(name="y", count=40),
+            Dimension(name="x", count=24),
+        ],
+    )
+    stream_all(s, compression_level=level)
+    verify(s, ["t"])  # zarr-python and tensorstore decode every frame exactly
+    codec = json.loads((Path(s.output_path) / "0" / "zarr.json").read_text())["codecs"][1]
+    assert {k: codec["configuration"][k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("compression", "level", "error", "match"),
+    [
+        ("zstd", 23, ValueError, "compression_level 23 is out of range for 'zstd' \\(1-22\\)"),
+        ("blosc-zstd", 10, ValueError, "compression_level 10 is out of range for 'blosc-zstd'"),
+        (None, 3, ValueError, "'none' takes no level"),
+        ("zstd", 2.5, TypeError, "compression_level must be an integer, got float"),
+    ],
+)
+def test_bad_compression_level_is_rejected_at_create(
+    make_settings, compression: str | None, level: object, error: type, match: str
+) -> None:
+    s = make_settings(
+        "bad.ome.zarr",
+        compression=compression,
+        dimensions=[Dimension(name="t", count=2, type="time"), Dimension(name="y", count=8),
+                    Dimension(name="x", count=8)],
+    )  # fmt: skip
+    with pytest.raises(error, match=match):
+        create_stream(s, compression_level=level)  # type: ignore[arg-type]
+    assert not Path(s.output_path).exists()
+
+
 def test_skip_leaves_fill_value(make_settings) -> None:
     s = make_settings(
         "skip.ome.zarr",

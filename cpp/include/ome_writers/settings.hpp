@@ -105,6 +105,10 @@ struct EngineOptions {
   /// Write Zarr chunks with O_DIRECT (no page-cache copy) where the file
   /// system allows it.
   bool direct_io = true;
+  /// Compression level; 0 = the codec's default (README: blosc clevel 2 for
+  /// integers / 3 for floats, blosc-lz4 5, zstd 1; TIFF zstd 3, deflate 1).
+  /// blosc 1-9, zstd 1-22, deflate 1-12; none and LZW take no level.
+  int compression_level = 0;
 };
 
 /// Everything needed to create a stream.

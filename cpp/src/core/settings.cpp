@@ -336,6 +336,10 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
     s.engine.writer_threads = e->value("writer_threads", s.engine.writer_threads);
     s.engine.fsync_on_close = e->value("fsync_on_close", s.engine.fsync_on_close);
     s.engine.direct_io = e->value("direct_io", s.engine.direct_io);
+    if (auto lv = e->find("compression_level"); lv != e->end() && !lv->is_null()) {
+      if (!lv->is_number_integer()) bad("compression_level must be an integer, got " + lv->dump());
+      s.engine.compression_level = lv->get<int>();
+    }
   }
   return s;
 }
@@ -361,7 +365,8 @@ std::string StreamSettings::to_json() const {
                  {"append_timeout_seconds", engine.append_timeout_seconds},
                  {"writer_threads", engine.writer_threads},
                  {"fsync_on_close", engine.fsync_on_close},
-                 {"direct_io", engine.direct_io}};
+                 {"direct_io", engine.direct_io},
+                 {"compression_level", engine.compression_level}};
   return j.dump();
 }
 
@@ -385,6 +390,28 @@ void StreamSettings::validate() const {
   }
   if (engine.max_memory_bytes == 0) bad("engine.max_memory_bytes must be positive");
   if (!(engine.append_timeout_seconds >= 0)) bad("engine.append_timeout_seconds must be >= 0");
+  if (engine.compression_level != 0) {
+    const int level = engine.compression_level;
+    int low = 1;
+    int high = 0;  // no level
+    if (compression == Compression::kBloscZstd || compression == Compression::kBloscLz4) {
+      high = 9;
+    } else if (compression == Compression::kZstd) {
+      high = 22;
+    } else if (compression == Compression::kDeflate) {
+      high = 12;
+    }
+    const std::string name =
+        compression == Compression::kNone ? "none" : std::string(to_string(compression));
+    if (high == 0) {
+      bad("compression_level " + std::to_string(level) + " given, but compression '" + name +
+          "' takes no level");
+    }
+    if (level < low || level > high) {
+      bad("compression_level " + std::to_string(level) + " is out of range for '" + name + "' (" +
+          std::to_string(low) + "-" + std::to_string(high) + ")");
+    }
+  }
 }
 
 std::string StreamSettings::output_path() const {

@@ -207,7 +207,14 @@ struct TiffSink::Image {
 
 TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPool* tasks,
                    const nlohmann::json* recovered)
-    : settings_(settings), layout_(layout), acquisition_date_(utc_now_iso8601()), tasks_(tasks) {
+    : settings_(settings),
+      zstd_level_(settings.engine.compression_level != 0 ? settings.engine.compression_level
+                                                         : kTiffZstdLevel),
+      deflate_level_(settings.engine.compression_level != 0 ? settings.engine.compression_level
+                                                            : kTiffDeflateLevel),
+      layout_(layout),
+      acquisition_date_(utc_now_iso8601()),
+      tasks_(tasks) {
   if (!ome_pixel_type(layout_.dtype)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "dtype '" + std::string(dtype_name(layout_.dtype)) +
@@ -505,17 +512,23 @@ void TiffSink::encode_strip(const std::byte* pixels, std::size_t rows, std::size
   }
   if (settings_.compression == Compression::kZstd) {
     out.resize(ZSTD_compressBound(n));
-    const std::size_t m = ZSTD_compress(out.data(), out.size(), src, n, kTiffZstdLevel);
+    const std::size_t m = ZSTD_compress(out.data(), out.size(), src, n, zstd_level_);
     if (ZSTD_isError(m)) throw Error(ErrorCode::kInternal, "zstd compression failed");
     out.resize(m);
     return;
   }
   // libdeflate: the zlib format TIFF's Adobe Deflate expects, several times faster than zlib.
   struct Compressor {
-    libdeflate_compressor* c = libdeflate_alloc_compressor(kTiffDeflateLevel);
+    libdeflate_compressor* c = nullptr;
+    int level = 0;
     ~Compressor() { libdeflate_free_compressor(c); }
   };
   thread_local Compressor compressor;
+  if (compressor.c == nullptr || compressor.level != deflate_level_) {
+    libdeflate_free_compressor(compressor.c);
+    compressor.c = libdeflate_alloc_compressor(deflate_level_);
+    compressor.level = deflate_level_;
+  }
   if (compressor.c == nullptr)
     throw Error(ErrorCode::kInternal, "cannot allocate a deflate compressor");
   out.resize(libdeflate_zlib_compress_bound(compressor.c, n));

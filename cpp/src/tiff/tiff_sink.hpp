@@ -71,6 +71,8 @@ class TiffSink final : public Sink {
   void journal_line(const std::string& line);
 
   const StreamSettings& settings_;
+  int zstd_level_;
+  int deflate_level_;
   const Layout& layout_;
   std::filesystem::path dir_;
   bool multi_file_ = false;

