@@ -537,6 +537,9 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             and p.get("mbps_durable")
         ]
         s["ratio_raw"] = s["mbps_durable"] / raw["mbps_durable"] if raw else None
+        # Compare like with like: peers using the same compression, when there are any.
+        same = [p for p in peers if p["compression"] == s["compression"]]
+        peers = same or peers
         if peers and s["engine"] != "raw":
             best = max(peers, key=lambda p: p["mbps_durable"])
             cheapest = min(peers, key=lambda p: p["cpu_s_per_gb"])
