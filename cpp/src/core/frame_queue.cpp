@@ -84,7 +84,8 @@ void FrameBuffer::reset() {
 BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget, bool frames)
     : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget), frames_(frames) {}
 
-std::byte* BufferPool::allocate() const { return map_pages(block_bytes_); }
+// Mapped in one call: a fault per page on the appending thread costs ~2x more.
+std::byte* BufferPool::allocate() const { return map_pages(block_bytes_, /*populate=*/true); }
 
 void BufferPool::deallocate(std::byte* block) const { unmap_pages(block, block_bytes_); }
 

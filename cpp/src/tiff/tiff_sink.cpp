@@ -1,5 +1,7 @@
 #include "tiff/tiff_sink.hpp"
 
+#include "tiff/direct_file.hpp"
+
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "ome_writers/errors.hpp"
 #include "util/fs.hpp"
@@ -26,6 +29,8 @@ namespace {
 // levels gain little (libdeflate level 1 measured within 1% of level 4 here).
 constexpr int kTiffZstdLevel = 3;
 constexpr int kTiffDeflateLevel = 1;
+// Uncompressed planes at least this large are written from the frame's slot.
+constexpr std::size_t kDirectPlaneBytes = std::size_t{2} << 20;
 
 /// Collects libtiff's messages for one handle (never a global handler).
 struct TiffMessages {
@@ -101,36 +106,26 @@ std::optional<double> pixels_per_cm(const Dimension& d) {
 // Replaces the ImageDescription of a BigTIFF's first IFD: in place when the new
 // text fits, else appended at the end of the file with the tag pointed at it.
 // libtiff cannot do this in update mode without re-chopping the first strip.
-void patch_image_description(const fs::path& path, const std::string& xml) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) throw_errno("cannot open", path);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  auto read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
-    if (::pread(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
-      throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
-    }
-  };
-  auto write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
-    if (::pwrite(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
-      throw_errno("cannot write", path);
-    }
-  };
+struct FileAccess {
+  std::function<void(void*, std::size_t, std::uint64_t)> read_at;
+  std::function<void(const void*, std::size_t, std::uint64_t)> write_at;
+  std::function<std::uint64_t()> size;
+};
+
+void patch_image_description(const fs::path& path, const FileAccess& io, const std::string& xml) {
   unsigned char header[16];
-  read_at(header, sizeof header, 0);
+  io.read_at(header, sizeof header, 0);
   if (header[0] != 'I' || header[1] != 'I' || header[2] != 43) {
     throw Error(ErrorCode::kIo, "'" + path.string() + "' is not a little-endian BigTIFF");
   }
   std::uint64_t ifd = 0;
   std::memcpy(&ifd, header + 8, 8);
   std::uint64_t entries = 0;
-  read_at(&entries, 8, ifd);
+  io.read_at(&entries, 8, ifd);
   for (std::uint64_t i = 0; i < entries; ++i) {
     const std::uint64_t at = ifd + 8 + i * 20;
     unsigned char entry[20];
-    read_at(entry, sizeof entry, at);
+    io.read_at(entry, sizeof entry, at);
     std::uint16_t tag = 0;
     std::memcpy(&tag, entry, 2);
     if (tag != TIFFTAG_IMAGEDESCRIPTION) continue;
@@ -140,21 +135,129 @@ void patch_image_description(const fs::path& path, const std::string& xml) {
     std::memcpy(&offset, entry + 12, 8);
     const std::uint64_t needed = xml.size() + 1;
     if (count <= 8 || needed > count) {
-      struct stat st {};
-      if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
-      offset = (static_cast<std::uint64_t>(st.st_size) + 1) & ~std::uint64_t{1};
+      offset = (io.size() + 1) & ~std::uint64_t{1};
     } else {
       // Blank out the old text so no stale tail remains after the new one.
       const std::string pad(count, '\0');
-      write_at(pad.data(), pad.size(), offset);
+      io.write_at(pad.data(), pad.size(), offset);
     }
-    write_at(xml.c_str(), needed, offset);
+    io.write_at(xml.c_str(), needed, offset);
     std::memcpy(entry + 4, &needed, 8);
     std::memcpy(entry + 12, &offset, 8);
-    write_at(entry, sizeof entry, at);
+    io.write_at(entry, sizeof entry, at);
     return;
   }
   throw Error(ErrorCode::kIo, "'" + path.string() + "' has no ImageDescription in its first IFD");
+}
+
+void patch_image_description(const fs::path& path, const std::string& xml) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open", path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  FileAccess io;
+  io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
+    if (::pread(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+      throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
+    }
+  };
+  io.write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
+    if (::pwrite(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+      throw_errno("cannot write", path);
+    }
+  };
+  io.size = [&]() -> std::uint64_t {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
+    return static_cast<std::uint64_t>(st.st_size);
+  };
+  patch_image_description(path, io, xml);
+}
+
+void patch_image_description(const fs::path& path, DirectFile& file, const std::string& xml) {
+  FileAccess io;
+  io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
+    if (file.pread(buf, n, off) != n) {
+      throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
+    }
+  };
+  io.write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
+    file.pwrite(buf, n, off);
+  };
+  io.size = [&] { return file.size(); };
+  patch_image_description(path, io, xml);
+}
+
+// libtiff client I/O over a DirectFile: each handle has its own position.
+struct ClientHandle {
+  DirectFile* file = nullptr;
+  std::uint64_t pos = 0;
+  TiffMessages* messages = nullptr;
+};
+
+void client_failure(ClientHandle* h, const char* what) {
+  if (h->messages == nullptr) return;
+  if (!h->messages->text.empty()) h->messages->text += "; ";
+  h->messages->text += what;
+}
+
+tmsize_t client_read(thandle_t handle, void* buf, tmsize_t n) {
+  auto* h = static_cast<ClientHandle*>(handle);
+  try {
+    const std::size_t got = h->file->pread(buf, static_cast<std::size_t>(n), h->pos);
+    h->pos += got;
+    return static_cast<tmsize_t>(got);
+  } catch (const std::exception& e) {
+    client_failure(h, e.what());
+    return -1;
+  }
+}
+
+tmsize_t client_write(thandle_t handle, void* buf, tmsize_t n) {
+  auto* h = static_cast<ClientHandle*>(handle);
+  try {
+    h->file->pwrite(buf, static_cast<std::size_t>(n), h->pos);
+    h->pos += static_cast<std::uint64_t>(n);
+    return n;
+  } catch (const std::exception& e) {
+    client_failure(h, e.what());
+    return -1;
+  }
+}
+
+toff_t client_seek(thandle_t handle, toff_t off, int whence) {
+  auto* h = static_cast<ClientHandle*>(handle);
+  try {
+    if (whence == SEEK_SET) {
+      h->pos = off;
+    } else if (whence == SEEK_CUR) {
+      h->pos += off;
+    } else {
+      h->pos = h->file->end() + off;
+    }
+    return h->pos;
+  } catch (const std::exception& e) {
+    client_failure(h, e.what());
+    return static_cast<toff_t>(-1);
+  }
+}
+
+int client_close(thandle_t) { return 0; }  // the sink closes the DirectFile itself
+toff_t client_size(thandle_t handle) { return static_cast<ClientHandle*>(handle)->file->size(); }
+int client_map(thandle_t, void**, toff_t*) { return 0; }
+void client_unmap(thandle_t, void*, toff_t) {}
+
+TIFF* open_client(const fs::path& path, const char* mode, ClientHandle* handle,
+                  TiffMessages* messages) {
+  TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
+  TIFFOpenOptionsSetErrorHandlerExtR(opts, collect_message, messages);
+  TIFFOpenOptionsSetWarningHandlerExtR(opts, ignore_warning, nullptr);
+  TIFF* tif = TIFFClientOpenExt(path.c_str(), mode, handle, client_read, client_write, client_seek,
+                                client_close, client_size, client_map, client_unmap, opts);
+  TIFFOpenOptionsFree(opts);
+  return tif;
 }
 
 }  // namespace
@@ -167,35 +270,9 @@ struct TiffSink::File {
   TIFF* tif = nullptr;
   TiffMessages messages;
   std::int64_t ifds = 0;
-  std::uint64_t written = 0;   // bytes handed to the kernel for writeback
-  std::uint64_t released = 0;  // bytes already dropped from the page cache
+  std::unique_ptr<DirectFile> io;  // while the stream writes the file
+  ClientHandle handle;             // libtiff's position in `io`
 };
-
-namespace {
-
-// Streaming writes through the page cache: start writeback of each new
-// stretch at once, and drop stretches that reached the disk, so dirty and
-// cached pages stay few (no reclaim storms, a quick fsync at close).
-constexpr std::uint64_t kWritebackStep = 16u << 20;
-
-void stream_out(int fd, std::uint64_t end, std::uint64_t& written, std::uint64_t& released) {
-  if (end < written + kWritebackStep) return;
-  ::sync_file_range(fd, static_cast<off64_t>(written), static_cast<off64_t>(end - written),
-                    SYNC_FILE_RANGE_WRITE);
-  written = end;
-  // Two steps behind: wait for that writeback, then let the cache go.
-  if (written >= released + 2 * kWritebackStep) {
-    const std::uint64_t upto = written - kWritebackStep;
-    ::sync_file_range(
-        fd, static_cast<off64_t>(released), static_cast<off64_t>(upto - released),
-        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    ::posix_fadvise(fd, static_cast<off_t>(released), static_cast<off_t>(upto - released),
-                    POSIX_FADV_DONTNEED);
-    released = upto;
-  }
-}
-
-}  // namespace
 
 /// One OME Image (one position): where its planes went and their metadata.
 struct TiffSink::Image {
@@ -352,7 +429,12 @@ void TiffSink::journal_line(const std::string& line) {
 }
 
 void TiffSink::open_file(File& f) {
-  f.tif = open_tiff(f.path, "w8", &f.messages);
+  // Staging per file: 8 MiB, less when many files are open at once.
+  const std::size_t stage = std::clamp<std::size_t>(
+      (32u << 20) / std::max<std::size_t>(files_.size(), 1), 256u << 10, 8u << 20);
+  f.io = std::make_unique<DirectFile>(f.path, stage, settings_.engine.direct_io);
+  f.handle = ClientHandle{f.io.get(), 0, &f.messages};
+  f.tif = open_client(f.path, "w8", &f.handle, &f.messages);
   if (f.tif == nullptr) tiff_failure("cannot create TIFF", f.path, f.messages);
 }
 
@@ -446,6 +528,13 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
         bytes = strips_[s]->data();
         n = strips_[s]->size();
       }
+      if (s == 0 && codec == COMPRESSION_NONE && f.io != nullptr && n >= kDirectPlaneBytes) {
+        // Start a large plane on a page boundary: it then goes to the disk
+        // straight from the frame's slot (O_DIRECT), without a copy. Smaller
+        // planes are gathered with their IFDs in the stage: one large write
+        // per several planes costs less than three small ones per plane.
+        f.io->align_next_append();
+      }
       if (TIFFWriteRawStrip(tif, s, const_cast<void*>(bytes), static_cast<tmsize_t>(n)) < 0) {
         tiff_failure("cannot write a strip to", f.path, f.messages);
       }
@@ -460,10 +549,6 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
     }
   }
   if (!TIFFWriteDirectory(tif)) tiff_failure("cannot write a directory to", f.path, f.messages);
-  struct stat st {};
-  if (::fstat(TIFFFileno(tif), &st) == 0) {
-    stream_out(TIFFFileno(tif), static_cast<std::uint64_t>(st.st_size), f.written, f.released);
-  }
   std::lock_guard lock(mutex_);
   image.ifds.push_back(f.ifds++);
   ++image.frames;
@@ -565,14 +650,19 @@ void TiffSink::flush() {
   for (auto& f : files_) {
     if (f->tif != nullptr && !TIFFFlush(f->tif)) tiff_failure("cannot flush", f->path, f->messages);
   }
+  {
+    // Bring the OME-XML up to date, so the files describe every plane so far
+    // even if the process dies before close().
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+      if (files_[i]->ifds > 0) rewrite_description(*files_[i], xml_for(i));
+    }
+  }
+  for (auto& f : files_) {
+    if (f->io != nullptr) f->io->flush();
+  }
   if (journal_ != nullptr && std::fflush(journal_) != 0) {
     throw_errno("cannot flush journal", journal_path(settings_));
-  }
-  // Bring the OME-XML up to date, so the files describe every plane so far
-  // even if the process dies before close().
-  std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < files_.size(); ++i) {
-    if (files_[i]->ifds > 0) rewrite_description(*files_[i], xml_for(i));
   }
 }
 
@@ -670,7 +760,11 @@ std::string TiffSink::xml_for(std::size_t file_index) const {
 std::string TiffSink::companion_xml() const { return build_ome_xml(full_input(companion_uuid_)); }
 
 void TiffSink::rewrite_description(const File& f, const std::string& xml) const {
-  patch_image_description(f.path, xml);
+  if (f.io != nullptr && f.io->is_open()) {
+    patch_image_description(f.path, *f.io, xml);
+  } else {
+    patch_image_description(f.path, xml);
+  }
 }
 
 void TiffSink::finish_images() {
@@ -699,6 +793,7 @@ void TiffSink::close() {
       TIFFClose(f->tif);
       f->tif = nullptr;
     }
+    if (f->io != nullptr) f->io->close();
   }
   closed_ = true;
   if (total == 0) {
@@ -807,15 +902,19 @@ bool TiffSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
   }
   fs::path path;
   std::int64_t ifd = 0;
+  DirectFile* io = nullptr;
   {
     std::lock_guard lock(mutex_);
     const Image& image = images_.at(static_cast<std::size_t>(position));
     if (plane < 0 || plane >= static_cast<std::int64_t>(image.ifds.size())) return false;
     ifd = image.ifds[static_cast<std::size_t>(plane)];
     path = files_[image.file]->path;
+    io = files_[image.file]->io.get();
   }
   TiffMessages messages;
-  TIFF* tif = open_tiff(path, "rc", &messages);
+  ClientHandle handle{io, 0, &messages};
+  TIFF* tif = io != nullptr && io->is_open() ? open_client(path, "rc", &handle, &messages)
+                                             : open_tiff(path, "rc", &messages);
   if (tif == nullptr) tiff_failure("cannot open for reading", path, messages);
   struct Closer {
     TIFF* tif;

@@ -1,0 +1,320 @@
+#include "tiff/direct_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "ome_writers/errors.hpp"
+#include "util/fs.hpp"
+#include "util/pages.hpp"
+
+namespace ome_writers::detail {
+
+namespace {
+
+// Page-cache mode: start writeback of each new 16 MiB at once and drop what
+// reached the disk two steps behind (no dirty-page build-up, no reclaim).
+constexpr std::uint64_t kWritebackStep = 16u << 20;
+
+bool aligned(const void* p, std::size_t page) {
+  return (reinterpret_cast<std::uintptr_t>(p) & (page - 1)) == 0;
+}
+
+}  // namespace
+
+DirectFile::DirectFile(const std::filesystem::path& path, std::size_t stage_bytes, bool direct)
+    : path_(path), capacity_(std::max<std::size_t>((stage_bytes + kPage - 1) / kPage, 1) * kPage) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd_ < 0) throw_errno("cannot create", path);
+  if (direct) {
+    direct_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);  // -1: page cache
+  }
+  stage_ = map_pages(capacity_);
+  recent_ = map_pages((kRecentPages + 1) * kPage);
+  recent_offsets_.assign(kRecentPages, UINT64_MAX);
+}
+
+DirectFile::~DirectFile() {
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  if (fd_ >= 0) ::close(fd_);
+  unmap_pages(stage_, capacity_);
+  unmap_pages(recent_, (kRecentPages + 1) * kPage);
+}
+
+bool DirectFile::is_open() const {
+  std::lock_guard lock(mutex_);
+  return fd_ >= 0;
+}
+
+bool DirectFile::direct() const {
+  std::lock_guard lock(mutex_);
+  return direct_fd_ >= 0;
+}
+
+std::uint64_t DirectFile::size() const {
+  std::lock_guard lock(mutex_);
+  return stage_offset_ + stage_len_;
+}
+
+void DirectFile::align_next_append() {
+  std::lock_guard lock(mutex_);
+  align_next_ = direct_fd_ >= 0;
+}
+
+std::uint64_t DirectFile::end() {
+  std::lock_guard lock(mutex_);
+  if (align_next_) {
+    align_next_ = false;
+    const std::size_t pad = (kPage - stage_len_ % kPage) % kPage;
+    if (pad > 0) {
+      std::memset(stage_ + stage_len_, 0, pad);  // capacity is whole pages: it fits
+      stage_len_ += pad;
+    }
+    write_full_pages_locked();
+  }
+  return stage_offset_ + stage_len_;
+}
+
+void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
+  const auto* p = static_cast<const std::byte*>(data);
+  if (offset < stage_offset_) {  // behind the stage: a patch
+    const std::size_t behind =
+        static_cast<std::size_t>(std::min<std::uint64_t>(n, stage_offset_ - offset));
+    patch_locked(p, behind, offset);
+    p += behind;
+    n -= behind;
+    offset += behind;
+  }
+  if (n == 0) return;
+  std::uint64_t end = stage_offset_ + stage_len_;
+  if (offset < end) {  // overwrite inside the stage
+    const std::size_t at = static_cast<std::size_t>(offset - stage_offset_);
+    const std::size_t k = std::min<std::size_t>(n, stage_len_ - at);
+    std::memcpy(stage_ + at, p, k);
+    p += k;
+    n -= k;
+    offset += k;
+  }
+  if (n == 0) return;
+  static const std::byte kZeros[kPage] = {};
+  while (end < offset) {  // a gap: zeros
+    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(offset - end, kPage));
+    append_locked(kZeros, k);
+    end += k;
+  }
+  append_locked(p, n);
+}
+
+void DirectFile::append_locked(const std::byte* data, std::size_t n) {
+  if (direct_fd_ >= 0 && stage_len_ == 0 && n >= kPage && aligned(data, kPage)) {
+    // Page aligned in the file and in memory: straight from the caller's buffer.
+    const std::size_t whole = n / kPage * kPage;
+    write_out_locked(data, whole, stage_offset_);
+    stage_offset_ += whole;
+    data += whole;
+    n -= whole;
+  }
+  while (n > 0) {
+    const std::size_t k = std::min(n, capacity_ - stage_len_);
+    std::memcpy(stage_ + stage_len_, data, k);
+    stage_len_ += k;
+    data += k;
+    n -= k;
+    if (stage_len_ == capacity_) write_full_pages_locked();
+  }
+}
+
+void DirectFile::write_full_pages_locked() {
+  const std::size_t whole = stage_len_ / kPage * kPage;
+  if (whole == 0) return;
+  write_out_locked(stage_, whole, stage_offset_);
+  // Keep the last pages: the next IFD link (or header) patch lands there.
+  const std::size_t keep = std::min<std::size_t>(whole / kPage, kRecentPages);
+  for (std::size_t k = whole / kPage - keep; k < whole / kPage; ++k) {
+    remember_page_locked(stage_ + k * kPage, stage_offset_ + k * kPage);
+  }
+  if (stage_offset_ == 0) {
+    std::memcpy(recent_ + kRecentPages * kPage, stage_, kPage);
+    have_page0_ = true;
+  }
+  std::memmove(stage_, stage_ + whole, stage_len_ - whole);
+  stage_offset_ += whole;
+  stage_len_ -= whole;
+}
+
+void DirectFile::remember_page_locked(const std::byte* page, std::uint64_t offset) {
+  for (std::size_t i = 0; i < kRecentPages; ++i) {
+    if (recent_offsets_[i] == offset) recent_offsets_[i] = UINT64_MAX;
+  }
+  std::memcpy(recent_ + recent_next_ * kPage, page, kPage);
+  recent_offsets_[recent_next_] = offset;
+  recent_next_ = (recent_next_ + 1) % kRecentPages;
+}
+
+std::byte* DirectFile::recent_page_locked(std::uint64_t page_offset) const {
+  if (page_offset == 0 && have_page0_) return recent_ + kRecentPages * kPage;
+  for (std::size_t i = 0; i < kRecentPages; ++i) {
+    if (recent_offsets_[i] == page_offset) return recent_ + i * kPage;
+  }
+  return nullptr;
+}
+
+void DirectFile::patch_locked(const std::byte* data, std::size_t n, std::uint64_t offset) {
+  while (n > 0) {
+    const std::uint64_t page = offset / kPage * kPage;
+    const std::size_t in_page = static_cast<std::size_t>(offset - page);
+    const std::size_t k = std::min(n, kPage - in_page);
+    std::byte* kept = direct_fd_ >= 0 ? recent_page_locked(page) : nullptr;
+    if (kept != nullptr) {
+      std::memcpy(kept + in_page, data, k);
+      write_out_locked(kept, kPage, page);
+      if (page == 0) sync_page0_locked(kept);
+    } else {
+      buffered_write_locked(data, k, offset);
+    }
+    data += k;
+    n -= k;
+    offset += k;
+  }
+}
+
+void DirectFile::sync_page0_locked(const std::byte* page) {
+  // Page 0 may be kept twice (its own slot and the ring): keep the copies equal.
+  std::byte* own = recent_ + kRecentPages * kPage;
+  if (have_page0_ && own != page) std::memcpy(own, page, kPage);
+  for (std::size_t i = 0; i < kRecentPages; ++i) {
+    std::byte* copy = recent_ + i * kPage;
+    if (recent_offsets_[i] == 0 && copy != page) std::memcpy(copy, page, kPage);
+  }
+}
+
+void DirectFile::buffered_write_locked(const void* data, std::size_t n, std::uint64_t offset) {
+  const auto* p = static_cast<const std::byte*>(data);
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write", path_);
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    offset += static_cast<std::uint64_t>(w);
+  }
+}
+
+void DirectFile::write_out_locked(const std::byte* data, std::size_t n, std::uint64_t offset) {
+  while (direct_fd_ >= 0 && n > 0) {
+    const ssize_t w = ::pwrite(direct_fd_, data, n, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL) {
+      // The file system took O_DIRECT at open but refuses the write: page cache.
+      ::close(direct_fd_);
+      direct_fd_ = -1;
+      break;
+    }
+    if (w < 0) throw_errno("cannot write", path_);
+    data += w;
+    n -= static_cast<std::size_t>(w);
+    offset += static_cast<std::uint64_t>(w);
+  }
+  if (n == 0) return;
+  buffered_write_locked(data, n, offset);
+  const std::uint64_t end = offset + n;
+  if (end < written_back_ + kWritebackStep) return;
+  ::sync_file_range(fd_, static_cast<off64_t>(written_back_),
+                    static_cast<off64_t>(end - written_back_), SYNC_FILE_RANGE_WRITE);
+  written_back_ = end;
+  if (written_back_ >= released_ + 2 * kWritebackStep) {
+    const std::uint64_t upto = written_back_ - kWritebackStep;
+    ::sync_file_range(
+        fd_, static_cast<off64_t>(released_), static_cast<off64_t>(upto - released_),
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    ::posix_fadvise(fd_, static_cast<off_t>(released_), static_cast<off_t>(upto - released_),
+                    POSIX_FADV_DONTNEED);
+    released_ = upto;
+  }
+}
+
+std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) const {
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
+  const std::uint64_t size = stage_offset_ + stage_len_;
+  if (offset >= size) return 0;
+  n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size - offset));
+  auto* out = static_cast<std::byte*>(data);
+  std::size_t done = 0;
+  // Behind the stage: kept pages from memory, the rest from the file.
+  while (done < n && offset + done < stage_offset_) {
+    const std::uint64_t at = offset + done;
+    const std::uint64_t page = at / kPage * kPage;
+    const std::size_t in_page = static_cast<std::size_t>(at - page);
+    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(
+        n - done, std::min<std::uint64_t>(stage_offset_ - at, kPage - in_page)));
+    const std::byte* kept = direct_fd_ >= 0 ? recent_page_locked(page) : nullptr;
+    if (kept != nullptr) {
+      std::memcpy(out + done, kept + in_page, k);
+    } else {
+      // Read up to the next kept page or the stage, whichever comes first.
+      std::uint64_t stop = std::min<std::uint64_t>(offset + n, stage_offset_);
+      for (std::uint64_t q = page + kPage; q < stop; q += kPage) {
+        if (direct_fd_ >= 0 && recent_page_locked(q) != nullptr) {
+          stop = q;
+          break;
+        }
+      }
+      k = static_cast<std::size_t>(stop - at);
+      std::size_t got = 0;
+      while (got < k) {
+        const ssize_t r = ::pread(fd_, out + done + got, k - got, static_cast<off_t>(at + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw_errno("cannot read", path_);
+        if (r == 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is shorter than written");
+        got += static_cast<std::size_t>(r);
+      }
+    }
+    done += k;
+  }
+  if (done < n) {
+    const std::size_t at = static_cast<std::size_t>(offset + done - stage_offset_);
+    std::memcpy(out + done, stage_ + at, n - done);
+    done = n;
+  }
+  return done;
+}
+
+void DirectFile::flush() {
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0) return;
+  write_full_pages_locked();
+  // The partial last page goes through the page cache (it stays staged; when
+  // it is full it is written again, directly).
+  if (stage_len_ > 0) buffered_write_locked(stage_, stage_len_, stage_offset_);
+}
+
+void DirectFile::close() {
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0) return;
+  const std::uint64_t size = stage_offset_ + stage_len_;
+  write_full_pages_locked();
+  if (stage_len_ > 0) {
+    if (direct_fd_ >= 0) {  // a whole padded page, then trim the padding
+      std::memset(stage_ + stage_len_, 0, kPage - stage_len_);
+      write_out_locked(stage_, kPage, stage_offset_);
+    } else {
+      buffered_write_locked(stage_, stage_len_, stage_offset_);
+    }
+  }
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_errno("cannot truncate", path_);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  direct_fd_ = -1;
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) throw_errno("cannot close", path_);
+}
+
+}  // namespace ome_writers::detail

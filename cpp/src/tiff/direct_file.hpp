@@ -1,0 +1,85 @@
+// A file written mostly with O_DIRECT, for libtiff's client I/O.
+//
+// libtiff writes a TIFF as a sequence of small and large pieces at the end of
+// the file (strips, IFDs, tag data) plus a few patches behind it (the link to
+// the next IFD, the header). DirectFile collects the pieces in a page-aligned
+// staging buffer and writes whole pages with O_DIRECT: no copy into the page
+// cache, no writeback or reclaim work for the kernel. A large piece that
+// starts on a page boundary (an uncompressed plane, see align_next_append) is
+// written straight from the caller's buffer. The last pages written out are
+// kept, so that patching them (every IFD link) neither reads the disk nor
+// dirties the page cache; older regions are patched through the page cache.
+//
+// Where the file system refuses O_DIRECT (tmpfs...) or `direct` is false, the
+// same staging writes through the page cache, starting writeback early and
+// dropping written stretches from the cache.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+namespace ome_writers::detail {
+
+class DirectFile {
+ public:
+  /// Creates (truncates) `path`. `stage_bytes` is rounded up to whole pages.
+  DirectFile(const std::filesystem::path& path, std::size_t stage_bytes, bool direct);
+  ~DirectFile();
+  DirectFile(const DirectFile&) = delete;
+  DirectFile& operator=(const DirectFile&) = delete;
+
+  /// Writes `n` bytes at `offset` (a gap beyond the end reads as zeros).
+  void pwrite(const void* data, std::size_t n, std::uint64_t offset);
+  /// Reads up to `n` bytes at `offset`; returns how many (short at the end).
+  std::size_t pread(void* data, std::size_t n, std::uint64_t offset) const;
+  /// Logical size of the file.
+  std::uint64_t size() const;
+  /// The next end() call first pads the file to a page boundary, so that the
+  /// piece appended there can go to the disk straight from its buffer.
+  void align_next_append();
+  /// End of the file (after padding, when align_next_append() asked for it).
+  std::uint64_t end();
+  /// Hands every byte to the kernel: a crash of this process loses nothing.
+  void flush();
+  /// flush(), trims the padding of the last page, closes the file. Idempotent.
+  void close();
+  bool is_open() const;
+  /// True while writes bypass the page cache.
+  bool direct() const;
+
+ private:
+  static constexpr std::size_t kPage = 4096;
+  static constexpr std::size_t kRecentPages = 8;
+
+  void append_locked(const std::byte* data, std::size_t n);
+  void write_full_pages_locked();
+  void write_out_locked(const std::byte* data, std::size_t n, std::uint64_t offset);
+  void patch_locked(const std::byte* data, std::size_t n, std::uint64_t offset);
+  void remember_page_locked(const std::byte* page, std::uint64_t offset);
+  std::byte* recent_page_locked(std::uint64_t page_offset) const;
+  void sync_page0_locked(const std::byte* page);
+  void buffered_write_locked(const void* data, std::size_t n, std::uint64_t offset);
+
+  std::filesystem::path path_;
+  mutable std::mutex mutex_;
+  int fd_ = -1;         // buffered, read/write
+  int direct_fd_ = -1;  // O_DIRECT, write only (-1: none)
+  std::byte* stage_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::uint64_t stage_offset_ = 0;  // page aligned; everything below is written out
+  std::size_t stage_len_ = 0;       // bytes staged; size() == stage_offset_ + stage_len_
+  bool align_next_ = false;
+  // Copies of the pages last written out from the stage (and of page 0).
+  std::byte* recent_ = nullptr;  // (kRecentPages + 1) pages, page aligned
+  std::vector<std::uint64_t> recent_offsets_;
+  std::size_t recent_next_ = 0;
+  bool have_page0_ = false;
+  // Page-cache mode: writeback started up to here / dropped up to here.
+  std::uint64_t written_back_ = 0;
+  std::uint64_t released_ = 0;
+};
+
+}  // namespace ome_writers::detail
