@@ -32,6 +32,14 @@ void MemoryBudget::force_acquire(std::uint64_t bytes) {
   if (used_ + kept_ > peak_) peak_ = used_ + kept_;
 }
 
+void MemoryBudget::adopt_frame() {
+  {
+    std::lock_guard lock(mutex_);
+    --queued_frames_;
+  }
+  room_.notify_all();
+}
+
 void MemoryBudget::release(std::uint64_t bytes, bool frame) {
   {
     std::lock_guard lock(mutex_);
@@ -69,15 +77,25 @@ FrameBuffer& FrameBuffer::operator=(FrameBuffer&& other) noexcept {
     reset();
     pool_ = other.pool_;
     data_ = other.data_;
+    adopted_ = other.adopted_;
     other.data_ = nullptr;
+    other.adopted_ = false;
   }
   return *this;
 }
 
 void FrameBuffer::reset() {
   if (data_ != nullptr) {
-    pool_->give_back(data_);
+    pool_->give_back(data_, adopted_);
     data_ = nullptr;
+    adopted_ = false;
+  }
+}
+
+void FrameBuffer::adopt() {
+  if (data_ != nullptr && !adopted_) {
+    pool_->adopt();
+    adopted_ = true;
   }
 }
 
@@ -136,8 +154,12 @@ FrameBuffer BufferPool::take() {
   return FrameBuffer(this, allocate());
 }
 
-void BufferPool::give_back(std::byte* block) {
-  budget_.release(block_bytes_, frames_);
+void BufferPool::adopt() {
+  if (frames_) budget_.adopt_frame();
+}
+
+void BufferPool::give_back(std::byte* block, bool adopted) {
+  budget_.release(block_bytes_, frames_ && !adopted);
   {
     std::lock_guard lock(mutex_);
     if (free_.size() < max_free_ && budget_.try_keep(block_bytes_)) {

@@ -28,6 +28,8 @@ class MemoryBudget {
   bool acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout, bool* waited);
   /// Takes `bytes` without waiting (chunk buffers on the writer thread).
   void force_acquire(std::uint64_t bytes);
+  /// A queued frame's bytes now belong to the writer (see FrameBuffer::adopt).
+  void adopt_frame();
   void release(std::uint64_t bytes, bool frame);
 
   /// Idle pooled memory counts too: a block may be kept for reuse only while
@@ -58,8 +60,10 @@ class FrameBuffer {
  public:
   FrameBuffer() = default;
   FrameBuffer(BufferPool* pool, std::byte* data) : pool_(pool), data_(data) {}
-  FrameBuffer(FrameBuffer&& other) noexcept : pool_(other.pool_), data_(other.data_) {
+  FrameBuffer(FrameBuffer&& other) noexcept
+      : pool_(other.pool_), data_(other.data_), adopted_(other.adopted_) {
     other.data_ = nullptr;
+    other.adopted_ = false;
   }
   FrameBuffer& operator=(FrameBuffer&& other) noexcept;
   FrameBuffer(const FrameBuffer&) = delete;
@@ -69,10 +73,15 @@ class FrameBuffer {
   std::byte* data() const { return data_; }
   explicit operator bool() const { return data_ != nullptr; }
   void reset();
+  /// The writer keeps this frame (in a chunk still being assembled): it stops
+  /// counting as queued, so append() is never refused for want of frames the
+  /// writer itself holds. Its bytes stay in the budget until it is released.
+  void adopt();
 
  private:
   BufferPool* pool_ = nullptr;
   std::byte* data_ = nullptr;
+  bool adopted_ = false;
 };
 
 /// Reuses frame-sized, page-aligned blocks so that append() does not allocate.
@@ -103,7 +112,8 @@ class BufferPool {
 
  private:
   friend class FrameBuffer;
-  void give_back(std::byte* block);
+  void give_back(std::byte* block, bool adopted = false);
+  void adopt();
   std::byte* allocate() const;
   void deallocate(std::byte* block) const;
 

@@ -1,6 +1,8 @@
 #include "util/fs.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,6 +89,45 @@ void write_file_direct(const fs::path& path, const void* data, std::size_t nbyte
     write_all(fd.get(), tail, kAlign, path);
     if (::ftruncate(fd.get(), static_cast<off_t>(nbytes)) != 0)
       throw_errno("cannot truncate", path);
+  }
+  if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+}
+
+void write_file_gather(const fs::path& path,
+                       const std::vector<std::pair<const void*, std::size_t>>& pieces) {
+  constexpr std::size_t kAlign = 4096;
+  bool aligned = true;
+  for (const auto& [data, n] : pieces) {
+    aligned = aligned && reinterpret_cast<std::uintptr_t>(data) % kAlign == 0 && n % kAlign == 0;
+  }
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  int raw = ::open(path.c_str(), flags | (aligned ? O_DIRECT : 0), 0666);
+  if (raw < 0 && aligned && errno == EINVAL) raw = ::open(path.c_str(), flags, 0666);  // tmpfs...
+  FileDescriptor fd(raw);
+  if (fd.get() < 0) throw_errno("cannot create", path);
+  // pwritev in batches; a short write continues from where it stopped.
+  std::vector<iovec> iov;
+  iov.reserve(pieces.size());
+  for (const auto& [data, n] : pieces) iov.push_back({const_cast<void*>(data), n});
+  std::size_t first = 0;
+  off_t offset = 0;
+  while (first < iov.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+    const ssize_t w = ::pwritev(fd.get(), iov.data() + first, count, offset);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write", path);
+    }
+    offset += w;
+    std::size_t left = static_cast<std::size_t>(w);
+    while (first < iov.size() && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (left > 0) {
+      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
   }
   if (::close(fd.release()) != 0) throw_errno("cannot close", path);
 }

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ome_writers::detail {
 
@@ -19,6 +21,12 @@ void write_file(const std::filesystem::path& path, const void* data, std::size_t
 /// Like write_file, but with O_DIRECT (bypassing the page cache) when `data` is
 /// 4096-byte aligned and the file system supports it; falls back otherwise.
 void write_file_direct(const std::filesystem::path& path, const void* data, std::size_t nbytes);
+
+/// Writes the concatenation of `pieces` (address, bytes) as a new file: with
+/// O_DIRECT straight from them when every piece is page aligned in address
+/// and size, else through the page cache.
+void write_file_gather(const std::filesystem::path& path,
+                       const std::vector<std::pair<const void*, std::size_t>>& pieces);
 
 /// Reads a whole file. Throws Error(kIo) when it cannot.
 std::string read_file(const std::filesystem::path& path);

@@ -23,15 +23,6 @@ constexpr auto kShapeRewriteInterval = std::chrono::milliseconds(500);
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-// Bytes of the in-memory buffer of one write unit (all its frames).
-std::size_t slab_buffer_bytes(const Layout& layout) {
-  std::size_t frames = 1;
-  for (std::size_t i = 0; i < layout.index_rank(); ++i) {
-    frames *= static_cast<std::size_t>(layout.axes[i].shard);
-  }
-  return frames * layout.frame_bytes;
-}
-
 void append_u64(std::vector<std::byte>& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xFF));
 }
@@ -49,11 +40,13 @@ struct ZarrSink::Slab {
   std::int64_t arrived = 0;
   std::int64_t with_data = 0;
   bool written_before = false;
-  FrameBuffer frame;         // single-frame units keep the queue buffer itself
-  FrameBuffer owned;         // multi-frame units: a recycled buffer of the sink's slab pool
-  std::vector<bool> filled;  // which frames of a multi-frame unit hold data
+  // The queue's own buffers, in C order over the index axes (no copy): empty
+  // where a frame has not arrived (it reads as the fill value).
+  std::vector<FrameBuffer> held;
 
-  std::byte* data() const { return frame ? frame.data() : owned.data(); }
+  const std::byte* frame_data(std::size_t local, const AlignedBuffer& zeros) const {
+    return held[local] ? held[local].data() : zeros.data();
+  }
 };
 
 /// One position's array and image group.
@@ -76,7 +69,6 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       budget_(budget),
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
-      slab_pool_(slab_buffer_bytes(layout), budget, false),
       root_(settings.output_path()),
       element_bytes_(bytes_per_element(layout.dtype)) {
   // Frames that share a chunk (or shard) are assembled in memory: one such
@@ -96,7 +88,10 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
                     " bytes, more than the memory budget of " + std::to_string(budget_.limit()) +
                     " bytes; use smaller chunks/shards or raise max_memory_bytes");
   }
-  slab_pool_.set_max_free(1);
+  if (slab_frames > 1) {
+    zeros_.resize(layout_.frame_bytes);
+    std::memset(zeros_.data(), 0, layout_.frame_bytes);
+  }
   prepare_output();
   const bool plate = settings_.plate.has_value();
   const bool multi = layout_.positions.size() > 1 || plate;
@@ -226,13 +221,7 @@ std::shared_ptr<ZarrSink::Slab> ZarrSink::slab_for(ArrayState& a,
     slab->frames *= axis.shard;
     slab->expected *= axis.count == 0 ? axis.shard : std::min(axis.shard, axis.count - start);
   }
-  if (slab->frames > 1) {
-    // Recycled buffers are not cleared: frames that never arrive are zeroed
-    // when the unit is written (see write_slab).
-    budget_.force_acquire(slab_pool_.block_bytes());
-    slab->owned = slab_pool_.take();
-    slab->filled.assign(static_cast<std::size_t>(slab->frames), false);
-  }
+  slab->held.resize(static_cast<std::size_t>(slab->frames));
   a.open.emplace(key, slab);
   return slab;
 }
@@ -250,17 +239,14 @@ void ZarrSink::place(ArrayState& a, const FrameLocation& where, FrameBuffer* fra
     }
     auto slab = slab_for(a, where.storage_index);
     if (frame != nullptr) {
-      if (slab->frames == 1) {
-        slab->frame = std::move(*frame);
-      } else {
-        std::int64_t local = 0;
-        for (std::size_t i = 0; i < k; ++i) {
-          local = local * slab->extent[i] + (where.storage_index[i] - slab->start[i]);
-        }
-        std::memcpy(slab->owned.data() + static_cast<std::size_t>(local) * layout_.frame_bytes,
-                    frame->data(), layout_.frame_bytes);
-        slab->filled[static_cast<std::size_t>(local)] = true;
+      std::int64_t local = 0;
+      for (std::size_t i = 0; i < k; ++i) {
+        local = local * slab->extent[i] + (where.storage_index[i] - slab->start[i]);
       }
+      // A frame kept for a unit still being assembled no longer counts as
+      // queued: the appender never waits on frames only the writer holds.
+      if (slab->frames > 1) frame->adopt();
+      slab->held[static_cast<std::size_t>(local)] = std::move(*frame);
       ++slab->with_data;
     }
     if (++slab->arrived >= slab->expected) {
@@ -316,12 +302,6 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   {
     std::lock_guard lock(mutex_);
     shape = a.shape;
-    // Frames that have not arrived read as the fill value (0).
-    for (std::size_t f = 0; f < slab->filled.size(); ++f) {
-      if (!slab->filled[f]) {
-        std::memset(slab->owned.data() + f * layout_.frame_bytes, 0, layout_.frame_bytes);
-      }
-    }
   }
   const bool rewrite = slab->written_before;
   slab->written_before = true;
@@ -354,7 +334,7 @@ void ZarrSink::extract_chunk(const Slab& slab, const std::vector<std::int64_t>& 
   for (std::int64_t p = 0; p < planes; ++p) {
     std::int64_t local = 0;
     for (std::size_t i = 0; i < k; ++i) local = local * slab.extent[i] + start[i] + counter[i];
-    const std::byte* frame = slab.data() + static_cast<std::size_t>(local) * layout_.frame_bytes;
+    const std::byte* frame = slab.frame_data(static_cast<std::size_t>(local), zeros_);
     for (std::int64_t r = 0; r < rows; ++r) {
       std::memcpy(out + static_cast<std::size_t>((p * cy + r) * cx) * element_bytes_,
                   frame + static_cast<std::size_t>((y0 + r) * layout_.width + x0) * element_bytes_,
@@ -406,9 +386,23 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
     start.push_back(tx * ax.chunk);
     cshape.push_back(ay.chunk);
     cshape.push_back(ax.chunk);
-    const std::byte* src = slab.data();
-    std::size_t n = static_cast<std::size_t>(slab.frames) * layout_.frame_bytes;
-    if (ay.chunk != layout_.height || ax.chunk != layout_.width) {
+    const std::size_t frames = static_cast<std::size_t>(slab.frames);
+    const std::byte* src = slab.frame_data(0, zeros_);
+    std::size_t n = frames * layout_.frame_bytes;
+    const bool whole_frames = ay.chunk == layout_.height && ax.chunk == layout_.width;
+    if (whole_frames && frames > 1 && !codec_.compresses() && !rewrite &&
+        settings_.engine.direct_io) {
+      // The chunk is its frames back to back: write them from the queue's
+      // buffers in one gathered (O_DIRECT) write, no assembly copy.
+      std::vector<std::pair<const void*, std::size_t>> pieces;
+      for (std::size_t f = 0; f < frames; ++f) {
+        pieces.emplace_back(slab.frame_data(f, zeros_), layout_.frame_bytes);
+      }
+      write_file_gather(path, pieces);
+      bytes_written_ += n;
+      return;
+    }
+    if (!whole_frames || frames > 1) {
       n = static_cast<std::size_t>(slab.frames * ay.chunk * ax.chunk) * element_bytes_;
       chunk.resize(n);
       extract_chunk(slab, start, cshape, chunk.data());
@@ -576,10 +570,9 @@ bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
       for (std::size_t i = 0; i < k; ++i) {
         local = local * slab.extent[i] + (storage_index[i] - slab.start[i]);
       }
-      if (slab.data() == nullptr) return false;
-      if (!slab.filled.empty() && !slab.filled[static_cast<std::size_t>(local)]) return false;
-      std::memcpy(out, slab.data() + static_cast<std::size_t>(local) * layout_.frame_bytes,
-                  layout_.frame_bytes);
+      const FrameBuffer& held = slab.held[static_cast<std::size_t>(local)];
+      if (!held) return false;
+      std::memcpy(out, held.data(), layout_.frame_bytes);
       return true;
     }
   }

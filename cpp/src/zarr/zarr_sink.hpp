@@ -75,7 +75,7 @@ class ZarrSink final : public Sink {
   MemoryBudget& budget_;
   TaskPool& tasks_;
   ChunkCodec codec_;
-  BufferPool slab_pool_;  // buffers of multi-frame chunks/shards, recycled
+  AlignedBuffer zeros_;  // one frame of fill value (frames a unit never received)
   std::filesystem::path root_;
   std::size_t element_bytes_;
 
