@@ -280,9 +280,10 @@ def create_stream(
     and chunk buffers together (default 512 MiB; `append` waits when it is full),
     `append_timeout` is how long `append` waits before raising TimeoutError
     (default 30 s), `writer_threads` the number of chunk encoders (default: cores,
-    at most 4), `compression_level` the level of `settings.compression` (blosc 1-9,
-    zstd 1-22, deflate 1-12; default: the fast levels listed in the README;
-    ValueError when out of range or for a codec without levels).
+    at most 4, plus one when compressing), `compression_level` the level of
+    `settings.compression` (blosc 1-9, zstd 1-22, deflate 1-12; default: the fast
+    levels listed in the README; ValueError when out of range or for a codec
+    without levels).
     """
     settings.validate_stream_ready()
     settings = settings.model_copy(deep=True)

@@ -98,7 +98,8 @@ struct EngineOptions {
   std::uint64_t max_memory_bytes = 512ull << 20;
   /// How long append() waits for room in the queue before it throws kTimeout.
   double append_timeout_seconds = 30.0;
-  /// Threads that encode and write chunks; 0 picks one per core (at most 4).
+  /// Threads that encode and write chunks; 0 picks one per core (at most 4),
+  /// plus one when compressing.
   int writer_threads = 0;
   /// fsync the output on close, so a power loss after close() loses nothing.
   bool fsync_on_close = true;

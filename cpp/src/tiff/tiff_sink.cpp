@@ -1,6 +1,7 @@
 #include "tiff/tiff_sink.hpp"
 
 #include "tiff/direct_file.hpp"
+#include "zarr/codecs.hpp"
 
 #include <fcntl.h>
 #include <libdeflate.h>
@@ -598,7 +599,8 @@ void TiffSink::encode_strip(const std::byte* pixels, std::size_t rows, std::size
   }
   if (settings_.compression == Compression::kZstd) {
     out.resize(ZSTD_compressBound(n));
-    const std::size_t m = ZSTD_compress(out.data(), out.size(), src, n, zstd_level_);
+    const std::size_t m =
+        ZSTD_compressCCtx(thread_zstd_context(), out.data(), out.size(), src, n, zstd_level_);
     if (ZSTD_isError(m)) throw Error(ErrorCode::kInternal, "zstd compression failed");
     out.resize(m);
     return;

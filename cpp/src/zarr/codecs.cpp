@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstring>
+#include <new>
 
 #include "ome_writers/errors.hpp"
 
@@ -32,6 +33,22 @@ const Crc32cTables& tables() {
   static const Crc32cTables kTables;
   return kTables;
 }
+
+}  // namespace
+
+ZSTD_CCtx* thread_zstd_context() {
+  // One context per thread, reused: ZSTD_compress() would allocate and
+  // initialise a fresh one (several MiB of tables) for every chunk.
+  struct Context {
+    ZSTD_CCtx* ctx = ZSTD_createCCtx();
+    ~Context() { ZSTD_freeCCtx(ctx); }
+  };
+  thread_local Context context;
+  if (context.ctx == nullptr) throw std::bad_alloc();
+  return context.ctx;
+}
+
+namespace {
 
 /// Integer (and boolean) data is shuffled bit by bit, floating-point byte by byte.
 bool bit_shuffled(DataType dtype) { return is_integer(dtype) || dtype == DataType::kBool; }
@@ -99,7 +116,8 @@ void ChunkCodec::encode(const void* data, std::size_t nbytes, AlignedBuffer& out
     }
     case Compression::kZstd: {
       out.resize(ZSTD_compressBound(nbytes));
-      const std::size_t n = ZSTD_compress(out.data(), out.size(), data, nbytes, level_);
+      const std::size_t n =
+          ZSTD_compressCCtx(thread_zstd_context(), out.data(), out.size(), data, nbytes, level_);
       if (ZSTD_isError(n)) {
         throw Error(ErrorCode::kInternal,
                     std::string("zstd compression failed: ") + ZSTD_getErrorName(n));

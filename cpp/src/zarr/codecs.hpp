@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+
+struct ZSTD_CCtx_s;
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;  // NOLINT: zstd's own declaration
 #include <string>
 #include <vector>
 
@@ -12,6 +15,9 @@
 #include "util/aligned_buffer.hpp"
 
 namespace ome_writers::detail {
+
+/// This thread's reusable zstd compression context.
+ZSTD_CCtx* thread_zstd_context();
 
 /// CRC-32C (Castagnoli), as the Zarr v3 crc32c codec defines it.
 std::uint32_t crc32c(const void* data, std::size_t nbytes, std::uint32_t crc = 0) noexcept;
