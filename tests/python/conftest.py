@@ -58,6 +58,15 @@ def stream_all(settings, frames: int | None = None, **kw: object) -> None:  # ty
             stream.append(frame_for(i, shape, settings.dtype), frame_metadata={"n": i})
 
 
+def t_frames(t: int | None, height: int, width: int) -> list[ome_writers.Dimension]:
+    """Dimensions t (time), y, x."""
+    return [
+        ome_writers.Dimension(name="t", count=t, type="time"),
+        ome_writers.Dimension(name="y", count=height),
+        ome_writers.Dimension(name="x", count=width),
+    ]
+
+
 def ome_xsd_path() -> str:
     import ome_types
 

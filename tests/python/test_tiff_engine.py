@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from conftest import acquisition_index, frame_for, stream_all
+from conftest import acquisition_index, frame_for, stream_all, t_frames
 from ome_writers import AcquisitionSettings, Channel, Dimension, Plate, Position, create_stream
 
 TIFF_DTYPES = [
@@ -154,15 +154,7 @@ def test_dimension_orders(make_settings, ome_schema, names: list[str]) -> None:
     [("lzw", None), ("deflate", None), ("zstd", None), ("deflate", 12), ("zstd", 19)],
 )
 def test_compression(make_settings, compression: str, level: int | None) -> None:
-    s = make_settings(
-        "c.ome.tiff",
-        compression=compression,
-        dimensions=[
-            Dimension(name="t", count=3, type="time"),
-            Dimension(name="y", count=300),
-            Dimension(name="x", count=256),
-        ],
-    )
+    s = make_settings("c.ome.tiff", compression=compression, dimensions=t_frames(3, 300, 256))
     stream_all(s, compression_level=level)
     with tifffile.TiffFile(s.output_path) as tf:
         assert (
@@ -178,12 +170,7 @@ def test_compression(make_settings, compression: str, level: int | None) -> None
 
 
 def test_lzw_takes_no_level(make_settings) -> None:
-    s = make_settings(
-        "l.ome.tiff",
-        compression="lzw",
-        dimensions=[Dimension(name="t", count=2, type="time"), Dimension(name="y", count=8),
-                    Dimension(name="x", count=8)],
-    )  # fmt: skip
+    s = make_settings("l.ome.tiff", compression="lzw", dimensions=t_frames(2, 8, 8))
     with pytest.raises(ValueError, match="compression_level 5 given, but compression 'lzw'"):
         create_stream(s, compression_level=5)
 

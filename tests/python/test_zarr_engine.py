@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import acquisition_index, frame_for, read_zarr_both, stream_all
+from conftest import acquisition_index, frame_for, read_zarr_both, stream_all, t_frames
 from ome_writers import (
     AcquisitionSettings,
     Channel,
@@ -270,14 +270,7 @@ def test_codec_parameters_and_levels(
     make_settings, dtype: str, compression: str, level: int | None, expected: dict
 ) -> None:
     s = make_settings(
-        "lv.ome.zarr",
-        dtype=dtype,
-        compression=compression,
-        dimensions=[
-            Dimension(name="t", count=3, type="time"),
-            Dimension(name="y", count=40),
-            Dimension(name="x", count=24),
-        ],
+        "lv.ome.zarr", dtype=dtype, compression=compression, dimensions=t_frames(3, 40, 24)
     )
     stream_all(s, compression_level=level)
     verify(s, ["t"])  # zarr-python and tensorstore decode every frame exactly
@@ -297,12 +290,7 @@ def test_codec_parameters_and_levels(
 def test_bad_compression_level_is_rejected_at_create(
     make_settings, compression: str | None, level: object, error: type, match: str
 ) -> None:
-    s = make_settings(
-        "bad.ome.zarr",
-        compression=compression,
-        dimensions=[Dimension(name="t", count=2, type="time"), Dimension(name="y", count=8),
-                    Dimension(name="x", count=8)],
-    )  # fmt: skip
+    s = make_settings("bad.ome.zarr", compression=compression, dimensions=t_frames(2, 8, 8))
     with pytest.raises(error, match=match):
         create_stream(s, compression_level=level)  # type: ignore[arg-type]
     assert not Path(s.output_path).exists()
