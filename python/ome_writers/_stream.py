@@ -280,8 +280,7 @@ def create_stream(
     and chunk buffers together (default 512 MiB; `append` waits when it is full),
     `append_timeout` is how long `append` waits before raising TimeoutError
     (default 30 s), `writer_threads` the number of chunk encoders/writers (default:
-    one per core up to 4; one more when compressing, twice as many for plain
-    unsharded Zarr chunks), `compression_level` the level of
+    one per core up to 4, one more when compressing), `compression_level` the level of
     `settings.compression` (blosc 1-9, zstd 1-22, deflate 1-12; default: the fast
     levels listed in the README; ValueError when out of range or for a codec
     without levels).

@@ -99,7 +99,7 @@ struct EngineOptions {
   /// How long append() waits for room in the queue before it throws kTimeout.
   double append_timeout_seconds = 30.0;
   /// Threads that encode and write chunks; 0 picks one per core (at most 4),
-  /// plus one when compressing, twice that for plain unsharded chunks.
+  /// plus one when compressing.
   int writer_threads = 0;
   /// fsync the output on close, so a power loss after close() loses nothing.
   bool fsync_on_close = true;
