@@ -33,7 +33,7 @@ DirectFile::DirectFile(const std::filesystem::path& path, std::size_t stage_byte
     direct_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);  // -1: page cache
   }
   stage_ = map_pages(capacity_);
-  recent_ = map_pages((kRecentPages + 1) * kPage);
+  recent_ = map_pages(kRecentPages * kPage);
   recent_offsets_.assign(kRecentPages, UINT64_MAX);
 }
 
@@ -41,7 +41,7 @@ DirectFile::~DirectFile() {
   if (direct_fd_ >= 0) ::close(direct_fd_);
   if (fd_ >= 0) ::close(fd_);
   unmap_pages(stage_, capacity_);
-  unmap_pages(recent_, (kRecentPages + 1) * kPage);
+  unmap_pages(recent_, kRecentPages * kPage);
 }
 
 bool DirectFile::is_open() const {
@@ -138,10 +138,6 @@ void DirectFile::write_full_pages_locked() {
   for (std::size_t k = whole / kPage - keep; k < whole / kPage; ++k) {
     remember_page_locked(stage_ + k * kPage, stage_offset_ + k * kPage);
   }
-  if (stage_offset_ == 0) {
-    std::memcpy(recent_ + kRecentPages * kPage, stage_, kPage);
-    have_page0_ = true;
-  }
   std::memmove(stage_, stage_ + whole, stage_len_ - whole);
   stage_offset_ += whole;
   stage_len_ -= whole;
@@ -157,7 +153,6 @@ void DirectFile::remember_page_locked(const std::byte* page, std::uint64_t offse
 }
 
 std::byte* DirectFile::recent_page_locked(std::uint64_t page_offset) const {
-  if (page_offset == 0 && have_page0_) return recent_ + kRecentPages * kPage;
   for (std::size_t i = 0; i < kRecentPages; ++i) {
     if (recent_offsets_[i] == page_offset) return recent_ + i * kPage;
   }
@@ -173,23 +168,12 @@ void DirectFile::patch_locked(const std::byte* data, std::size_t n, std::uint64_
     if (kept != nullptr) {
       std::memcpy(kept + in_page, data, k);
       write_out_locked(kept, kPage, page);
-      if (page == 0) sync_page0_locked(kept);
     } else {
       buffered_write_locked(data, k, offset);
     }
     data += k;
     n -= k;
     offset += k;
-  }
-}
-
-void DirectFile::sync_page0_locked(const std::byte* page) {
-  // Page 0 may be kept twice (its own slot and the ring): keep the copies equal.
-  std::byte* own = recent_ + kRecentPages * kPage;
-  if (have_page0_ && own != page) std::memcpy(own, page, kPage);
-  for (std::size_t i = 0; i < kRecentPages; ++i) {
-    std::byte* copy = recent_ + i * kPage;
-    if (recent_offsets_[i] == 0 && copy != page) std::memcpy(copy, page, kPage);
   }
 }
 

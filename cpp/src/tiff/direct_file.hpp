@@ -60,7 +60,6 @@ class DirectFile {
   void patch_locked(const std::byte* data, std::size_t n, std::uint64_t offset);
   void remember_page_locked(const std::byte* page, std::uint64_t offset);
   std::byte* recent_page_locked(std::uint64_t page_offset) const;
-  void sync_page0_locked(const std::byte* page);
   void buffered_write_locked(const void* data, std::size_t n, std::uint64_t offset);
 
   std::filesystem::path path_;
@@ -72,11 +71,10 @@ class DirectFile {
   std::uint64_t stage_offset_ = 0;  // page aligned; everything below is written out
   std::size_t stage_len_ = 0;       // bytes staged; size() == stage_offset_ + stage_len_
   bool align_next_ = false;
-  // Copies of the pages last written out from the stage (and of page 0).
-  std::byte* recent_ = nullptr;  // (kRecentPages + 1) pages, page aligned
+  // Copies of the pages last written out from the stage.
+  std::byte* recent_ = nullptr;  // kRecentPages pages, page aligned
   std::vector<std::uint64_t> recent_offsets_;
   std::size_t recent_next_ = 0;
-  bool have_page0_ = false;
   // Page-cache mode: writeback started up to here / dropped up to here.
   std::uint64_t written_back_ = 0;
   std::uint64_t released_ = 0;
