@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -121,6 +122,34 @@ TEST(CopyFrame, CopiesExactlyAtEverySizeAndAlignment) {
         for (std::size_t i = 64 + dst_off + n; i < dst.size(); ++i) ASSERT_EQ(dst[i], 0xEE) << n;
       }
     }
+  }
+}
+
+}  // namespace
+}  // namespace ome_writers::detail
+
+namespace ome_writers::detail {
+namespace {
+
+// Shared copies: every byte lands, for sizes around the split and the block
+// size, across many consecutive jobs (a helper that wakes late must never
+// write into the next job's frame).
+TEST(FrameCopier, CopiesExactlyAcrossManyJobs) {
+  FrameCopier copier;
+  const std::size_t sizes[] = {FrameCopier::kSplitMin - 1, FrameCopier::kSplitMin,
+                               FrameCopier::kSplitMin + FrameCopier::kBlock / 2 + 3,
+                               3 * FrameCopier::kSplitMin + 1};
+  std::vector<unsigned char> src(3 * FrameCopier::kSplitMin + 64);
+  std::vector<unsigned char> dst(src.size());
+  for (int round = 0; round < 40; ++round) {
+    const std::size_t n = sizes[round % 4];
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      src[i] = static_cast<unsigned char>(i * 7 + static_cast<std::size_t>(round) * 13);
+    }
+    std::fill(dst.begin(), dst.end(), 0xEE);
+    copier.copy(dst.data(), src.data(), n);
+    ASSERT_EQ(std::memcmp(dst.data(), src.data(), n), 0) << "round " << round;
+    for (std::size_t i = n; i < dst.size(); ++i) ASSERT_EQ(dst[i], 0xEE) << "round " << round;
   }
 }
 

@@ -129,7 +129,7 @@ class Stream::Impl {
     }
     if (waited) ++append_waits_;
     item.buffer = pool_.take();
-    detail::copy_frame(item.buffer.data(), data, nbytes);
+    copier_.copy(item.buffer.data(), data, nbytes);
     item.metadata = std::move(meta);
     ++next_frame_;
     queue_.push(std::move(item));
@@ -251,6 +251,7 @@ class Stream::Impl {
 
   detail::MemoryBudget budget_;
   detail::BufferPool pool_;
+  detail::FrameCopier copier_;
   detail::FrameQueue queue_;
   detail::TaskPool tasks_;
   std::thread writer_;

@@ -1,5 +1,6 @@
 #include "util/frame_copy.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -44,6 +45,67 @@ void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept {
 #else
   std::memcpy(dst, src, bytes);
 #endif
+}
+
+FrameCopier::~FrameCopier() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (helper_.joinable()) helper_.join();
+}
+
+void FrameCopier::copy_blocks(const Job& job) {
+  for (;;) {
+    std::uint64_t v = claim_.load(std::memory_order_acquire);
+    do {
+      if ((v >> 32) != job.id || (v & 0xFFFFFFFFu) >= job.blocks) return;
+    } while (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel));
+    const std::size_t at = static_cast<std::size_t>(v & 0xFFFFFFFFu) * kBlock;
+    copy_frame(job.dst + at, job.src + at, std::min(kBlock, job.bytes - at));
+    finished_.fetch_add(1, std::memory_order_release);
+  }
+}
+
+void FrameCopier::run() {
+  std::uint32_t seen = 0;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || job_.id != seen; });
+    if (stopping_) return;
+    const Job job = job_;
+    seen = job.id;
+    lock.unlock();
+    copy_blocks(job);
+    lock.lock();
+    done_.notify_one();
+  }
+}
+
+void FrameCopier::copy(void* dst, const void* src, std::size_t bytes) {
+  if (bytes < kSplitMin || std::thread::hardware_concurrency() < 2) {
+    copy_frame(dst, src, bytes);
+    return;
+  }
+  Job job;
+  {
+    std::lock_guard lock(mutex_);
+    if (!helper_.joinable()) helper_ = std::thread([this] { run(); });
+    job.id = job_.id + 1 == 0 ? 1 : job_.id + 1;
+    job.dst = static_cast<unsigned char*>(dst);
+    job.src = static_cast<const unsigned char*>(src);
+    job.bytes = bytes;
+    job.blocks = (bytes + kBlock - 1) / kBlock;
+    job_ = job;
+    finished_.store(0, std::memory_order_relaxed);
+    claim_.store(static_cast<std::uint64_t>(job.id) << 32, std::memory_order_release);
+  }
+  wake_.notify_one();
+  copy_blocks(job);
+  // Every block is claimed; wait for the helper's last one (if it took any).
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == job.blocks; });
 }
 
 }  // namespace ome_writers::detail
