@@ -1,11 +1,6 @@
 #include "core/frame_queue.hpp"
 
-#include "util/aligned_buffer.hpp"
 #include "util/pages.hpp"
-
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
 namespace ome_writers::detail {
 
@@ -99,8 +94,8 @@ void FrameBuffer::adopt() {
   }
 }
 
-BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget, bool frames)
-    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget), frames_(frames) {}
+BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
+    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
 
 // Mapped in one call: a fault per page on the appending thread costs ~2x more.
 std::byte* BufferPool::allocate() const { return map_pages(block_bytes_, /*populate=*/true); }
@@ -124,7 +119,7 @@ void BufferPool::release_idle() {
 void BufferPool::prewarm(std::size_t blocks) {
   std::vector<std::byte*> fresh;
   for (std::size_t i = 0; i < blocks && budget_.try_keep(block_bytes_); ++i) {
-    fresh.push_back(map_pages(block_bytes_, /*populate=*/true));
+    fresh.push_back(allocate());
   }
   std::lock_guard lock(mutex_);
   free_.insert(free_.end(), fresh.begin(), fresh.end());
@@ -136,7 +131,7 @@ void BufferPool::prepare_spare() {
     if (!free_.empty()) return;
   }
   if (!budget_.try_keep(block_bytes_)) return;
-  std::byte* block = map_pages(block_bytes_, /*populate=*/true);
+  std::byte* block = allocate();
   std::lock_guard lock(mutex_);
   free_.push_back(block);
 }
@@ -154,15 +149,13 @@ FrameBuffer BufferPool::take() {
   return FrameBuffer(this, allocate());
 }
 
-void BufferPool::adopt() {
-  if (frames_) budget_.adopt_frame();
-}
+void BufferPool::adopt() { budget_.adopt_frame(); }
 
 void BufferPool::give_back(std::byte* block, bool adopted) {
-  budget_.release(block_bytes_, frames_ && !adopted);
+  budget_.release(block_bytes_, !adopted);
   {
     std::lock_guard lock(mutex_);
-    if (free_.size() < max_free_ && budget_.try_keep(block_bytes_)) {
+    if (budget_.try_keep(block_bytes_)) {
       free_.push_back(block);
       return;
     }

@@ -87,9 +87,7 @@ class FrameBuffer {
 /// Reuses frame-sized, page-aligned blocks so that append() does not allocate.
 class BufferPool {
  public:
-  /// `frames`: blocks hold queued frames (their budget counts toward the
-  /// one-frame-always-admitted rule) rather than chunk buffers.
-  BufferPool(std::size_t block_bytes, MemoryBudget& budget, bool frames = true);
+  BufferPool(std::size_t block_bytes, MemoryBudget& budget);
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
@@ -119,14 +117,8 @@ class BufferPool {
 
   const std::size_t block_bytes_;
   MemoryBudget& budget_;
-  const bool frames_;
   std::mutex mutex_;
   std::vector<std::byte*> free_;
-  std::size_t max_free_ = SIZE_MAX;
-
- public:
-  /// Keeps at most `n` idle blocks (chunk buffers are large: one spare is enough).
-  void set_max_free(std::size_t n) { max_free_ = n; }
 };
 
 /// One entry of the queue.

@@ -84,7 +84,7 @@ void FrameCopier::run() {
 }
 
 void FrameCopier::copy(void* dst, const void* src, std::size_t bytes) {
-  if (bytes < kSplitMin || std::thread::hardware_concurrency() < 2) {
+  if (bytes < kSplitMin || !two_cores_) {
     copy_frame(dst, src, bytes);
     return;
   }

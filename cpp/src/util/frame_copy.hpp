@@ -57,6 +57,7 @@ class FrameCopier {
   std::condition_variable wake_;
   std::condition_variable done_;
   std::thread helper_;
+  const bool two_cores_ = std::thread::hardware_concurrency() >= 2;
   bool stopping_ = false;
   Job job_;  // the current shared copy (guarded by mutex_)
   // (job id << 32) | next unclaimed block: a claim succeeds only for the job

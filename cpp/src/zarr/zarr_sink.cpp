@@ -71,8 +71,8 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
       root_(settings.output_path()),
       element_bytes_(bytes_per_element(layout.dtype)) {
-  // Frames that share a chunk (or shard) are assembled in memory: one such
-  // buffer must fit the memory budget, or the stream could never make progress.
+  // The frames of a chunk (or shard) are held until all of them arrived: one
+  // unit's frames must fit the memory budget, or the stream could never make progress.
   std::uint64_t slab_frames = 1;
   std::string extents;
   for (std::size_t i = 0; i < layout_.index_rank(); ++i) {
