@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential pkg-config git
   libtiff-dev libdeflate-dev libpugixml-dev nlohmann-json3-dev libzstd-dev libblosc-dev liblz4-dev
-  libgtest-dev python3-venv python3-dev
+  libgtest-dev python3-venv python3-dev clang-format
 )
 
 missing=()

@@ -8,11 +8,51 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <memory>
+#include <mutex>
+#include <vector>
+
 #include "bindings.hpp"
 
 namespace nb = nanobind;
 
 namespace ome_writers::python {
+
+namespace {
+
+// Frames appended without a copy hold a buffer view of the caller's object
+// (which keeps it alive and, for numpy, unresizable). Writer threads must not
+// touch Python objects, so their release only files the view here; a thread
+// holding the GIL releases the views (on the next call into any stream).
+class BorrowedViews {
+ public:
+  static BorrowedViews& instance() {
+    static auto* views = new BorrowedViews;  // never destroyed: writers may outlive the module
+    return *views;
+  }
+  void done(Py_buffer* view) {
+    std::lock_guard lock(mutex_);
+    done_.push_back(view);
+  }
+  /// Needs the GIL.
+  void drain() {
+    std::vector<Py_buffer*> views;
+    {
+      std::lock_guard lock(mutex_);
+      views.swap(done_);
+    }
+    for (Py_buffer* v : views) {
+      PyBuffer_Release(v);
+      delete v;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Py_buffer*> done_;
+};
+
+}  // namespace
 
 using ReadOnlyArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
 using WritableArray = nb::ndarray<nb::c_contig, nb::device::cpu>;
@@ -37,12 +77,58 @@ void bind_stream(nb::module_& m) {
           },
           nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
           "Copies one C-contiguous frame into the queue (its bytes must match the stream).")
+      .def(
+          "append_borrowed",
+          [](Stream& s, nb::handle frame, const std::optional<std::string>& metadata_json) {
+            BorrowedViews::instance().drain();
+            auto view = std::make_unique<Py_buffer>();
+            if (PyObject_GetBuffer(frame.ptr(), view.get(), PyBUF_C_CONTIGUOUS) != 0) {
+              throw nb::python_error();
+            }
+            Py_buffer* raw = view.release();
+            try {
+              nb::gil_scoped_release release;
+              s.append_borrowed(
+                  raw->buf, static_cast<std::size_t>(raw->len),
+                  metadata_json ? std::string_view(*metadata_json) : std::string_view(),
+                  [raw] { BorrowedViews::instance().done(raw); });
+            } catch (...) {
+              PyBuffer_Release(raw);  // not taken: the GIL is held again here
+              delete raw;
+              throw;
+            }
+          },
+          nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
+          "Queues a C-contiguous buffer itself, without a copy; it is held (and must not be "
+          "changed) until written.")
+      .def_static(
+          "release_borrowed", [] { BorrowedViews::instance().drain(); },
+          "Releases the buffers of borrowed frames the writers are done with.")
       .def("skip", &Stream::skip, nb::arg("frames") = 1, nb::call_guard<nb::gil_scoped_release>(),
            "Advances past frames that have no data.")
-      .def("flush", &Stream::flush, nb::call_guard<nb::gil_scoped_release>(),
-           "Waits until everything appended is in the files.")
-      .def("close", &Stream::close, nb::call_guard<nb::gil_scoped_release>(),
-           "Drains the queue, writes the final metadata and closes the files.")
+      .def(
+          "flush",
+          [](Stream& s) {
+            {
+              nb::gil_scoped_release release;
+              s.flush();
+            }
+            BorrowedViews::instance().drain();
+          },
+          "Waits until everything appended is in the files.")
+      .def(
+          "close",
+          [](Stream& s) {
+            try {
+              nb::gil_scoped_release release;
+              s.close();
+            } catch (...) {
+              BorrowedViews::instance().drain();
+              throw;
+            }
+            BorrowedViews::instance().drain();
+          },
+          "Drains the queue, writes the final metadata and closes the files.")
       .def_prop_ro("closed", &Stream::closed, "True after close().")
       .def_prop_ro("output_path", &Stream::output_path, "The output file or directory.")
       .def_prop_ro("frame_bytes", &Stream::frame_bytes, "Bytes of one frame.")

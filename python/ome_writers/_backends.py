@@ -31,6 +31,13 @@ class Engine:
     def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
         raise NotImplementedError
 
+    def append_borrowed(self, frame: np.ndarray, metadata_json: str | None) -> None:
+        """Queue `frame` itself; the caller leaves it unchanged until it is written.
+
+        Engines that cannot hold a caller's buffer copy it, as `append` does.
+        """
+        self.append(frame, metadata_json)
+
     def skip(self, frames: int) -> None:
         raise NotImplementedError
 
@@ -80,6 +87,9 @@ class NativeEngine(Engine):
 
     def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
         self._core.append(frame, metadata_json)
+
+    def append_borrowed(self, frame: np.ndarray, metadata_json: str | None) -> None:
+        self._core.append_borrowed(frame, metadata_json)
 
     def skip(self, frames: int) -> None:
         self._core.skip(frames)

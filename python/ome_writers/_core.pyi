@@ -34,6 +34,15 @@ class Stream:
         Copies one C-contiguous frame into the queue (its bytes must match the stream).
         """
 
+    def append_borrowed(self, frame: object, metadata_json: str | None = None) -> None:
+        """
+        Queues a C-contiguous buffer itself, without a copy; it is held (and must not be changed) until written.
+        """
+
+    @staticmethod
+    def release_borrowed() -> None:
+        """Releases the buffers of borrowed frames the writers are done with."""
+
     def skip(self, frames: int = 1) -> None:
         """Advances past frames that have no data."""
 

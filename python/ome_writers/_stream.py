@@ -136,24 +136,38 @@ class OMEStream:
                 f"(tried to skip {frames})"
             )
 
-    def append(self, frame: Any, *, frame_metadata: Mapping[str, Any] | None = None) -> None:
+    def append(
+        self, frame: Any, *, frame_metadata: Mapping[str, Any] | None = None, copy: bool = True
+    ) -> None:
         """Write the next frame (in acquisition order).
 
-        The frame is copied before this returns. `frame_metadata` is a JSON-able
-        mapping; the keys `delta_t`, `exposure_time`, `position_x`, `position_y` and
-        `position_z` become OME-TIFF Plane attributes, everything else is kept too
-        (MapAnnotations in OME-TIFF, `ome_writers.frame_metadata` in OME-Zarr).
+        The frame is copied before this returns. With `copy=False` (an extension of
+        this package) the native engine queues the caller's array itself instead,
+        holding a reference to it until the frame is in the files (a frame in a
+        chunk that is still being filled stays held, across `flush()` too): the
+        caller must not change the array before `close()`. This saves the copy for
+        frames the caller does not reuse; other engines copy.
+
+        `frame_metadata` is a JSON-able mapping; the keys `delta_t`, `exposure_time`,
+        `position_x`, `position_y` and `position_z` become OME-TIFF Plane attributes,
+        everything else is kept too (MapAnnotations in OME-TIFF,
+        `ome_writers.frame_metadata` in OME-Zarr).
 
         Raises ValueError for a frame of the wrong shape, TypeError for a dtype that
         cannot be cast safely, IndexError past the declared number of frames; the
         stream stays usable after each of them.
         """
         self._check_open()
+        if not isinstance(copy, bool):
+            raise TypeError(f"copy must be True or False, got {copy!r}")
         arr = self._coerce_frame(frame)
         meta = _metadata_json(frame_metadata, "frame_metadata")
         with self._lock:
             self._check_room(1, "append")
-            self._engine.append(arr, meta)
+            if copy:
+                self._engine.append(arr, meta)
+            else:
+                self._engine.append_borrowed(arr, meta)
             index = self._frames
             self._frames += 1
             self._state.appended = True

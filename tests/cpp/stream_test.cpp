@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <tiffio.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -145,6 +146,106 @@ TEST_F(StreamTest, EmptyTiffStreamLeavesNoFile) {
                     FileFormat::kOmeTiff, (dir_ / "empty.ome.tiff").string());
   Stream(s).close();
   EXPECT_FALSE(fs::exists(dir_ / "empty.ome.tiff"));
+}
+
+// Zero-copy appends: frames live in the caller's buffers (at an odd offset, so
+// the O_DIRECT paths must notice the misalignment), each is released exactly
+// once, and the files hold the frames at the right indices.
+struct BorrowCase {
+  FileFormat format;
+  std::int64_t side;     // 1024: TIFF planes take the direct path when aligned
+  std::int64_t t_chunk;  // > 1: Zarr holds frames until a chunk is complete
+  Compression compression;
+};
+
+class BorrowedFrames : public StreamTest, public ::testing::WithParamInterface<BorrowCase> {};
+
+TEST_P(BorrowedFrames, AreWrittenAndReleasedOnce) {
+  const BorrowCase c = GetParam();
+  const bool zarr = c.format == FileFormat::kOmeZarr;
+  auto s = settings({dim("t", 5, T::kTime, c.t_chunk), dim("c", 2, T::kChannel),
+                     dim("y", c.side, T::kSpace, c.side), dim("x", c.side, T::kSpace, c.side)},
+                    c.format, (dir_ / (zarr ? "b.ome.zarr" : "b.ome.tiff")).string());
+  s.compression = c.compression;
+  const std::size_t n = static_cast<std::size_t>(c.side * c.side);
+  std::vector<std::vector<std::uint16_t>> storage;
+  std::vector<std::atomic<int>> released(10);
+  {
+    Stream stream(s);
+    for (std::uint16_t i = 0; i < 10; ++i) {
+      storage.emplace_back(n + 1);  // frame starts one element in: not page aligned
+      const auto f = frame(c.side, c.side, i);
+      std::copy(f.begin(), f.end(), storage.back().begin() + 1);
+      stream.append_borrowed(storage.back().data() + 1, n * 2,
+                             R"({"i": )" + std::to_string(i) + "}",
+                             [&released, i] { released[i].fetch_add(1); });
+    }
+    stream.close();
+    for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(released[i].load(), 1) << "frame " << i;
+    std::vector<std::uint16_t> out(n);
+    for (std::uint16_t i = 0; i < 10; ++i) {
+      ASSERT_TRUE(stream.read_frame(0, {i / 2, i % 2}, out.data()));
+      EXPECT_EQ(out, frame(c.side, c.side, i)) << "frame " << i;
+    }
+  }
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(released[i].load(), 1) << "frame " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, BorrowedFrames,
+    ::testing::Values(BorrowCase{FileFormat::kOmeZarr, 64, 1, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeZarr, 64, 2, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeZarr, 64, 3, Compression::kBloscZstd},
+                      BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeTiff, 1024, 1, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kZstd}));
+
+TEST_F(StreamTest, BorrowedFramesAreHeldUntilTheirChunkIsWritten) {
+  auto s = settings({dim("t", 4, T::kTime, 4), dim("y", 8), dim("x", 8)}, FileFormat::kOmeZarr,
+                    (dir_ / "h.ome.zarr").string());
+  std::vector<std::uint16_t> f = frame(8, 8, 3);
+  std::atomic<int> released{0};
+  Stream stream(s);
+  stream.append_borrowed(f.data(), f.size() * 2, {}, [&] { ++released; });
+  stream.append_borrowed(f.data(), f.size() * 2, {}, [&] { ++released; });
+  stream.flush();
+  // Both frames wait in the open 4-frame chunk: still borrowed.
+  EXPECT_EQ(released.load(), 0);
+  stream.close();  // writes the partial chunk
+  EXPECT_EQ(released.load(), 2);
+}
+
+TEST_F(StreamTest, RefusedBorrowedFramesAreNeverReleased) {
+  auto s = settings({dim("t", 1, T::kTime), dim("y", 4), dim("x", 4)}, FileFormat::kOmeTiff,
+                    (dir_ / "r.ome.tiff").string());
+  Stream stream(s);
+  const auto f = frame(4, 4, 1);
+  int released = 0;
+  auto count = [&] { ++released; };
+  auto code_of = [](auto&& call) {
+    try {
+      call();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::kInternal;
+  };
+  EXPECT_EQ(code_of([&] { stream.append_borrowed(f.data(), 2, {}, count); }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { stream.append_borrowed(nullptr, f.size() * 2, {}, count); }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { stream.append_borrowed(f.data(), f.size() * 2, {}, {}); }),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { stream.append_borrowed(f.data(), f.size() * 2, "[1]", count); }),
+            ErrorCode::kInvalidArgument);
+  stream.append_borrowed(f.data(), f.size() * 2, {}, count);  // still usable
+  EXPECT_EQ(code_of([&] { stream.append_borrowed(f.data(), f.size() * 2, {}, count); }),
+            ErrorCode::kIndexOutOfRange);
+  stream.close();
+  EXPECT_EQ(released, 1);
+  EXPECT_EQ(code_of([&] { stream.append_borrowed(f.data(), f.size() * 2, {}, count); }),
+            ErrorCode::kClosed);
+  EXPECT_EQ(released, 1);
 }
 
 }  // namespace

@@ -397,3 +397,61 @@ def test_events_report_coordinates(make_settings) -> None:
     assert sorted(seen, key=lambda x: x[0])[3][1] == {"t": 1, "c": 1, "y": 0, "x": 0} or sorted(
         seen, key=lambda x: x[0]
     )[3][1] == {"t": 1, "c": 1}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "backend"),
+    [("ome-zarr", "native"), ("ome-tiff", "native"), ("ome-zarr", "tensorstore")],
+)
+def test_copy_false_holds_each_array_until_written(make_settings, fmt: str, backend: str) -> None:
+    import sys
+
+    s = make_settings(
+        "b",
+        format={"name": fmt, "backend": backend},
+        dimensions=[
+            Dimension(name="t", count=6, type="time", chunk_size=4),
+            Dimension(name="y", count=6),
+            Dimension(name="x", count=5),
+        ],
+    )
+    frames = [frame_for(i, (6, 5), "uint16") for i in range(6)]
+
+    def refs() -> list[int]:
+        return [sys.getrefcount(frames[i]) for i in range(6)]
+
+    base = refs()
+    stream = create_stream(s)
+    for i in range(2):
+        stream.append(frames[i], copy=False)
+    stream.flush()
+    if backend == "native" and fmt == "ome-zarr":
+        # Both wait in the open 4-frame chunk: borrowed, not copied.
+        assert refs() == [b + 1 for b in base[:2]] + base[2:]
+    for i in range(2, 6):
+        stream.append(frames[i], copy=False)
+    stream.close()
+    assert refs() == base
+    data = read_back(s)
+    for i in range(6):
+        np.testing.assert_array_equal(data[i], frames[i])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_copy_false_with_a_view_or_a_cast_and_bad_values(make_settings, fmt: str) -> None:
+    s = simple(make_settings, fmt, count=3)
+    wide = np.stack([frame_for(0, (6, 5), "uint16")] * 2, axis=-1)  # (6, 5, 2)
+    with create_stream(s) as stream:
+        with pytest.raises(TypeError, match="copy must be True or False, got 'no'"):
+            stream.append(frame_for(0, (6, 5), "uint16"), copy="no")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"\(8, 9\)"):
+            stream.append(np.zeros((8, 9), np.uint16), copy=False)
+        stream.append(wide[:, :, 0], copy=False)  # not contiguous: queued as a contiguous copy
+        stream.append(frame_for(1, (6, 5), "uint8"), copy=False)  # cast: a new array
+        buf = frame_for(2, (6, 5), "uint16")
+        stream.append(buf, copy=False)
+    buf[:] = 0  # after close the caller may reuse it
+    data = read_back(s)
+    np.testing.assert_array_equal(data[0], frame_for(0, (6, 5), "uint16"))
+    np.testing.assert_array_equal(data[1], frame_for(1, (6, 5), "uint8").astype(np.uint16))
+    np.testing.assert_array_equal(data[2], frame_for(2, (6, 5), "uint16"))

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +49,20 @@ class OME_WRITERS_EXPORT Stream {
   /// into the queue and returns. frame_metadata_json is empty or a JSON object.
   /// Blocks while the memory budget is full, up to the append timeout.
   void append(const void* data, std::size_t nbytes, std::string_view frame_metadata_json = {});
+
+  /// Zero-copy append: queues the caller's frame itself instead of a copy (for
+  /// frame-grabber buffers that the camera software recycles on its own). The
+  /// stream reads `data` until it calls `release`, once, when the frame's bytes
+  /// are in the files (or encoded into a chunk), or when a failed or closed
+  /// stream drops the frame (after a successful close() every frame has been
+  /// released; destroying the stream releases the rest). The bytes must stay
+  /// valid and unchanged until then. `release` runs on a writer
+  /// thread: it must be quick, must not throw, and must not call this stream.
+  /// Borrowed frames count against the memory budget like copied ones, so
+  /// this blocks like append() while the budget is full. If this throws, the
+  /// frame was not taken and `release` is never called.
+  void append_borrowed(const void* data, std::size_t nbytes, std::string_view frame_metadata_json,
+                       std::function<void()> release);
 
   /// Advances past `frames` frames without data (they read as the fill value).
   void skip(std::uint64_t frames = 1);

@@ -72,19 +72,31 @@ FrameBuffer& FrameBuffer::operator=(FrameBuffer&& other) noexcept {
     reset();
     pool_ = other.pool_;
     data_ = other.data_;
+    release_ = std::move(other.release_);
     adopted_ = other.adopted_;
     other.data_ = nullptr;
+    other.release_ = nullptr;
     other.adopted_ = false;
   }
   return *this;
 }
 
 void FrameBuffer::reset() {
-  if (data_ != nullptr) {
+  if (data_ == nullptr) return;
+  if (release_) {
+    auto release = std::move(release_);
+    release_ = nullptr;
+    pool_->return_borrowed(adopted_);
+    try {
+      release();
+    } catch (...) {
+      // The contract forbids throwing; a writer thread has nowhere to report it.
+    }
+  } else {
     pool_->give_back(data_, adopted_);
-    data_ = nullptr;
-    adopted_ = false;
   }
+  data_ = nullptr;
+  adopted_ = false;
 }
 
 void FrameBuffer::adopt() {
@@ -148,6 +160,12 @@ FrameBuffer BufferPool::take() {
   }
   return FrameBuffer(this, allocate());
 }
+
+FrameBuffer BufferPool::borrow(const std::byte* data, std::function<void()> release) {
+  return FrameBuffer(this, data, std::move(release));
+}
+
+void BufferPool::return_borrowed(bool adopted) { budget_.release(block_bytes_, !adopted); }
 
 void BufferPool::adopt() { budget_.adopt_frame(); }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,14 +56,22 @@ class MemoryBudget {
 
 class BufferPool;
 
-/// A frame-sized buffer from the pool; returns itself (and its budget) on destruction.
+/// A frame-sized buffer from the pool, or a caller's frame borrowed for
+/// zero-copy appends; returns itself (and its budget) on destruction, a
+/// borrowed frame by calling its release function. Sinks only read the bytes.
 class FrameBuffer {
  public:
   FrameBuffer() = default;
   FrameBuffer(BufferPool* pool, std::byte* data) : pool_(pool), data_(data) {}
+  FrameBuffer(BufferPool* pool, const std::byte* data, std::function<void()> release)
+      : pool_(pool), data_(const_cast<std::byte*>(data)), release_(std::move(release)) {}
   FrameBuffer(FrameBuffer&& other) noexcept
-      : pool_(other.pool_), data_(other.data_), adopted_(other.adopted_) {
+      : pool_(other.pool_),
+        data_(other.data_),
+        release_(std::move(other.release_)),
+        adopted_(other.adopted_) {
     other.data_ = nullptr;
+    other.release_ = nullptr;
     other.adopted_ = false;
   }
   FrameBuffer& operator=(FrameBuffer&& other) noexcept;
@@ -81,6 +90,7 @@ class FrameBuffer {
  private:
   BufferPool* pool_ = nullptr;
   std::byte* data_ = nullptr;
+  std::function<void()> release_;  ///< set for a borrowed frame
   bool adopted_ = false;
 };
 
@@ -94,6 +104,9 @@ class BufferPool {
 
   /// A block whose budget the caller has already acquired.
   FrameBuffer take();
+  /// Wraps a caller's frame (budget already acquired); `release` runs when the
+  /// writer is done with it.
+  FrameBuffer borrow(const std::byte* data, std::function<void()> release);
   std::size_t block_bytes() const { return block_bytes_; }
 
   /// Allocates and touches one spare block while the budget has room for it,
@@ -111,6 +124,7 @@ class BufferPool {
  private:
   friend class FrameBuffer;
   void give_back(std::byte* block, bool adopted = false);
+  void return_borrowed(bool adopted);
   void adopt();
   std::byte* allocate() const;
   void deallocate(std::byte* block) const;

@@ -93,7 +93,30 @@ class Stream::Impl {
   }
 
   void append(const void* data, std::size_t nbytes, std::string_view metadata) {
+    enqueue_frame(data, nbytes, metadata, [&] {
+      detail::FrameBuffer buffer = pool_.take();
+      copier_.copy(buffer.data(), data, nbytes);
+      return buffer;
+    });
+  }
+
+  void append_borrowed(const void* data, std::size_t nbytes, std::string_view metadata,
+                       std::function<void()> release) {
+    if (!release) {
+      throw Error(ErrorCode::kInvalidArgument, "append_borrowed() needs a release function");
+    }
+    enqueue_frame(data, nbytes, metadata, [&] {
+      return pool_.borrow(static_cast<const std::byte*>(data), std::move(release));
+    });
+  }
+
+  // Checks the frame, waits for room in the budget, then queues the buffer
+  // that `fill` returns (a copy or the borrowed frame). Nothing is taken if
+  // this throws.
+  template <typename Fill>
+  void enqueue_frame(const void* data, std::size_t nbytes, std::string_view metadata, Fill&& fill) {
     check_usable();
+    if (data == nullptr) throw Error(ErrorCode::kInvalidArgument, "frame data is a null pointer");
     if (nbytes != layout_.frame_bytes) {
       throw Error(ErrorCode::kInvalidArgument,
                   "frame has " + std::to_string(nbytes) + " bytes, expected " +
@@ -128,8 +151,7 @@ class Stream::Impl {
                                            std::to_string(budget_.limit()) + " bytes is full)");
     }
     if (waited) ++append_waits_;
-    item.buffer = pool_.take();
-    copier_.copy(item.buffer.data(), data, nbytes);
+    item.buffer = fill();
     item.metadata = std::move(meta);
     ++next_frame_;
     queue_.push(std::move(item));
@@ -272,6 +294,10 @@ Stream& Stream::operator=(Stream&&) noexcept = default;
 
 void Stream::append(const void* data, std::size_t nbytes, std::string_view frame_metadata_json) {
   impl_->append(data, nbytes, frame_metadata_json);
+}
+void Stream::append_borrowed(const void* data, std::size_t nbytes,
+                             std::string_view frame_metadata_json, std::function<void()> release) {
+  impl_->append_borrowed(data, nbytes, frame_metadata_json, std::move(release));
 }
 void Stream::skip(std::uint64_t frames) { impl_->skip(frames); }
 void Stream::flush() { impl_->flush(); }
