@@ -25,7 +25,10 @@ What is measured (all inside this process):
   through /proc/self/clear_refs first when the kernel allows it);
 * the time of one `np.copyto` of a frame between hot buffers (the memcpy reference for
   append latency), and into a buffer that is not in the cache (the copy a writer that
-  queues frames makes: `np.copyto` into the next of `room_bytes` of pre-faulted buffers).
+  queues frames makes: `np.copyto` into the next of `room_bytes` of pre-faulted buffers),
+  and the percentiles of bare `np.copyto`s of the run's own first `room_bytes` of frames,
+  in order, into such buffers (the copy itself, with the sources as cold as the appends
+  find them).
 
 Frames are generated before timing: a few distinct base frames (uncorrelated or smooth
 content), copied into as many unique buffers as `pool_bytes` allows; frame i uses buffer
@@ -279,7 +282,7 @@ class OmeWritersEngine(Engine):
                 if d.get("shard"):
                     kw["shard_size_chunks"] = d["shard"]
             dims.append(ow.Dimension(**kw))
-        if self.job["engine"] == "ours":
+        if self.job["engine"].startswith("ours"):
             backend = "native"
         else:
             backend = "tensorstore" if fmt == "zarr" else "tifffile"
@@ -300,7 +303,10 @@ class OmeWritersEngine(Engine):
         self.output_path = settings.output_path
 
     def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
-        self.stream.append(frame, frame_metadata=meta)
+        if self.job["engine"] == "ours-nocopy":
+            self.stream.append(frame, frame_metadata=meta, copy=False)
+        else:
+            self.stream.append(frame, frame_metadata=meta)
 
     def close(self) -> None:
         self.stream.close()
@@ -568,6 +574,7 @@ class TifffileEngine(Engine):
 ENGINES: dict[str, type[Engine]] = {
     "raw": RawEngine,
     "ours": OmeWritersEngine,
+    "ours-nocopy": OmeWritersEngine,
     "ome-writers-0.3.2": OmeWritersEngine,
     "tensorstore": TensorstoreEngine,
     "tensorstore-await": TensorstoreEngine,
@@ -649,6 +656,23 @@ def _memcpy_cold_ns(frame: np.ndarray, room_bytes: int) -> float:
     return float(np.median(times))
 
 
+def _memcpy_frames_ns(views: list[np.ndarray], frames: int, room_bytes: int) -> dict[str, float]:
+    """Percentiles of `np.copyto` of the run's own frames, in the run's order, each into the
+    next of `room_bytes` of pre-faulted buffers: the bare copy a copying append makes of
+    the same frames (source buffers as they are when appended, i.e. not in the cache)."""
+    nbytes = views[0].nbytes
+    count = max(8, min(room_bytes // max(nbytes, 1), 4096))
+    n = max(1, min(frames, room_bytes // max(nbytes, 1)))
+    slots = np.ones((count, *views[0].shape), views[0].dtype)
+    times = np.empty(n, np.int64)
+    for i in range(n):
+        t = time.perf_counter_ns()
+        np.copyto(slots[i % count], views[i % len(views)])
+        times[i] = time.perf_counter_ns() - t
+    del slots
+    return _percentiles(times)
+
+
 def _percentiles(lat_ns: np.ndarray) -> dict[str, float]:
     return {
         "p50": float(np.percentile(lat_ns, 50)),
@@ -696,6 +720,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     metas = [frame_metadata(i) for i in range(frames)] if case.get("metadata") else None
     memcpy_ns = _memcpy_ns(views[0])
     memcpy_cold_ns = _memcpy_cold_ns(views[0], int(job.get("room_bytes", 256 << 20)))
+    memcpy_frames = _memcpy_frames_ns(views, frames, int(job.get("room_bytes", 256 << 20)))
 
     engine = ENGINES[job["engine"]](job, layout)
     hwm_reset = _reset_peak_rss()
@@ -757,6 +782,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         "append_ns_room": _percentiles(lat[:room]),
         "memcpy_ns": memcpy_ns,
         "memcpy_cold_ns": memcpy_cold_ns,
+        "memcpy_frames_ns": memcpy_frames,
         "rss_before_kib": rss_before,
         "hwm_end_kib": hwm_end,
         "rss_end_kib": rss_end,

@@ -18,13 +18,15 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 /// per 1 GiB. Returns the number of bytes written.
 void write_file(const std::filesystem::path& path, const void* data, std::size_t nbytes);
 
-/// Like write_file, but with O_DIRECT (bypassing the page cache) when `data` is
-/// 4096-byte aligned and the file system supports it; falls back otherwise.
+/// Like write_file, but with O_DIRECT (bypassing the page cache) when the file
+/// system supports it and the data is at least a page (unaligned data goes
+/// through a per-thread 1 MiB aligned bounce buffer); falls back otherwise.
 void write_file_direct(const std::filesystem::path& path, const void* data, std::size_t nbytes);
 
 /// Writes the concatenation of `pieces` (address, bytes) as a new file: with
 /// O_DIRECT straight from them when every piece is page aligned in address
-/// and size, else through the page cache.
+/// and size, with O_DIRECT through a per-thread bounce buffer when they are
+/// not but hold 64 KiB or more, else through the page cache.
 void write_file_gather(const std::filesystem::path& path,
                        const std::vector<std::pair<const void*, std::size_t>>& pieces);
 
