@@ -4,7 +4,8 @@
 
 Prints (or writes between the README's `<!-- bench:start -->` / `<!-- bench:end -->`
 markers) one row per case and output format: our durable MB/s, the best peer's, the
-raw baseline's, the two ratios, CPU s/GB and peak RSS growth.
+raw baseline's, the two ratios, CPU s/GB, peak RSS growth, and the p99 of `append` (while
+the queue has room) over a hot memcpy of one frame, copying and with `copy=False`.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def table(data: dict) -> str:
         "runs; every run's files verified by an independent reader.",
         "",
         "| case | ours | durable MB/s | best peer (MB/s) | raw MB/s | ÷ raw | ÷ best peer "
-        "| CPU s/GB (peer) | RSS growth MiB |",
-        "|---|---|--:|---|--:|--:|--:|--:|--:|",
+        "| CPU s/GB (peer) | RSS growth MiB | append p99 ÷ memcpy (copy=False) |",
+        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|",
     ]
     for case, rows in data["summaries"].items():
         raw = next((r for r in rows if r["engine"] == "raw"), None)
@@ -44,13 +45,26 @@ def table(data: dict) -> str:
             label = r["row"].removeprefix("ours ")
             peer_text = f"{peer['row']} ({peer['mbps_durable']:.0f})" if peer else "—"
             ratio_peer = f"{r['ratio_best_peer']:.2f}×" if r.get("ratio_best_peer") else "—"
+            nocopy = next(
+                (
+                    p
+                    for p in rows
+                    if p["engine"] == "ours-nocopy"
+                    and p.get("status") == "OK"
+                    and (p["format"], p["compression"]) == (r["format"], r["compression"])
+                ),
+                None,
+            )
+            p99 = f"{r['p99_over_memcpy']:.1f}×" if r.get("p99_over_memcpy") else "—"
+            if nocopy and nocopy.get("p99_over_memcpy") is not None:
+                p99 += f" ({nocopy['p99_over_memcpy']:.2f}×)"
             cpu = f"{r['cpu_s_per_gb']:.2f}"
             if cpu_peer:
                 cpu += f" ({cpu_peer['cpu_s_per_gb']:.2f})"
             lines.append(
                 f"| {case} | {label} | {r['mbps_durable']:.0f} | {peer_text} | "
                 f"{raw['mbps_durable'] if raw else 0:.0f} | {r['ratio_raw']:.2f}× | {ratio_peer} | "
-                f"{cpu} | {r['rss_growth_max_mib']:.0f} |"
+                f"{cpu} | {r['rss_growth_max_mib']:.0f} | {p99} |"
             )
     lines += ["", "![durable MB/s per case and engine](benchmarks/results/latest.png)"]
     return "\n".join(lines)

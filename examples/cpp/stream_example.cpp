@@ -1,9 +1,11 @@
 // Streams a small time-lapse to OME-Zarr and OME-TIFF from C++, the way a
-// camera program would: fill the settings, append frames, close.
+// camera program would: fill the settings, append frames (copied, then
+// borrowed from the program's own buffers without a copy), close.
 //
 //   stream_example OUTPUT_DIR
 #include <ome_writers/ome_writers.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -42,13 +44,27 @@ int main(int argc, char** argv) {
     try {
       Stream stream(s);
       std::vector<std::uint16_t> frame(64 * 48);
-      for (std::uint16_t i = 0; i < 6; ++i) {
-        // Frame i holds the value i everywhere: the verifier checks each frame's place.
-        std::fill(frame.begin(), frame.end(), i);
+      // Frame i holds the value i everywhere: the verifier checks each frame's place.
+      for (std::uint16_t i = 0; i < 3; ++i) {
+        std::fill(frame.begin(), frame.end(), i);  // one buffer, reused: append copies it
         stream.append(frame.data(), frame.size() * sizeof(std::uint16_t),
                       "{\"frame\": " + std::to_string(i) + "}");
       }
+      // Zero-copy: each frame stays in its own buffer until the stream releases it.
+      std::vector<std::vector<std::uint16_t>> grabbed(3, std::vector<std::uint16_t>(64 * 48));
+      std::atomic<int> released{0};
+      for (std::uint16_t i = 3; i < 6; ++i) {
+        auto& buffer = grabbed[i - 3];
+        std::fill(buffer.begin(), buffer.end(), i);
+        stream.append_borrowed(buffer.data(), buffer.size() * sizeof(std::uint16_t),
+                               "{\"frame\": " + std::to_string(i) + "}",
+                               [&released] { ++released; });
+      }
       stream.close();
+      if (released != 3) {
+        std::cerr << "expected 3 borrowed frames released, got " << released << "\n";
+        return 1;
+      }
       std::cout << "wrote " << stream.output_path() << "\n";
     } catch (const Error& e) {
       std::cerr << "ome_writers error (" << error_code_name(e.code()) << "): " << e.what() << "\n";

@@ -73,6 +73,47 @@ def test_storage_failure_mid_stream_is_reported_and_earlier_frames_survive(
         np.testing.assert_array_equal(data[i], frame_for(i, (8, 8), "uint16"))
 
 
+def test_borrowed_frames_are_released_when_storage_fails(tmp_path: Path) -> None:
+    import sys
+
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "b.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=None, type="time", chunk_size=2),
+            Dimension(name="y", count=8),
+            Dimension(name="x", count=8),
+        ],
+    )
+    frames = [frame_for(i, (8, 8), "uint16") for i in range(6)]
+
+    def refs() -> list[int]:
+        return [sys.getrefcount(frames[i]) for i in range(6)]
+
+    base = refs()
+    stream = create_stream(s)
+    for i in range(2):
+        stream.append(frames[i], copy=False)
+    stream.flush()
+    chunks = Path(s.output_path) / "0" / "c"
+    shutil.move(chunks, tmp_path / "saved_chunks")
+    chunks.write_text("in the way")
+    for i in range(2, 5):  # frame 4 waits in an open chunk when the failure surfaces
+        stream.append(frames[i], copy=False)
+    with pytest.raises(OSError, match="c"):
+        stream.flush()
+    with pytest.raises(OSError):
+        stream.append(frames[5], copy=False)  # refused: never held
+    with pytest.raises(OSError):
+        stream.close()
+    assert refs() == base  # every borrowed array was let go, the failed ones too
+    chunks.unlink()
+    shutil.move(tmp_path / "saved_chunks", chunks)
+    data = read_zarr_both(Path(s.output_path) / "0")
+    for i in range(2):
+        np.testing.assert_array_equal(data[i], frames[i])
+
+
 def test_chunk_larger_than_the_memory_budget_is_rejected_at_create(tmp_path: Path) -> None:
     s = AcquisitionSettings(
         root_path=str(tmp_path / "big.ome.zarr"),
