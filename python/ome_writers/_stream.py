@@ -142,11 +142,13 @@ class OMEStream:
         """Write the next frame (in acquisition order).
 
         The frame is copied before this returns. With `copy=False` (an extension of
-        this package) the native engine queues the caller's array itself instead,
-        holding a reference to it until the frame is in the files (a frame in a
-        chunk that is still being filled stays held, across `flush()` too): the
-        caller must not change the array before `close()`. This saves the copy for
-        frames the caller does not reuse; other engines copy.
+        this package) the native engine queues the caller's array itself instead and
+        holds a reference to it until it is done with it: when the frame is in the
+        files (a frame in a chunk that is still being filled stays held, across
+        `flush()` too), or, for uncompressed Zarr from an array that is not page
+        aligned, once a writer thread has copied it. The caller must not change the
+        array before `close()`. This saves the caller's thread the copy for frames it
+        does not reuse; other engines copy.
 
         `frame_metadata` is a JSON-able mapping; the keys `delta_t`, `exposure_time`,
         `position_x`, `position_y` and `position_z` become OME-TIFF Plane attributes,

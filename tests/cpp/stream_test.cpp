@@ -4,6 +4,7 @@
 #include <tiffio.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
 #include "test_support.hpp"
+#include "util/pages.hpp"
 #include "zarr/codecs.hpp"
 
 namespace ome_writers {
@@ -200,19 +202,65 @@ INSTANTIATE_TEST_SUITE_P(
                       BorrowCase{FileFormat::kOmeTiff, 1024, 1, Compression::kNone},
                       BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kZstd}));
 
-TEST_F(StreamTest, BorrowedFramesAreHeldUntilTheirChunkIsWritten) {
-  auto s = settings({dim("t", 4, T::kTime, 4), dim("y", 8), dim("x", 8)}, FileFormat::kOmeZarr,
+TEST_F(StreamTest, BorrowedFramesAreHeldUntilWrittenOrCopied) {
+  auto s = settings({dim("t", 4, T::kTime, 4), dim("y", 64), dim("x", 64)}, FileFormat::kOmeZarr,
                     (dir_ / "h.ome.zarr").string());
-  std::vector<std::uint16_t> f = frame(8, 8, 3);
-  std::atomic<int> released{0};
+  const std::vector<std::uint16_t> f = frame(64, 64, 3);
+  const std::size_t nbytes = f.size() * 2;
+  const std::size_t mapped = 2 * nbytes + 2 * 4096;
+  std::byte* aligned = detail::map_pages(mapped);
+  std::memcpy(aligned, f.data(), nbytes);
+  std::byte* unaligned = aligned + nbytes + 4096 + 8;
+  std::memcpy(unaligned, f.data(), nbytes);
+  std::atomic<int> aligned_released{0};
+  std::atomic<int> unaligned_released{0};
+  {
+    Stream stream(s);
+    stream.append_borrowed(aligned, nbytes, {}, [&] { ++aligned_released; });
+    stream.append_borrowed(unaligned, nbytes, {}, [&] { ++unaligned_released; });
+    stream.flush();
+    // Both wait in the open 4-frame chunk. The aligned one is still borrowed
+    // (it goes to the disk from the caller's memory); the other was copied
+    // into the stream's memory and handed back.
+    EXPECT_EQ(aligned_released.load(), 0);
+    EXPECT_EQ(unaligned_released.load(), 1);
+    stream.close();  // writes the partial chunk
+    EXPECT_EQ(aligned_released.load(), 1);
+    EXPECT_EQ(unaligned_released.load(), 1);
+    std::vector<std::uint16_t> out(f.size());
+    for (std::int64_t t = 0; t < 2; ++t) {
+      ASSERT_TRUE(stream.read_frame(0, {t}, out.data()));
+      EXPECT_EQ(out, f) << "frame " << t;
+    }
+  }
+  detail::unmap_pages(aligned, mapped);
+}
+
+TEST_F(StreamTest, FrameMetadataMustBeAJsonObject) {
+  auto s = settings({dim("t", 4, T::kTime), dim("y", 4), dim("x", 4)}, FileFormat::kOmeZarr,
+                    (dir_ / "m.ome.zarr").string());
   Stream stream(s);
-  stream.append_borrowed(f.data(), f.size() * 2, {}, [&] { ++released; });
-  stream.append_borrowed(f.data(), f.size() * 2, {}, [&] { ++released; });
-  stream.flush();
-  // Both frames wait in the open 4-frame chunk: still borrowed.
-  EXPECT_EQ(released.load(), 0);
-  stream.close();  // writes the partial chunk
-  EXPECT_EQ(released.load(), 2);
+  const auto f = frame(4, 4, 1);
+  for (const char* bad : {"{not json", "{} x", "{", "[1]", "\"text\"", "  7 ", "null"}) {
+    try {
+      stream.append(f.data(), f.size() * 2, bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find("frame_metadata"), std::string::npos) << e.what();
+    }
+  }
+  stream.append(f.data(), f.size() * 2, " {\n} ");  // empty: no entry
+  stream.append(f.data(), f.size() * 2, "\t{ \"a\": [1, {\"b\": null}] }\n");
+  stream.append(f.data(), f.size() * 2, "{}");
+  stream.append(f.data(), f.size() * 2, R"({"i": 3})");
+  stream.close();
+  const auto meta = nlohmann::json::parse(std::ifstream(dir_ / "m.ome.zarr" / "zarr.json"));
+  const auto& entries = meta["attributes"]["ome_writers"]["frame_metadata"];
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0]["a"], nlohmann::json::parse(R"([1, {"b": null}])"));
+  EXPECT_EQ(entries[0]["storage_index"], nlohmann::json::parse("[1]"));
+  EXPECT_EQ(entries[1]["i"], 3);
 }
 
 TEST_F(StreamTest, RefusedBorrowedFramesAreNeverReleased) {

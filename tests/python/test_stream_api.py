@@ -399,36 +399,60 @@ def test_events_report_coordinates(make_settings) -> None:
     )[3][1] == {"t": 1, "c": 1}
 
 
+def page_aligned(values: np.ndarray) -> np.ndarray:
+    """A copy of `values` whose data starts on a 4 KiB page."""
+    raw = np.empty(values.nbytes + 4096, np.uint8)
+    offset = -raw.ctypes.data % 4096
+    out = raw[offset : offset + values.nbytes].view(values.dtype).reshape(values.shape)
+    out[...] = values
+    return out
+
+
 @pytest.mark.parametrize(
-    ("fmt", "backend"),
-    [("ome-zarr", "native"), ("ome-tiff", "native"), ("ome-zarr", "tensorstore")],
+    ("fmt", "backend", "compression", "held"),
+    [
+        ("ome-zarr", "native", "blosc-zstd", "all"),  # encoders read the arrays themselves
+        ("ome-zarr", "native", None, "aligned"),  # O_DIRECT from aligned arrays; others copied
+        ("ome-tiff", "native", None, "none"),  # each plane is written at once
+        ("ome-zarr", "tensorstore", None, "any"),  # its own business until close
+    ],
 )
-def test_copy_false_holds_each_array_until_written(make_settings, fmt: str, backend: str) -> None:
+def test_copy_false_holds_arrays_until_written(
+    make_settings, fmt: str, backend: str, compression: str | None, held: str
+) -> None:
     import sys
 
     s = make_settings(
         "b",
         format={"name": fmt, "backend": backend},
+        compression=compression,
         dimensions=[
             Dimension(name="t", count=6, type="time", chunk_size=4),
-            Dimension(name="y", count=6),
-            Dimension(name="x", count=5),
+            Dimension(name="y", count=64),
+            Dimension(name="x", count=64),
         ],
     )
-    frames = [frame_for(i, (6, 5), "uint16") for i in range(6)]
+    frames = [frame_for(i, (64, 64), "uint16") for i in range(6)]
+    frames[0] = page_aligned(frames[0])
+    frames[1] = page_aligned(frames[1])
+    misaligned = np.empty(64 * 64 * 2 + 4096 + 2, np.uint8)
+    start = -misaligned.ctypes.data % 4096 + 2
+    frames[2] = misaligned[start : start + 64 * 64 * 2].view(np.uint16).reshape(64, 64)
+    frames[2][...] = frame_for(2, (64, 64), "uint16")
 
     def refs() -> list[int]:
         return [sys.getrefcount(frames[i]) for i in range(6)]
 
     base = refs()
     stream = create_stream(s)
-    for i in range(2):
+    for i in range(3):
         stream.append(frames[i], copy=False)
     stream.flush()
-    if backend == "native" and fmt == "ome-zarr":
-        # Both wait in the open 4-frame chunk: borrowed, not copied.
-        assert refs() == [b + 1 for b in base[:2]] + base[2:]
-    for i in range(2, 6):
+    # All three wait in the open 4-frame chunk (Zarr) or are written (TIFF).
+    if held != "any":
+        expect = {"all": [1, 1, 1], "aligned": [1, 1, 0], "none": [0, 0, 0]}[held]
+        assert refs() == [b + e for b, e in zip(base, [*expect, 0, 0, 0], strict=True)]
+    for i in range(3, 6):
         stream.append(frames[i], copy=False)
     stream.close()
     assert refs() == base

@@ -52,12 +52,14 @@ class OME_WRITERS_EXPORT Stream {
 
   /// Zero-copy append: queues the caller's frame itself instead of a copy (for
   /// frame-grabber buffers that the camera software recycles on its own). The
-  /// stream reads `data` until it calls `release`, once, when the frame's bytes
-  /// are in the files (or encoded into a chunk), or when a failed or closed
-  /// stream drops the frame (after a successful close() every frame has been
-  /// released; destroying the stream releases the rest). The bytes must stay
-  /// valid and unchanged until then. `release` runs on a writer
-  /// thread: it must be quick, must not throw, and must not call this stream.
+  /// stream reads `data` until it calls `release`, once: when the frame's bytes
+  /// are in the files or encoded into a chunk, when a failed or closed stream
+  /// drops the frame, or, for uncompressed Zarr chunks (written with O_DIRECT,
+  /// which needs page-aligned memory) from a buffer that is not page aligned,
+  /// as soon as a writer thread has copied it. After close() every frame has
+  /// been released; destroying the stream releases the rest. The bytes must
+  /// stay valid and unchanged until then. `release` runs on a writer thread:
+  /// it must be quick, must not throw, and must not call this stream.
   /// Borrowed frames count against the memory budget like copied ones, so
   /// this blocks like append() while the budget is full. If this throws, the
   /// frame was not taken and `release` is never called.

@@ -1,5 +1,6 @@
 #include "core/frame_queue.hpp"
 
+#include "util/frame_copy.hpp"
 #include "util/pages.hpp"
 
 namespace ome_writers::detail {
@@ -99,6 +100,20 @@ void FrameBuffer::reset() {
   adopted_ = false;
 }
 
+void FrameBuffer::make_owned() {
+  if (!release_) return;
+  std::byte* block = pool_->take_block();
+  copy_frame(block, data_, pool_->block_bytes());
+  auto release = std::move(release_);
+  release_ = nullptr;
+  data_ = block;
+  try {
+    release();
+  } catch (...) {
+    // As in reset(): the contract forbids throwing.
+  }
+}
+
 void FrameBuffer::adopt() {
   if (data_ != nullptr && !adopted_) {
     pool_->adopt();
@@ -148,17 +163,19 @@ void BufferPool::prepare_spare() {
   free_.push_back(block);
 }
 
-FrameBuffer BufferPool::take() {
+FrameBuffer BufferPool::take() { return FrameBuffer(this, take_block()); }
+
+std::byte* BufferPool::take_block() {
   {
     std::lock_guard lock(mutex_);
     if (!free_.empty()) {
       std::byte* block = free_.back();
       free_.pop_back();
       budget_.unkeep(block_bytes_);
-      return FrameBuffer(this, block);
+      return block;
     }
   }
-  return FrameBuffer(this, allocate());
+  return allocate();
 }
 
 FrameBuffer BufferPool::borrow(const std::byte* data, std::function<void()> release) {

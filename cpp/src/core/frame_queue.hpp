@@ -81,6 +81,11 @@ class FrameBuffer {
 
   std::byte* data() const { return data_; }
   explicit operator bool() const { return data_ != nullptr; }
+  /// A caller's frame (zero-copy append), not a pooled block.
+  bool borrowed() const { return static_cast<bool>(release_); }
+  /// Turns a borrowed frame into a pooled copy of it and releases the caller's
+  /// buffer; the budget it holds and its adopted state carry over.
+  void make_owned();
   void reset();
   /// The writer keeps this frame (in a chunk still being assembled): it stops
   /// counting as queued, so append() is never refused for want of frames the
@@ -104,6 +109,8 @@ class BufferPool {
 
   /// A block whose budget the caller has already acquired.
   FrameBuffer take();
+  /// A block for a borrowed frame being copied (its budget is the frame's).
+  std::byte* take_block();
   /// Wraps a caller's frame (budget already acquired); `release` runs when the
   /// writer is done with it.
   FrameBuffer borrow(const std::byte* data, std::function<void()> release);

@@ -19,6 +19,11 @@ class Sink {
   /// Stores one frame; the sink owns the buffer from here on.
   virtual void write_frame(const FrameLocation& where, FrameBuffer frame,
                            const std::string& metadata_json) = 0;
+  /// True when the sink writes frames straight from their buffers with
+  /// O_DIRECT: a borrowed frame that is not page aligned is then better copied
+  /// into a pooled slot by the writer thread (which also hands the caller's
+  /// buffer back sooner) than bounced by each file write.
+  virtual bool wants_aligned_frames() const { return false; }
   /// Records a frame that has no data (fill value).
   virtual void skip_frame(const FrameLocation& where) = 0;
   /// Makes everything received so far durable against a process crash.

@@ -14,6 +14,7 @@
 #include "tiff/tiff_sink.hpp"
 #include "util/frame_copy.hpp"
 #include "util/fs.hpp"
+#include "util/pages.hpp"
 #include "util/thread_priority.hpp"
 #include "zarr/zarr_sink.hpp"
 
@@ -126,17 +127,25 @@ class Stream::Impl {
     }
     std::string meta;
     if (!metadata.empty()) {
-      nlohmann::json parsed;
-      try {
-        parsed = nlohmann::json::parse(metadata);
-      } catch (const nlohmann::json::exception& e) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    std::string("frame_metadata is not valid JSON: ") + e.what());
+      // Checked without building the document (the writer parses it once):
+      // valid JSON whose first token opens an object; "{}" means none.
+      if (!nlohmann::json::accept(metadata)) {
+        try {
+          (void)nlohmann::json::parse(metadata);  // for the parser's message
+        } catch (const nlohmann::json::exception& e) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      std::string("frame_metadata is not valid JSON: ") + e.what());
+        }
       }
-      if (!parsed.is_object()) {
+      const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+      std::size_t i = 0;
+      while (i < metadata.size() && ws(metadata[i])) ++i;
+      if (i == metadata.size() || metadata[i] != '{') {
         throw Error(ErrorCode::kInvalidArgument, "frame_metadata must be a JSON object");
       }
-      if (!parsed.empty()) meta.assign(metadata);
+      ++i;
+      while (i < metadata.size() && ws(metadata[i])) ++i;
+      if (i < metadata.size() && metadata[i] != '}') meta.assign(metadata);
     }
     detail::QueueItem item;
     item.kind = detail::QueueItem::Kind::kFrame;
@@ -238,7 +247,13 @@ class Stream::Impl {
       try {
         switch (item.kind) {
           case Kind::kFrame:
-            if (!failed()) sink_->write_frame(item.location, std::move(item.buffer), item.metadata);
+            if (!failed()) {
+              if (item.buffer.borrowed() && sink_->wants_aligned_frames() &&
+                  !detail::is_page_aligned(item.buffer.data())) {
+                item.buffer.make_owned();
+              }
+              sink_->write_frame(item.location, std::move(item.buffer), item.metadata);
+            }
             ++frames_written_;
             pool_.prepare_spare();
             break;

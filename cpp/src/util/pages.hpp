@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 
 namespace ome_writers::detail {
@@ -19,6 +20,11 @@ inline std::byte* map_pages(std::size_t bytes, bool populate = false) {
   // Large frames fault in 2 MiB pages where the kernel allows it.
   if (bytes >= (2u << 20)) ::madvise(p, bytes, MADV_HUGEPAGE);
   return static_cast<std::byte*>(p);
+}
+
+/// True when `p` starts a 4 KiB page (what O_DIRECT needs of a buffer).
+inline bool is_page_aligned(const void* p) noexcept {
+  return reinterpret_cast<std::uintptr_t>(p) % 4096 == 0;
 }
 
 inline void unmap_pages(std::byte* p, std::size_t bytes) noexcept {

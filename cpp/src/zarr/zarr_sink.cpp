@@ -280,6 +280,10 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
   place(a, where, &frame);
 }
 
+bool ZarrSink::wants_aligned_frames() const {
+  return settings_.engine.direct_io && !codec_.compresses();
+}
+
 void ZarrSink::skip_frame(const FrameLocation& where) {
   place(array(where.position), where, nullptr);
 }

@@ -32,6 +32,8 @@ class ZarrSink final : public Sink {
   void write_frame(const FrameLocation& where, FrameBuffer frame,
                    const std::string& metadata_json) override;
   void skip_frame(const FrameLocation& where) override;
+  /// Plain (uncompressed) chunks go to the disk from the frames' buffers.
+  bool wants_aligned_frames() const override;
   void flush() override;
   void close() override;
   /// One syncfs() for the whole store: thousands of chunk files would cost a
