@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,11 @@ def frame_for(n: int, shape: tuple[int, int], dtype: np.dtype | str) -> np.ndarr
     if dtype.kind == "c":
         frame = frame + 1j * (n + 0.5)
     return frame
+
+
+def refcounts(arrays: Sequence[object]) -> list[int]:
+    """Reference counts of `arrays` (compare two calls: a held array counts one more)."""
+    return [sys.getrefcount(arrays[i]) for i in range(len(arrays))]
 
 
 def acquisition_index(n: int, counts: Sequence[int | None]) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import frame_for, read_zarr_both
+from conftest import frame_for, read_zarr_both, refcounts
 from ome_writers import AcquisitionSettings, Dimension, create_stream
 
 
@@ -74,8 +74,6 @@ def test_storage_failure_mid_stream_is_reported_and_earlier_frames_survive(
 
 
 def test_borrowed_frames_are_released_when_storage_fails(tmp_path: Path) -> None:
-    import sys
-
     s = AcquisitionSettings(
         root_path=str(tmp_path / "b.ome.zarr"),
         dtype="uint16",
@@ -87,10 +85,7 @@ def test_borrowed_frames_are_released_when_storage_fails(tmp_path: Path) -> None
     )
     frames = [frame_for(i, (8, 8), "uint16") for i in range(6)]
 
-    def refs() -> list[int]:
-        return [sys.getrefcount(frames[i]) for i in range(6)]
-
-    base = refs()
+    base = refcounts(frames)
     stream = create_stream(s)
     for i in range(2):
         stream.append(frames[i], copy=False)
@@ -106,7 +101,7 @@ def test_borrowed_frames_are_released_when_storage_fails(tmp_path: Path) -> None
         stream.append(frames[5], copy=False)  # refused: never held
     with pytest.raises(OSError):
         stream.close()
-    assert refs() == base  # every borrowed array was let go, the failed ones too
+    assert refcounts(frames) == base  # every borrowed array was let go, the failed ones too
     chunks.unlink()
     shutil.move(tmp_path / "saved_chunks", chunks)
     data = read_zarr_both(Path(s.output_path) / "0")

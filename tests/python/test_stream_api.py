@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ome_writers
-from conftest import frame_for, read_zarr_both
+from conftest import frame_for, read_zarr_both, refcounts
 from ome_writers import AcquisitionSettings, Dimension, Position, _core, create_stream
 
 FORMATS = ["ome-zarr", "ome-tiff"]
@@ -420,8 +420,6 @@ def page_aligned(values: np.ndarray) -> np.ndarray:
 def test_copy_false_holds_arrays_until_written(
     make_settings, fmt: str, backend: str, compression: str | None, held: str
 ) -> None:
-    import sys
-
     s = make_settings(
         "b",
         format={"name": fmt, "backend": backend},
@@ -440,10 +438,7 @@ def test_copy_false_holds_arrays_until_written(
     frames[2] = misaligned[start : start + 64 * 64 * 2].view(np.uint16).reshape(64, 64)
     frames[2][...] = frame_for(2, (64, 64), "uint16")
 
-    def refs() -> list[int]:
-        return [sys.getrefcount(frames[i]) for i in range(6)]
-
-    base = refs()
+    base = refcounts(frames)
     stream = create_stream(s)
     for i in range(3):
         stream.append(frames[i], copy=False)
@@ -451,11 +446,11 @@ def test_copy_false_holds_arrays_until_written(
     # All three wait in the open 4-frame chunk (Zarr) or are written (TIFF).
     if held != "any":
         expect = {"all": [1, 1, 1], "aligned": [1, 1, 0], "none": [0, 0, 0]}[held]
-        assert refs() == [b + e for b, e in zip(base, [*expect, 0, 0, 0], strict=True)]
+        assert refcounts(frames) == [b + e for b, e in zip(base, [*expect, 0, 0, 0], strict=True)]
     for i in range(3, 6):
         stream.append(frames[i], copy=False)
     stream.close()
-    assert refs() == base
+    assert refcounts(frames) == base
     data = read_back(s)
     for i in range(6):
         np.testing.assert_array_equal(data[i], frames[i])
