@@ -643,34 +643,32 @@ def _memcpy_ns(frame: np.ndarray, repeats: int = 15) -> float:
     return float(np.median(times))
 
 
+def _copy_times_ns(sources: list[np.ndarray], n: int | None, room_bytes: int) -> np.ndarray:
+    """Times of `np.copyto` of sources[i % len(sources)], i < n, each into the next of
+    `room_bytes` of pre-faulted buffers (all of them once when n is None)."""
+    count = max(8, min(room_bytes // max(sources[0].nbytes, 1), 4096))
+    n = count if n is None else n
+    slots = np.ones((count, *sources[0].shape), sources[0].dtype)
+    times = np.empty(n, np.int64)
+    for i in range(n):
+        t = time.perf_counter_ns()
+        np.copyto(slots[i % count], sources[i % len(sources)])
+        times[i] = time.perf_counter_ns() - t
+    del slots
+    return times
+
+
 def _memcpy_cold_ns(frame: np.ndarray, room_bytes: int) -> float:
     """Median np.copyto of a frame into each of `room_bytes` of pre-faulted buffers in turn."""
-    count = max(8, min(room_bytes // max(frame.nbytes, 1), 4096))
-    slots = np.ones((count, *frame.shape), frame.dtype)
-    times = []
-    for k in range(count):
-        t = time.perf_counter_ns()
-        np.copyto(slots[k], frame)
-        times.append(time.perf_counter_ns() - t)
-    del slots
-    return float(np.median(times))
+    return float(np.median(_copy_times_ns([frame], None, room_bytes)))
 
 
 def _memcpy_frames_ns(views: list[np.ndarray], frames: int, room_bytes: int) -> dict[str, float]:
     """Percentiles of `np.copyto` of the run's own frames, in the run's order, each into the
     next of `room_bytes` of pre-faulted buffers: the bare copy a copying append makes of
     the same frames (source buffers as they are when appended, i.e. not in the cache)."""
-    nbytes = views[0].nbytes
-    count = max(8, min(room_bytes // max(nbytes, 1), 4096))
-    n = max(1, min(frames, room_bytes // max(nbytes, 1)))
-    slots = np.ones((count, *views[0].shape), views[0].dtype)
-    times = np.empty(n, np.int64)
-    for i in range(n):
-        t = time.perf_counter_ns()
-        np.copyto(slots[i % count], views[i % len(views)])
-        times[i] = time.perf_counter_ns() - t
-    del slots
-    return _percentiles(times)
+    n = max(1, min(frames, room_bytes // max(views[0].nbytes, 1)))
+    return _percentiles(_copy_times_ns(views, n, room_bytes))
 
 
 def _percentiles(lat_ns: np.ndarray) -> dict[str, float]:

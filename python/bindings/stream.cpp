@@ -30,6 +30,11 @@ class BorrowedViews {
     static auto* views = new BorrowedViews;  // never destroyed: writers may outlive the module
     return *views;
   }
+  /// Releases the views of finished frames when it goes out of scope (declare
+  /// it before a gil_scoped_release: it then runs with the GIL held again).
+  struct DrainOnExit {
+    ~DrainOnExit() { instance().drain(); }
+  };
   void done(Py_buffer* view) {
     std::lock_guard lock(mutex_);
     done_.push_back(view);
@@ -101,32 +106,22 @@ void bind_stream(nb::module_& m) {
           nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
           "Queues a C-contiguous buffer itself, without a copy; it is held (and must not be "
           "changed) until written.")
-      .def_static(
-          "release_borrowed", [] { BorrowedViews::instance().drain(); },
-          "Releases the buffers of borrowed frames the writers are done with.")
       .def("skip", &Stream::skip, nb::arg("frames") = 1, nb::call_guard<nb::gil_scoped_release>(),
            "Advances past frames that have no data.")
       .def(
           "flush",
           [](Stream& s) {
-            {
-              nb::gil_scoped_release release;
-              s.flush();
-            }
-            BorrowedViews::instance().drain();
+            BorrowedViews::DrainOnExit drain;
+            nb::gil_scoped_release release;
+            s.flush();
           },
           "Waits until everything appended is in the files.")
       .def(
           "close",
           [](Stream& s) {
-            try {
-              nb::gil_scoped_release release;
-              s.close();
-            } catch (...) {
-              BorrowedViews::instance().drain();
-              throw;
-            }
-            BorrowedViews::instance().drain();
+            BorrowedViews::DrainOnExit drain;
+            nb::gil_scoped_release release;
+            s.close();
           },
           "Drains the queue, writes the final metadata and closes the files.")
       .def_prop_ro("closed", &Stream::closed, "True after close().")

@@ -39,10 +39,6 @@ class Stream:
         Queues a C-contiguous buffer itself, without a copy; it is held (and must not be changed) until written.
         """
 
-    @staticmethod
-    def release_borrowed() -> None:
-        """Releases the buffers of borrowed frames the writers are done with."""
-
     def skip(self, frames: int = 1) -> None:
         """Advances past frames that have no data."""
 

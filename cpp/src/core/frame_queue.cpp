@@ -5,6 +5,21 @@
 
 namespace ome_writers::detail {
 
+namespace {
+
+// Hands a borrowed frame back to its owner. The contract forbids the release
+// function to throw; a writer thread would have nowhere to report it.
+void call_release(std::function<void()>& release) noexcept {
+  auto fn = std::move(release);
+  release = nullptr;
+  try {
+    fn();
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
 bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout,
                                      bool* waited) {
   std::unique_lock lock(mutex_);
@@ -85,14 +100,8 @@ FrameBuffer& FrameBuffer::operator=(FrameBuffer&& other) noexcept {
 void FrameBuffer::reset() {
   if (data_ == nullptr) return;
   if (release_) {
-    auto release = std::move(release_);
-    release_ = nullptr;
     pool_->return_borrowed(adopted_);
-    try {
-      release();
-    } catch (...) {
-      // The contract forbids throwing; a writer thread has nowhere to report it.
-    }
+    call_release(release_);
   } else {
     pool_->give_back(data_, adopted_);
   }
@@ -104,14 +113,8 @@ void FrameBuffer::make_owned() {
   if (!release_) return;
   std::byte* block = pool_->take_block();
   copy_frame(block, data_, pool_->block_bytes());
-  auto release = std::move(release_);
-  release_ = nullptr;
   data_ = block;
-  try {
-    release();
-  } catch (...) {
-    // As in reset(): the contract forbids throwing.
-  }
+  call_release(release_);
 }
 
 void FrameBuffer::adopt() {

@@ -19,10 +19,6 @@ namespace {
 // reached the disk two steps behind (no dirty-page build-up, no reclaim).
 constexpr std::uint64_t kWritebackStep = 16u << 20;
 
-bool aligned(const void* p, std::size_t page) {
-  return (reinterpret_cast<std::uintptr_t>(p) & (page - 1)) == 0;
-}
-
 }  // namespace
 
 DirectFile::DirectFile(const std::filesystem::path& path, std::size_t stage_bytes, bool direct)
@@ -111,7 +107,7 @@ void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
 }
 
 void DirectFile::append_locked(const std::byte* data, std::size_t n) {
-  if (direct_fd_ >= 0 && stage_len_ == 0 && n >= kPage && aligned(data, kPage)) {
+  if (direct_fd_ >= 0 && stage_len_ == 0 && n >= kPage && is_page_aligned(data)) {
     // Page aligned in the file and in memory: straight from the caller's buffer.
     const std::size_t whole = n / kPage * kPage;
     write_out_locked(data, whole, stage_offset_);

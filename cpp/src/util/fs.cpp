@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "ome_writers/errors.hpp"
+#include "util/pages.hpp"
 
 namespace ome_writers::detail {
 
@@ -122,7 +123,7 @@ void write_file_direct(const fs::path& path, const void* data, std::size_t nbyte
     write_file(path, data, nbytes);
     return;
   }
-  if (reinterpret_cast<std::uintptr_t>(data) % kAlign != 0) {
+  if (!is_page_aligned(data)) {
     write_file_gather(path, {{data, nbytes}});
     return;
   }
@@ -155,7 +156,7 @@ void write_file_gather(const fs::path& path,
   bool aligned = true;
   std::size_t total = 0;
   for (const auto& [data, n] : pieces) {
-    aligned = aligned && reinterpret_cast<std::uintptr_t>(data) % kAlign == 0 && n % kAlign == 0;
+    aligned = aligned && is_page_aligned(data) && n % kAlign == 0;
     total += n;
   }
   // Unaligned pieces go out with O_DIRECT too, through the bounce buffer, when
@@ -163,7 +164,7 @@ void write_file_gather(const fs::path& path,
   const bool direct = aligned || total >= 16 * kAlign;
   const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
   int raw = ::open(path.c_str(), flags | (direct ? O_DIRECT : 0), 0666);
-  bool is_direct = direct && raw >= 0;
+  const bool is_direct = direct && raw >= 0;
   if (raw < 0 && direct && errno == EINVAL) raw = ::open(path.c_str(), flags, 0666);  // tmpfs...
   FileDescriptor fd(raw);
   if (fd.get() < 0) throw_errno("cannot create", path);
