@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "ome_writers/errors.hpp"
@@ -201,6 +203,68 @@ INSTANTIATE_TEST_SUITE_P(
                       BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kNone},
                       BorrowCase{FileFormat::kOmeTiff, 1024, 1, Compression::kNone},
                       BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kZstd}));
+
+class LiveReads : public StreamTest, public ::testing::WithParamInterface<BorrowCase> {};
+
+// A reader polling frames while they are written sees each one either as not
+// there yet or exactly as appended: never a half-written chunk, shard or page.
+TEST_P(LiveReads, SeeWholeFramesOrNone) {
+  const BorrowCase c = GetParam();
+  const bool zarr = c.format == FileFormat::kOmeZarr;
+  constexpr std::uint16_t kFrames = 120;
+  auto s = settings({dim("t", kFrames, T::kTime, c.t_chunk), dim("y", c.side, T::kSpace, c.side),
+                     dim("x", c.side, T::kSpace, c.side)},
+                    c.format, (dir_ / (zarr ? "r.ome.zarr" : "r.ome.tiff")).string());
+  s.compression = c.compression;
+  std::vector<std::vector<std::uint16_t>> frames;
+  for (std::uint16_t i = 0; i < kFrames; ++i) frames.push_back(frame(c.side, c.side, i));
+  Stream stream(s);
+  std::atomic<int> appended{0};
+  std::atomic<bool> done{false};
+  int seen = 0;
+  std::string failure;
+  std::thread reader([&] {
+    std::vector<std::uint16_t> out(frames[0].size());
+    while (!done.load() && failure.empty()) {
+      const int n = appended.load();
+      // The newest frames are the ones in flight; every tenth read checks an old one.
+      for (int back = 0; back < 4 && back < n; ++back) {
+        const int i = (seen % 10 == 9) ? seen % n : n - 1 - back;
+        try {
+          if (!stream.read_frame(0, {i}, out.data())) continue;
+        } catch (const Error& e) {
+          failure = "frame " + std::to_string(i) + ": " + e.what();
+          break;
+        }
+        ++seen;
+        if (out != frames[static_cast<std::size_t>(i)]) {
+          failure = "frame " + std::to_string(i) + " read back wrong";
+          break;
+        }
+      }
+    }
+  });
+  for (std::uint16_t i = 0; i < kFrames; ++i) {
+    stream.append(frames[i].data(), frames[i].size() * 2);
+    appended.store(i + 1);
+  }
+  stream.close();
+  done.store(true);
+  reader.join();
+  EXPECT_EQ(failure, "") << seen << " frames read whole before it";
+  std::vector<std::uint16_t> out(frames[0].size());
+  for (std::uint16_t i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(stream.read_frame(0, {i}, out.data()));
+    EXPECT_EQ(out, frames[i]) << "frame " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, LiveReads,
+    ::testing::Values(BorrowCase{FileFormat::kOmeZarr, 256, 1, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeZarr, 256, 4, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeZarr, 256, 1, Compression::kBloscZstd},
+                      BorrowCase{FileFormat::kOmeTiff, 256, 1, Compression::kNone}));
 
 TEST_F(StreamTest, BorrowedFramesAreHeldUntilWrittenOrCopied) {
   auto s = settings({dim("t", 4, T::kTime, 4), dim("y", 64), dim("x", 64)}, FileFormat::kOmeZarr,

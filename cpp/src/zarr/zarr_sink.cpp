@@ -40,6 +40,7 @@ struct ZarrSink::Slab {
   std::int64_t arrived = 0;
   std::int64_t with_data = 0;
   bool written_before = false;
+  int units_pending = 0;  // encode tasks not yet finished (guarded by the sink's mutex)
   // The queue's own buffers, in C order over the index axes (no copy): empty
   // where a frame has not arrived (it reads as the fill value).
   std::vector<FrameBuffer> held;
@@ -58,6 +59,9 @@ struct ZarrSink::ArrayState {
   bool shape_dirty = false;
   std::chrono::steady_clock::time_point shape_written{};
   std::map<std::vector<std::int64_t>, std::shared_ptr<Slab>> open;
+  // Complete units whose files are still being written: readers take their
+  // frames from here, never from a half-written file.
+  std::map<std::vector<std::int64_t>, std::shared_ptr<Slab>> writing;
   std::vector<json> frame_metadata;
   std::FILE* journal = nullptr;
 };
@@ -310,10 +314,27 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   const bool rewrite = slab->written_before;
   slab->written_before = true;
   make_directories(unit_path(a, *slab, 0, 0).parent_path().parent_path());
+  {
+    std::lock_guard lock(mutex_);
+    slab->units_pending += static_cast<int>(ny * nx);
+    a.writing[slab->key] = slab;
+  }
   for (std::int64_t ty = 0; ty < ny; ++ty) {
     make_directories(unit_path(a, *slab, ty, 0).parent_path());
     for (std::int64_t tx = 0; tx < nx; ++tx) {
       tasks_.submit([this, &a, slab, ty, tx, shape, rewrite] {
+        // Whether the unit was stored or failed, it is no longer in flight.
+        struct Done {
+          ZarrSink& sink;
+          ArrayState& a;
+          const std::shared_ptr<Slab>& slab;
+          ~Done() {
+            std::lock_guard lock(sink.mutex_);
+            if (--slab->units_pending > 0) return;
+            auto it = a.writing.find(slab->key);
+            if (it != a.writing.end() && it->second == slab) a.writing.erase(it);
+          }
+        } done{*this, a, slab};
         encode_unit(a, *slab, ty, tx, shape, rewrite);
       });
     }
@@ -566,16 +587,19 @@ bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
   std::vector<std::int64_t> key(k);
   for (std::size_t i = 0; i < k; ++i) key[i] = storage_index[i] / layout_.axes[i].shard;
   {
+    // A unit still being assembled, or complete but not yet in its files,
+    // holds the frame in memory.
     std::lock_guard lock(mutex_);
-    auto it = a.open.find(key);
-    if (it != a.open.end()) {
+    for (const auto* slabs : {&a.open, &a.writing}) {
+      auto it = slabs->find(key);
+      if (it == slabs->end()) continue;
       const Slab& slab = *it->second;
       std::int64_t local = 0;
       for (std::size_t i = 0; i < k; ++i) {
         local = local * slab.extent[i] + (storage_index[i] - slab.start[i]);
       }
       const FrameBuffer& held = slab.held[static_cast<std::size_t>(local)];
-      if (!held) return false;
+      if (!held) return false;  // never arrived: the fill value
       std::memcpy(out, held.data(), layout_.frame_bytes);
       return true;
     }
