@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -47,6 +48,42 @@ TEST(MemoryBudget, WakesAWaiterWhenAFrameIsReleased) {
   EXPECT_TRUE(budget.acquire_for_frame(60, 5s, &waited));
   EXPECT_TRUE(waited);
   releaser.join();
+}
+
+// A full budget wakes its waiter once a sixteenth of it is free, not for every
+// frame written; a waiter that times out still takes room for its one frame.
+TEST(MemoryBudget, WakesAWaiterOncePerSliceOfTheBudget) {
+  constexpr std::uint64_t kFrame = 10;
+  MemoryBudget budget(64 * kFrame);
+  bool waited = false;
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(budget.acquire_for_frame(kFrame, 1s, &waited));
+  std::atomic<bool> admitted{false};
+  std::thread appender([&] {
+    bool w = false;
+    admitted = budget.acquire_for_frame(kFrame, 10s, &w);
+    EXPECT_TRUE(w);
+  });
+  std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 4; ++i) budget.release(kFrame, true);  // room for 4 frames, under a slice
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(admitted.load());
+  budget.release(kFrame, true);  // the fifth: 5 of 64 frames free >= 1/16 + this frame
+  appender.join();
+  EXPECT_TRUE(admitted.load());
+  // Full again; one frame is freed while a waiter waits: it is not woken for
+  // that, and when its time is up it takes the one free slot.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(budget.acquire_for_frame(kFrame, 1s, &waited));
+  ASSERT_EQ(budget.used(), 64 * kFrame);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(20ms);
+    budget.release(kFrame, true);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(budget.acquire_for_frame(kFrame, 150ms, &waited));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);
+  EXPECT_TRUE(waited);
+  releaser.join();
+  EXPECT_EQ(budget.used(), 64 * kFrame);
 }
 
 TEST(BufferPool, ReusesBlocksAndReturnsTheirBudget) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "ome_writers/errors.hpp"
 #include "util/pages.hpp"
 
 namespace ome_writers::detail {
@@ -58,6 +59,29 @@ TEST(WriteFile, GatherAndDirectWriteExactlyTheBytesAtAnyAlignment) {
     ++k;
   }
   unmap_pages(aligned, 4u << 20);
+  fs::remove_all(dir);
+}
+
+TEST(MakeDirectories, CreatesMissingLevelsAcceptsExistingAndRefusesFiles) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "ome_writers_mkdir_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  make_directories(dir / "c" / "7" / "0");  // three missing levels
+  EXPECT_TRUE(fs::is_directory(dir / "c" / "7" / "0"));
+  make_directories(dir / "c" / "7" / "0");  // already there
+  make_directories(dir / "c" / "8");        // parent there
+  EXPECT_TRUE(fs::is_directory(dir / "c" / "8"));
+  std::ofstream(dir / "file") << "x";
+  for (const fs::path& bad : {dir / "file", dir / "file" / "sub"}) {
+    try {
+      make_directories(bad);
+      ADD_FAILURE() << "created " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIo);
+      EXPECT_NE(std::string(e.what()).find(bad.string()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(read_all(dir / "file"), "x");
   fs::remove_all(dir);
 }
 

@@ -27,9 +27,17 @@ bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<
   *waited = false;
   if (!has_room()) {
     *waited = true;
+    // Once the budget is full, wait for a slice of it to be free rather than
+    // one frame: the writer then wakes this thread once per slice, not once
+    // per frame it writes (a futex wake and two context switches each).
+    wake_when_used_ =
+        limit_ >= bytes + limit_ / kWakeSlices ? limit_ - bytes - limit_ / kWakeSlices : 0;
+    ++waiters_;
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-    if (!room_.wait_until(lock, deadline, has_room)) return false;
+    const bool woken = room_.wait_until(lock, deadline, [&] { return waiter_may_go(); });
+    --waiters_;
+    if (!woken && !has_room()) return false;
   }
   used_ += bytes;
   ++queued_frames_;
@@ -44,20 +52,24 @@ void MemoryBudget::force_acquire(std::uint64_t bytes) {
 }
 
 void MemoryBudget::adopt_frame() {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     --queued_frames_;
+    wake = waiters_ > 0 && waiter_may_go();
   }
-  room_.notify_all();
+  if (wake) room_.notify_all();
 }
 
 void MemoryBudget::release(std::uint64_t bytes, bool frame) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     used_ -= bytes;
     if (frame) --queued_frames_;
+    wake = waiters_ > 0 && waiter_may_go();
   }
-  room_.notify_all();
+  if (wake) room_.notify_all();
 }
 
 bool MemoryBudget::try_keep(std::uint64_t bytes) {

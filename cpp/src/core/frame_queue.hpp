@@ -25,7 +25,9 @@ class MemoryBudget {
 
   /// Takes `bytes` for a queued frame. Waits while the budget is full and at
   /// least one frame is already queued (so a budget smaller than one chunk
-  /// never deadlocks). Returns false on timeout.
+  /// never deadlocks); once it had to wait, it resumes when a slice of the
+  /// budget is free or the queue is empty. Returns false on timeout (after a
+  /// last check for room for this one frame).
   bool acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout, bool* waited);
   /// Takes `bytes` without waiting (chunk buffers on the writer thread).
   void force_acquire(std::uint64_t bytes);
@@ -45,6 +47,10 @@ class MemoryBudget {
   std::uint64_t limit() const { return limit_; }
 
  private:
+  /// A waiting appender resumes when 1/kWakeSlices of the budget is free.
+  static constexpr std::uint64_t kWakeSlices = 16;
+  bool waiter_may_go() const { return queued_frames_ == 0 || used_ <= wake_when_used_; }
+
   const std::uint64_t limit_;
   mutable std::mutex mutex_;
   std::condition_variable room_;
@@ -52,6 +58,8 @@ class MemoryBudget {
   std::uint64_t kept_ = 0;
   std::uint64_t peak_ = 0;
   std::uint64_t queued_frames_ = 0;
+  int waiters_ = 0;                   // appenders waiting for room
+  std::uint64_t wake_when_used_ = 0;  // they may go once used_ is this low
 };
 
 class BufferPool;

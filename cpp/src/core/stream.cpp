@@ -131,7 +131,8 @@ class Stream::Impl {
       // valid JSON whose first token opens an object; "{}" means none.
       if (!nlohmann::json::accept(metadata)) {
         try {
-          (void)nlohmann::json::parse(metadata);  // for the parser's message
+          const auto parsed = nlohmann::json::parse(metadata);  // for the parser's message
+          (void)parsed;
         } catch (const nlohmann::json::exception& e) {
           throw Error(ErrorCode::kInvalidArgument,
                       std::string("frame_metadata is not valid JSON: ") + e.what());
