@@ -1003,7 +1003,8 @@ def main(argv: list[str] | None = None) -> int:
                 if rec["status"] == "OK":
                     figures = (
                         f"{res['mbps_close']:.0f} MB/s close, {res['mbps_durable']:.0f} durable, "
-                        f"{res['cpu_s_per_gb']:.2f} CPU s/GB, p99 "
+                        f"{res['cpu_s_per_gb']:.2f} CPU s/GB "
+                        f"({res['cpu_user_s_per_gb']:.2f} user), p99 "
                         f"{res['append_ns']['p99'] / 1e3:.0f} µs, "
                         f"+{res['rss_growth_mib']:.0f} MiB"
                     )

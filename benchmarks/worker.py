@@ -603,9 +603,10 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds() -> tuple[float, float]:
+    """User and system CPU seconds of this process so far (all threads)."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    return ru.ru_utime, ru.ru_stime
 
 
 def _syncfs(root: str) -> None:
@@ -753,7 +754,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     room = max(1, min(frames, int(job.get("room_bytes", 256 << 20)) // gen["frame_bytes"]))
     to_close = (t_close - t0) / 1e9
     durable = (t_durable - t0) / 1e9
-    cpu = cpu1 - cpu0
+    cpu_user = cpu1[0] - cpu0[0]
+    cpu_sys = cpu1[1] - cpu0[1]
+    cpu = cpu_user + cpu_sys
     if hwm_reset:
         growth_kib = hwm_end - rss_before
     else:  # peak before streaming unknown: count only what the stream raised it by
@@ -775,6 +778,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         "mbps_durable": total / 1e6 / durable,
         "cpu_s": cpu,
         "cpu_s_per_gb": cpu / (total / 1e9),
+        "cpu_user_s_per_gb": cpu_user / (total / 1e9),
+        "cpu_sys_s_per_gb": cpu_sys / (total / 1e9),
         "append_ns": _percentiles(lat),
         "room_frames": room,
         "append_ns_room": _percentiles(lat[:room]),

@@ -61,12 +61,15 @@ class Stream::Impl {
     } else {
       sink_ = std::make_unique<detail::TiffSink>(settings_, layout_, &tasks_);
     }
-    // Map the slots of the first frames now rather than on the caller's appends
-    // (a page fault per 4 KiB would cost several times the copy itself): half
-    // the budget (the other half is left for chunk buffers and encoders), no
-    // more than the stream holds, at most kMaxWarmBlocks mappings.
+    // Map the slots of the first frames now, before the acquisition starts,
+    // rather than while it streams (a page fault per 4 KiB would cost several
+    // times the copy itself, and mapping them later costs CPU the acquisition
+    // program needs): three quarters of the budget (a quarter is left for
+    // chunk buffers and encoders), no more than the stream holds, at most
+    // kMaxWarmBlocks mappings. Measured on B (512x512, 2000 frames): streaming
+    // CPU 0.47-0.49 s/GB with half the budget warmed, 0.39-0.44 with 3/4.
     std::uint64_t warm = std::min<std::uint64_t>(
-        settings_.engine.max_memory_bytes / 2 / std::max<std::size_t>(layout_.frame_bytes, 1),
+        settings_.engine.max_memory_bytes / 4 * 3 / std::max<std::size_t>(layout_.frame_bytes, 1),
         kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
     pool_.prewarm(static_cast<std::size_t>(warm));

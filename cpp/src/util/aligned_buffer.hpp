@@ -33,6 +33,10 @@ class AlignedBuffer {
     size_ = n;
   }
   void clear() { size_ = 0; }
+  /// Makes room for n bytes in one mapping (no step-wise growth and copies).
+  void reserve(std::size_t n) {
+    if (n > capacity_) grow(n);
+  }
   /// Appends bytes.
   void append(const void* src, std::size_t n) {
     const std::size_t old = size_;

@@ -285,7 +285,11 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
 }
 
 bool ZarrSink::wants_aligned_frames() const {
-  return settings_.engine.direct_io && !codec_.compresses();
+  // Only where frames go to the file as they are: unsharded, uncompressed,
+  // one chunk per frame plane. Elsewhere they are copied into chunks anyway.
+  const std::size_t k = layout_.index_rank();
+  return settings_.engine.direct_io && !codec_.compresses() && !layout_.sharded &&
+         layout_.axes[k].chunk == layout_.height && layout_.axes[k + 1].chunk == layout_.width;
 }
 
 void ZarrSink::skip_frame(const FrameLocation& where) {
@@ -457,6 +461,9 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
   std::int64_t chunk_elems = 1;
   for (auto c : cshape) chunk_elems *= c;
   const std::size_t chunk_bytes = static_cast<std::size_t>(chunk_elems) * element_bytes_;
+  // The whole shard at once: growing it step by step would copy it and fault
+  // in fresh pages several times over on every encoder thread.
+  shard.reserve(static_cast<std::size_t>(inner) * (chunk_bytes + 16) + 4);
   std::vector<std::int64_t> c(grid.size(), 0);
   std::vector<std::int64_t> start(grid.size());
   for (std::int64_t n = 0; n < inner; ++n) {
