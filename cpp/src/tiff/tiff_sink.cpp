@@ -789,6 +789,7 @@ void TiffSink::finish_images() {
 void TiffSink::close() {
   if (closed_) return;
   finish_images();
+  std::unique_lock files_lock(files_mutex_);
   std::int64_t total = 0;
   for (const auto& img : images_) total += img.frames;
   for (auto& f : files_) {
@@ -890,6 +891,7 @@ void TiffSink::set_global_metadata(const std::string& name_space, const std::str
     global_[name_space] = json::parse(text);
   }
   if (closed_) {
+    std::unique_lock files_lock(files_mutex_);
     std::lock_guard lock(mutex_);
     write_final_metadata();
   }
@@ -906,6 +908,7 @@ bool TiffSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
   fs::path path;
   std::int64_t ifd = 0;
   DirectFile* io = nullptr;
+  std::shared_lock files_lock(files_mutex_);
   {
     std::lock_guard lock(mutex_);
     const Image& image = images_.at(static_cast<std::size_t>(position));

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,9 @@ class TiffSink final : public Sink {
   std::vector<std::byte> blank_;
   std::FILE* journal_ = nullptr;
   mutable std::mutex mutex_;
+  // Held shared by readers of planes (live views) and exclusively while the
+  // files are closed or their metadata patched: a read sees the file whole.
+  mutable std::shared_mutex files_mutex_;
   bool closed_ = false;
   std::map<std::int64_t, std::string> final_xml_;  // file index (-1 companion) -> XML
 };
