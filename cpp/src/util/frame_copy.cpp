@@ -11,16 +11,12 @@
 
 namespace ome_writers::detail {
 
-void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept {
+void copy_streaming(void* dst, const void* src, std::size_t bytes) noexcept {
 #ifdef OME_WRITERS_HAVE_SSE2
   auto* d = static_cast<unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
-  if (bytes < kStreamingCopyMin) {
-    std::memcpy(d, s, bytes);
-    return;
-  }
   // Align the destination to 64 bytes with an ordinary copy of the head.
-  const std::size_t head = (64 - (reinterpret_cast<std::uintptr_t>(d) & 63)) & 63;
+  const std::size_t head = std::min(bytes, (64 - (reinterpret_cast<std::uintptr_t>(d) & 63)) & 63);
   std::memcpy(d, s, head);
   d += head;
   s += head;
@@ -38,13 +34,27 @@ void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept {
     _mm_stream_si128(out + 2, c);
     _mm_stream_si128(out + 3, e);
   }
-  // Streaming stores are weakly ordered: fence them before the slot is
-  // published to the writer thread.
-  _mm_sfence();
   std::memcpy(d + lines * 64, s + lines * 64, bytes - lines * 64);
 #else
   std::memcpy(dst, src, bytes);
 #endif
+}
+
+void streaming_fence() noexcept {
+#ifdef OME_WRITERS_HAVE_SSE2
+  _mm_sfence();
+#endif
+}
+
+void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept {
+  if (bytes < kStreamingCopyMin) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  copy_streaming(dst, src, bytes);
+  // Streaming stores are weakly ordered: fence them before the slot is
+  // published to the writer thread.
+  streaming_fence();
 }
 
 FrameCopier::~FrameCopier() {

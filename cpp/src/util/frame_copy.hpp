@@ -23,6 +23,12 @@ inline constexpr std::size_t kStreamingCopyMin = std::size_t{256} << 10;
 /// memcpy(dst, src, bytes), with non-temporal stores for large copies on x86-64.
 void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept;
 
+/// memcpy(dst, src, bytes) with non-temporal stores at any size, for bytes no
+/// core reads next (they go to the disk). Unfenced: call streaming_fence()
+/// before another thread or the disk reads them.
+void copy_streaming(void* dst, const void* src, std::size_t bytes) noexcept;
+void streaming_fence() noexcept;
+
 /// Copies large frames with the caller and one helper thread together: one
 /// core alone cannot pull a cold frame out of memory at the machine's full
 /// bandwidth. The frame is cut into blocks that both threads claim in turn;

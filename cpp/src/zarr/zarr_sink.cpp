@@ -9,6 +9,7 @@
 #include "ome/ome_xml.hpp"
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
+#include "util/frame_copy.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -202,6 +203,10 @@ void ZarrSink::write_array_metadata(ArrayState& a) {
   a.shape_written = std::chrono::steady_clock::now();
 }
 
+namespace {
+void copy_bytes(void* dst, const void* src, std::size_t n) noexcept { std::memcpy(dst, src, n); }
+}  // namespace
+
 ZarrSink::ArrayState& ZarrSink::array(std::int64_t position) {
   return *arrays_.at(static_cast<std::size_t>(position));
 }
@@ -346,8 +351,10 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
 }
 
 void ZarrSink::extract_chunk(const Slab& slab, const std::vector<std::int64_t>& start,
-                             const std::vector<std::int64_t>& shape, std::byte* out) const {
+                             const std::vector<std::int64_t>& shape, std::byte* out,
+                             bool to_disk) const {
   // start/shape: index axes relative to the slab, then y and x in the frame.
+  // Bytes bound for the disk (not an encoder) skip the cache: streaming stores.
   const std::size_t k = slab.extent.size();
   const std::int64_t y0 = start[k];
   const std::int64_t x0 = start[k + 1];
@@ -364,16 +371,26 @@ void ZarrSink::extract_chunk(const Slab& slab, const std::vector<std::int64_t>& 
     std::int64_t local = 0;
     for (std::size_t i = 0; i < k; ++i) local = local * slab.extent[i] + start[i] + counter[i];
     const std::byte* frame = slab.frame_data(static_cast<std::size_t>(local), zeros_);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      std::memcpy(out + static_cast<std::size_t>((p * cy + r) * cx) * element_bytes_,
-                  frame + static_cast<std::size_t>((y0 + r) * layout_.width + x0) * element_bytes_,
-                  static_cast<std::size_t>(cols) * element_bytes_);
+    std::byte* plane = out + static_cast<std::size_t>(p * cy * cx) * element_bytes_;
+    const std::byte* first =
+        frame + static_cast<std::size_t>(y0 * layout_.width + x0) * element_bytes_;
+    const std::size_t row_bytes = static_cast<std::size_t>(cols) * element_bytes_;
+    if (cols == layout_.width && cx == cols) {  // whole rows: one block
+      (to_disk ? copy_streaming : copy_bytes)(plane, first,
+                                              static_cast<std::size_t>(rows) * row_bytes);
+    } else {
+      const auto copy = to_disk && row_bytes >= 256 ? copy_streaming : copy_bytes;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        copy(plane + static_cast<std::size_t>(r * cx) * element_bytes_,
+             first + static_cast<std::size_t>(r * layout_.width) * element_bytes_, row_bytes);
+      }
     }
     for (std::size_t i = k; i-- > 0;) {
       if (++counter[i] < shape[i]) break;
       counter[i] = 0;
     }
   }
+  if (to_disk) streaming_fence();
 }
 
 void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t ty, std::int64_t tx,
@@ -434,7 +451,7 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
     if (!whole_frames || frames > 1) {
       n = static_cast<std::size_t>(slab.frames * ay.chunk * ax.chunk) * element_bytes_;
       chunk.resize(n);
-      extract_chunk(slab, start, cshape, chunk.data());
+      extract_chunk(slab, start, cshape, chunk.data(), !codec_.compresses());
       src = chunk.data();
     }
     if (!codec_.compresses()) {
@@ -480,14 +497,14 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
       std::size_t nbytes = chunk_bytes;
       if (codec_.compresses()) {
         chunk.resize(chunk_bytes);
-        extract_chunk(slab, start, cshape, chunk.data());
+        extract_chunk(slab, start, cshape, chunk.data(), /*to_disk=*/false);
         codec_.encode(chunk.data(), chunk_bytes, encoded);
         nbytes = encoded.size();
         shard.append(encoded.data(), nbytes);
       } else {
         // Uncompressed: assemble the inner chunk in place in the shard.
         shard.resize(offset + chunk_bytes);
-        extract_chunk(slab, start, cshape, shard.data() + offset);
+        extract_chunk(slab, start, cshape, shard.data() + offset, /*to_disk=*/true);
       }
       index[static_cast<std::size_t>(n) * 2] = offset;
       index[static_cast<std::size_t>(n) * 2 + 1] = nbytes;

@@ -68,7 +68,7 @@ class ZarrSink final : public Sink {
   void encode_unit(const ArrayState& a, const Slab& slab, std::int64_t ty, std::int64_t tx,
                    const std::vector<std::int64_t>& shape, bool rewrite);
   void extract_chunk(const Slab& slab, const std::vector<std::int64_t>& start,
-                     const std::vector<std::int64_t>& shape, std::byte* out) const;
+                     const std::vector<std::int64_t>& shape, std::byte* out, bool to_disk) const;
   std::filesystem::path unit_path(const ArrayState& a, const Slab& slab, std::int64_t ty,
                                   std::int64_t tx) const;
 
