@@ -489,13 +489,14 @@ def _cleanup(out_dir: Path, trash: Trash | None) -> None:
 class Trash:
     """Outputs of finished runs, deleted in batches rather than after each run.
 
-    On the file system these runs were tuned on (ext4 mounted with `discard`), deleting a
-    run's thousands of chunk files makes creating files slower for minutes afterwards, and
-    the slowdown compounds: six back-to-back 2000-file Zarr streams, each deleted before the
-    next, took 0.28 to 1.29 s/GB of system time, while four that kept their files took
-    0.19-0.29. So each output is moved aside (one rename) when its run ends, and the pile is
-    deleted once it holds `limit` bytes, followed by `settle_s` seconds of rest before the
-    next timed run.
+    On the file system these runs were tuned on (ext4 without a journal), an inode freed less
+    than 60 s ago is skipped when new files are created while its inode-table block is still
+    cached, so creating files right after deleting thousands of them scans past every freed
+    slot (system time of case B's Zarr stream: 0.99, 1.31, 1.64 s/GB in three back-to-back
+    runs, each deleting the previous output). The cache drop in `_sync()` before every run
+    clears that state where it is allowed (root); for the other cases each output is moved
+    aside (one rename) when its run ends, and the pile is deleted once it holds `limit` bytes,
+    followed by `settle_s` seconds of rest before the next timed run.
     """
 
     def __init__(self, root: Path, limit: int, settle_s: float) -> None:

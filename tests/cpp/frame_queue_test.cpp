@@ -50,13 +50,14 @@ TEST(MemoryBudget, WakesAWaiterWhenAFrameIsReleased) {
   releaser.join();
 }
 
-// A full budget wakes its waiter once a sixteenth of it is free, not for every
-// frame written; a waiter that times out still takes room for its one frame.
-TEST(MemoryBudget, WakesAWaiterOncePerSliceOfTheBudget) {
+// A full budget wakes its waiter once a few more frames fit (4 here, less than
+// a sixteenth of it), not for every frame written; a waiter that times out
+// still takes room for its one frame.
+TEST(MemoryBudget, WakesAWaiterOnceAFewMoreFramesFit) {
   constexpr std::uint64_t kFrame = 10;
-  MemoryBudget budget(64 * kFrame);
+  MemoryBudget budget(128 * kFrame);
   bool waited = false;
-  for (int i = 0; i < 64; ++i) ASSERT_TRUE(budget.acquire_for_frame(kFrame, 1s, &waited));
+  for (int i = 0; i < 128; ++i) ASSERT_TRUE(budget.acquire_for_frame(kFrame, 1s, &waited));
   std::atomic<bool> admitted{false};
   std::thread appender([&] {
     bool w = false;
@@ -67,13 +68,13 @@ TEST(MemoryBudget, WakesAWaiterOncePerSliceOfTheBudget) {
   for (int i = 0; i < 4; ++i) budget.release(kFrame, true);  // room for 4 frames, under a slice
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(admitted.load());
-  budget.release(kFrame, true);  // the fifth: 5 of 64 frames free >= 1/16 + this frame
+  budget.release(kFrame, true);  // the fifth: room for this frame and 4 more
   appender.join();
   EXPECT_TRUE(admitted.load());
   // Full again; one frame is freed while a waiter waits: it is not woken for
   // that, and when its time is up it takes the one free slot.
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(budget.acquire_for_frame(kFrame, 1s, &waited));
-  ASSERT_EQ(budget.used(), 64 * kFrame);
+  ASSERT_EQ(budget.used(), 128 * kFrame);
   std::thread releaser([&] {
     std::this_thread::sleep_for(20ms);
     budget.release(kFrame, true);
@@ -83,7 +84,7 @@ TEST(MemoryBudget, WakesAWaiterOncePerSliceOfTheBudget) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);
   EXPECT_TRUE(waited);
   releaser.join();
-  EXPECT_EQ(budget.used(), 64 * kFrame);
+  EXPECT_EQ(budget.used(), 128 * kFrame);
 }
 
 TEST(BufferPool, ReusesBlocksAndReturnsTheirBudget) {

@@ -254,6 +254,23 @@ def test_codecs_sharded_and_not(make_settings, compression: str | None, sharded:
     assert inner == expected
 
 
+@pytest.mark.parametrize("x_chunk", [128, 300])  # rows of >= 256 B and a ragged edge; whole rows
+@pytest.mark.parametrize("sharded", [False, True])
+def test_uncompressed_chunks_of_wide_frames(make_settings, x_chunk: int, sharded: bool) -> None:
+    """Chunks and shards bound for the disk are assembled with streaming stores."""
+    shard = 2 if sharded else None
+    s = make_settings(
+        "w.ome.zarr",
+        dimensions=[
+            Dimension(name="t", count=6, type="time", chunk_size=2, shard_size_chunks=shard),
+            Dimension(name="y", count=40, chunk_size=16, shard_size_chunks=shard),
+            Dimension(name="x", count=300, chunk_size=x_chunk),
+        ],
+    )
+    stream_all(s)
+    verify(s, ["t"])
+
+
 @pytest.mark.parametrize(
     ("dtype", "compression", "level", "expected"),
     [

@@ -47,7 +47,9 @@ class MemoryBudget {
   std::uint64_t limit() const { return limit_; }
 
  private:
-  /// A waiting appender resumes when 1/kWakeSlices of the budget is free.
+  /// A waiting appender resumes when kWakeFrames more frames fit, or
+  /// 1/kWakeSlices of the budget is free if that is less.
+  static constexpr std::uint64_t kWakeFrames = 4;
   static constexpr std::uint64_t kWakeSlices = 16;
   bool waiter_may_go() const { return queued_frames_ == 0 || used_ <= wake_when_used_; }
 
