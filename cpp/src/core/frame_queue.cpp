@@ -77,12 +77,30 @@ void MemoryBudget::release(std::uint64_t bytes, bool frame) {
   if (wake) room_.notify_all();
 }
 
+void MemoryBudget::mark_borrowed(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  borrowed_ += bytes;
+}
+
+void MemoryBudget::unmark_borrowed(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  borrowed_ -= bytes;
+}
+
 bool MemoryBudget::try_keep(std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  if (used_ + kept_ + bytes > limit_) return false;
+  // Borrowed frames are the caller's memory: they bound the queue, not what
+  // this process may keep mapped.
+  if (used_ - borrowed_ + kept_ + bytes > limit_) return false;
   kept_ += bytes;
   if (used_ + kept_ > peak_) peak_ = used_ + kept_;
   return true;
+}
+
+void MemoryBudget::force_keep(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  kept_ += bytes;
+  if (used_ + kept_ > peak_) peak_ = used_ + kept_;
 }
 
 void MemoryBudget::unkeep(std::uint64_t bytes) {
@@ -93,6 +111,11 @@ void MemoryBudget::unkeep(std::uint64_t bytes) {
 std::uint64_t MemoryBudget::used() const {
   std::lock_guard lock(mutex_);
   return used_;
+}
+
+std::uint64_t MemoryBudget::kept() const {
+  std::lock_guard lock(mutex_);
+  return kept_;
 }
 
 std::uint64_t MemoryBudget::peak() const {
@@ -129,6 +152,7 @@ void FrameBuffer::reset() {
 void FrameBuffer::make_owned() {
   if (!release_) return;
   std::byte* block = pool_->take_block();
+  pool_->budget_.unmark_borrowed(pool_->block_bytes());  // the frame is in our memory now
   copy_frame(block, data_, pool_->block_bytes());
   data_ = block;
   call_release(release_);
@@ -199,10 +223,14 @@ std::byte* BufferPool::take_block() {
 }
 
 FrameBuffer BufferPool::borrow(const std::byte* data, std::function<void()> release) {
+  budget_.mark_borrowed(block_bytes_);
   return FrameBuffer(this, data, std::move(release));
 }
 
-void BufferPool::return_borrowed(bool adopted) { budget_.release(block_bytes_, !adopted); }
+void BufferPool::return_borrowed(bool adopted) {
+  budget_.unmark_borrowed(block_bytes_);
+  budget_.release(block_bytes_, !adopted);
+}
 
 void BufferPool::adopt() { budget_.adopt_frame(); }
 
@@ -210,7 +238,14 @@ void BufferPool::give_back(std::byte* block, bool adopted) {
   budget_.release(block_bytes_, !adopted);
   {
     std::lock_guard lock(mutex_);
-    if (budget_.try_keep(block_bytes_)) {
+    // A few idle blocks are kept even when in-flight frames fill the budget
+    // (borrowed frames can): the next frame needs one at once, and unmapping
+    // and mapping a block per frame cost a page zeroing, TLB shootdowns on
+    // every core and a write lock on the address space that stalls the
+    // appending thread.
+    const bool fits = budget_.try_keep(block_bytes_);
+    if (fits || free_.size() < spare_blocks()) {
+      if (!fits) budget_.force_keep(block_bytes_);
       free_.push_back(block);
       return;
     }

@@ -3,6 +3,7 @@
 // the chunk buffers provides backpressure.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -35,14 +36,23 @@ class MemoryBudget {
   void adopt_frame();
   void release(std::uint64_t bytes, bool frame);
 
+  /// Part of `used` is a caller's borrowed frame (zero-copy append) until it
+  /// is released or copied into a pooled block.
+  void mark_borrowed(std::uint64_t bytes);
+  void unmark_borrowed(std::uint64_t bytes);
+
   /// Idle pooled memory counts too: a block may be kept for reuse only while
-  /// in-use plus kept bytes stay within the limit. Returns false when the
-  /// caller must free the block instead.
+  /// in-use bytes of this process (borrowed frames are the caller's) plus kept
+  /// bytes stay within the limit. Returns false when the caller must free the
+  /// block instead.
   bool try_keep(std::uint64_t bytes);
+  /// Keeps a block beyond the limit (a small reserve of idle blocks).
+  void force_keep(std::uint64_t bytes);
   /// A kept block is in use again (or freed).
   void unkeep(std::uint64_t bytes);
 
   std::uint64_t used() const;
+  std::uint64_t kept() const;
   std::uint64_t peak() const;
   std::uint64_t limit() const { return limit_; }
 
@@ -60,6 +70,7 @@ class MemoryBudget {
   std::uint64_t kept_ = 0;
   std::uint64_t peak_ = 0;
   std::uint64_t queued_frames_ = 0;
+  std::uint64_t borrowed_ = 0;  // of used_: callers' frames
   int waiters_ = 0;                   // appenders waiting for room
   std::uint64_t wake_when_used_ = 0;  // they may go once used_ is this low
 };
@@ -145,6 +156,8 @@ class BufferPool {
   void adopt();
   std::byte* allocate() const;
   void deallocate(std::byte* block) const;
+  /// Idle blocks kept even beyond the budget: 16 MiB worth, at least one.
+  std::size_t spare_blocks() const { return std::max<std::size_t>(1, (16u << 20) / block_bytes_); }
 
   const std::size_t block_bytes_;
   MemoryBudget& budget_;
