@@ -136,7 +136,7 @@ TEST(BufferPool, KeepsASpareBlockWhenTheBudgetIsFull) {
     EXPECT_EQ(released, 1);
     EXPECT_EQ(f.data()[100], std::byte{7});
   }
-  EXPECT_EQ(budget.kept(), 4096u);   // kept although used + kept exceeds the limit
+  EXPECT_EQ(budget.kept(), 4096u);  // kept although used + kept exceeds the limit
   EXPECT_EQ(budget.used(), 4u * 4096);
   std::byte* spare = pool.take_block();  // reused, not mapped anew
   EXPECT_EQ(budget.kept(), 0u);

@@ -70,7 +70,7 @@ class MemoryBudget {
   std::uint64_t kept_ = 0;
   std::uint64_t peak_ = 0;
   std::uint64_t queued_frames_ = 0;
-  std::uint64_t borrowed_ = 0;  // of used_: callers' frames
+  std::uint64_t borrowed_ = 0;        // of used_: callers' frames
   int waiters_ = 0;                   // appenders waiting for room
   std::uint64_t wake_when_used_ = 0;  // they may go once used_ is this low
 };
