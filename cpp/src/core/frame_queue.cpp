@@ -97,12 +97,6 @@ bool MemoryBudget::try_keep(std::uint64_t bytes) {
   return true;
 }
 
-void MemoryBudget::force_keep(std::uint64_t bytes) {
-  std::lock_guard lock(mutex_);
-  kept_ += bytes;
-  if (used_ + kept_ > peak_) peak_ = used_ + kept_;
-}
-
 void MemoryBudget::unkeep(std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
   kept_ -= bytes;
@@ -238,14 +232,7 @@ void BufferPool::give_back(std::byte* block, bool adopted) {
   budget_.release(block_bytes_, !adopted);
   {
     std::lock_guard lock(mutex_);
-    // A few idle blocks are kept even when in-flight frames fill the budget
-    // (borrowed frames can): the next frame needs one at once, and unmapping
-    // and mapping a block per frame cost a page zeroing, TLB shootdowns on
-    // every core and a write lock on the address space that stalls the
-    // appending thread.
-    const bool fits = budget_.try_keep(block_bytes_);
-    if (fits || free_.size() < spare_blocks()) {
-      if (!fits) budget_.force_keep(block_bytes_);
+    if (budget_.try_keep(block_bytes_)) {
       free_.push_back(block);
       return;
     }

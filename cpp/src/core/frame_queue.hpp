@@ -3,7 +3,6 @@
 // the chunk buffers provides backpressure.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -46,8 +45,6 @@ class MemoryBudget {
   /// bytes stay within the limit. Returns false when the caller must free the
   /// block instead.
   bool try_keep(std::uint64_t bytes);
-  /// Keeps a block beyond the limit (a small reserve of idle blocks).
-  void force_keep(std::uint64_t bytes);
   /// A kept block is in use again (or freed).
   void unkeep(std::uint64_t bytes);
 
@@ -156,8 +153,6 @@ class BufferPool {
   void adopt();
   std::byte* allocate() const;
   void deallocate(std::byte* block) const;
-  /// Idle blocks kept even beyond the budget: 16 MiB worth, at least one.
-  std::size_t spare_blocks() const { return std::max<std::size_t>(1, (16u << 20) / block_bytes_); }
 
   const std::size_t block_bytes_;
   MemoryBudget& budget_;
