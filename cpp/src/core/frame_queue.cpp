@@ -145,10 +145,7 @@ void FrameBuffer::reset() {
 
 void FrameBuffer::make_owned() {
   if (!release_) return;
-  std::byte* block = pool_->take_block();
-  pool_->budget_.unmark_borrowed(pool_->block_bytes());  // the frame is in our memory now
-  copy_frame(block, data_, pool_->block_bytes());
-  data_ = block;
+  data_ = pool_->copy_borrowed(data_);
   call_release(release_);
 }
 
@@ -214,6 +211,13 @@ std::byte* BufferPool::take_block() {
     }
   }
   return allocate();
+}
+
+std::byte* BufferPool::copy_borrowed(const std::byte* data) {
+  std::byte* block = take_block();
+  budget_.unmark_borrowed(block_bytes_);  // the frame is in this process's memory now
+  copy_frame(block, data, block_bytes_);
+  return block;
 }
 
 FrameBuffer BufferPool::borrow(const std::byte* data, std::function<void()> release) {

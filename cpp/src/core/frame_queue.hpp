@@ -127,8 +127,6 @@ class BufferPool {
 
   /// A block whose budget the caller has already acquired.
   FrameBuffer take();
-  /// A block for a borrowed frame being copied (its budget is the frame's).
-  std::byte* take_block();
   /// Wraps a caller's frame (budget already acquired); `release` runs when the
   /// writer is done with it.
   FrameBuffer borrow(const std::byte* data, std::function<void()> release);
@@ -149,6 +147,9 @@ class BufferPool {
  private:
   friend class FrameBuffer;
   void give_back(std::byte* block, bool adopted = false);
+  std::byte* take_block();
+  /// A pooled copy of a borrowed frame (its budget carries over).
+  std::byte* copy_borrowed(const std::byte* data);
   void return_borrowed(bool adopted);
   void adopt();
   std::byte* allocate() const;

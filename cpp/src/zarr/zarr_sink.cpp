@@ -46,6 +46,14 @@ struct ZarrSink::Slab {
   // where a frame has not arrived (it reads as the fill value).
   std::vector<FrameBuffer> held;
 
+  /// Position of the frame at `index` (storage index axes) among held.
+  std::size_t local_index(const std::vector<std::int64_t>& index) const {
+    std::int64_t local = 0;
+    for (std::size_t i = 0; i < extent.size(); ++i)
+      local = local * extent[i] + (index[i] - start[i]);
+    return static_cast<std::size_t>(local);
+  }
+
   const std::byte* frame_data(std::size_t local, const AlignedBuffer& zeros) const {
     return held[local] ? held[local].data() : zeros.data();
   }
@@ -75,7 +83,9 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
       root_(settings.output_path()),
-      element_bytes_(bytes_per_element(layout.dtype)) {
+      element_bytes_(bytes_per_element(layout.dtype)),
+      whole_frame_chunks_(layout.axes[layout.index_rank()].chunk == layout.height &&
+                          layout.axes[layout.index_rank() + 1].chunk == layout.width) {
   // The frames of a chunk (or shard) are held until all of them arrived: one
   // unit's frames must fit the memory budget, or the stream could never make progress.
   std::uint64_t slab_frames = 1;
@@ -248,14 +258,10 @@ void ZarrSink::place(ArrayState& a, const FrameLocation& where, FrameBuffer* fra
     }
     auto slab = slab_for(a, where.storage_index);
     if (frame != nullptr) {
-      std::int64_t local = 0;
-      for (std::size_t i = 0; i < k; ++i) {
-        local = local * slab->extent[i] + (where.storage_index[i] - slab->start[i]);
-      }
       // A frame kept for a unit still being assembled no longer counts as
       // queued: the appender never waits on frames only the writer holds.
       if (slab->frames > 1) frame->adopt();
-      slab->held[static_cast<std::size_t>(local)] = std::move(*frame);
+      slab->held[slab->local_index(where.storage_index)] = std::move(*frame);
       ++slab->with_data;
     }
     if (++slab->arrived >= slab->expected) {
@@ -292,9 +298,8 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
 bool ZarrSink::wants_aligned_frames() const {
   // Only where frames go to the file as they are: unsharded, uncompressed,
   // one chunk per frame plane. Elsewhere they are copied into chunks anyway.
-  const std::size_t k = layout_.index_rank();
   return settings_.engine.direct_io && !codec_.compresses() && !layout_.sharded &&
-         layout_.axes[k].chunk == layout_.height && layout_.axes[k + 1].chunk == layout_.width;
+         whole_frame_chunks_;
 }
 
 void ZarrSink::skip_frame(const FrameLocation& where) {
@@ -435,7 +440,7 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
     const std::size_t frames = static_cast<std::size_t>(slab.frames);
     const std::byte* src = slab.frame_data(0, zeros_);
     std::size_t n = frames * layout_.frame_bytes;
-    const bool whole_frames = ay.chunk == layout_.height && ax.chunk == layout_.width;
+    const bool whole_frames = whole_frame_chunks_;
     if (whole_frames && frames > 1 && !codec_.compresses() && !rewrite &&
         settings_.engine.direct_io) {
       // The chunk is its frames back to back: write them from the queue's
@@ -617,12 +622,7 @@ bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
     for (const auto* slabs : {&a.open, &a.writing}) {
       auto it = slabs->find(key);
       if (it == slabs->end()) continue;
-      const Slab& slab = *it->second;
-      std::int64_t local = 0;
-      for (std::size_t i = 0; i < k; ++i) {
-        local = local * slab.extent[i] + (storage_index[i] - slab.start[i]);
-      }
-      const FrameBuffer& held = slab.held[static_cast<std::size_t>(local)];
+      const FrameBuffer& held = it->second->held[it->second->local_index(storage_index)];
       if (!held) return false;  // never arrived: the fill value
       std::memcpy(out, held.data(), layout_.frame_bytes);
       return true;

@@ -80,6 +80,7 @@ class ZarrSink final : public Sink {
   AlignedBuffer zeros_;  // one frame of fill value (frames a unit never received)
   std::filesystem::path root_;
   std::size_t element_bytes_;
+  bool whole_frame_chunks_;  // a chunk's y and x extents are the frame's
 
   mutable std::mutex mutex_;  // guards groups_, arrays_' metadata and slabs
   std::map<std::string, nlohmann::ordered_json> groups_;  // relative path -> attributes
