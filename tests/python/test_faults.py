@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
+import zarr
 
 from conftest import frame_for, read_zarr_both, refcounts
 from ome_writers import AcquisitionSettings, Dimension, create_stream
@@ -45,6 +47,22 @@ def test_non_finite_metadata_is_rejected_at_append(tmp_path: Path, name: str) ->
     if name.endswith("zarr"):
         assert read_zarr_both(Path(s.output_path) / "0").shape == (1, 8, 8)
 
+
+def test_frame_metadata_of_any_mapping_is_kept_and_cycles_are_rejected(tmp_path: Path) -> None:
+    s = settings(tmp_path, "m.ome.zarr")
+    cycle: dict[str, object] = {"a": 1}
+    cycle["self"] = cycle
+    with create_stream(s) as stream:
+        stream.append(frame_for(0, (8, 8), "uint16"), frame_metadata=MappingProxyType({"k": 0}))
+        with pytest.raises(ValueError, match="frame_metadata cannot be serialised"):
+            stream.append(frame_for(1, (8, 8), "uint16"), frame_metadata=cycle)
+        stream.append(frame_for(1, (8, 8), "uint16"), frame_metadata={"k": 1, "v": np.uint8(7)})
+    group = zarr.open_group(s.output_path, mode="r")
+    entries = group.attrs["ome_writers"]["frame_metadata"]
+    assert [(e["k"], e.get("v")) for e in entries] == [(0, None), (1, 7)]
+    data = read_zarr_both(Path(s.output_path) / "0")
+    for i in range(2):
+        np.testing.assert_array_equal(data[i], frame_for(i, (8, 8), "uint16"))
 
 def test_storage_failure_mid_stream_is_reported_and_earlier_frames_survive(
     tmp_path: Path,
