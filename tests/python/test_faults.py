@@ -64,6 +64,7 @@ def test_frame_metadata_of_any_mapping_is_kept_and_cycles_are_rejected(tmp_path:
     for i in range(2):
         np.testing.assert_array_equal(data[i], frame_for(i, (8, 8), "uint16"))
 
+
 def test_storage_failure_mid_stream_is_reported_and_earlier_frames_survive(
     tmp_path: Path,
 ) -> None:
