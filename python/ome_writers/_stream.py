@@ -39,7 +39,7 @@ def _json_default(value: Any) -> Any:
 
 
 # One encoder for every call (it keeps no state between calls): json.dumps with
-# keyword arguments builds a new JSONEncoder per call, a third of the cost of
+# keyword arguments builds a new JSONEncoder per call, a quarter of the cost of
 # serialising a typical 6-key frame_metadata.
 _ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False)
 
