@@ -134,8 +134,8 @@ class Stream::Impl {
       // valid JSON whose first token opens an object; "{}" means none.
       if (!nlohmann::json::accept(metadata)) {
         try {
-          const auto parsed = nlohmann::json::parse(metadata);  // for the parser's message
-          (void)parsed;
+          // Parsed again only for the parser's message.
+          [[maybe_unused]] const auto parsed = nlohmann::json::parse(metadata);
         } catch (const nlohmann::json::exception& e) {
           throw Error(ErrorCode::kInvalidArgument,
                       std::string("frame_metadata is not valid JSON: ") + e.what());
@@ -345,8 +345,7 @@ void Stream::set_global_metadata(const std::string& name_space, const std::strin
                 "global metadata namespace '" + name_space + "' is reserved");
   }
   try {
-    const auto parsed = nlohmann::json::parse(json);
-    (void)parsed;
+    [[maybe_unused]] const auto parsed = nlohmann::json::parse(json);
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInvalidArgument,
                 std::string("global metadata is not valid JSON: ") + e.what());

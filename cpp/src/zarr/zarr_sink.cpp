@@ -440,8 +440,7 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
     const std::size_t frames = static_cast<std::size_t>(slab.frames);
     const std::byte* src = slab.frame_data(0, zeros_);
     std::size_t n = frames * layout_.frame_bytes;
-    const bool whole_frames = whole_frame_chunks_;
-    if (whole_frames && frames > 1 && !codec_.compresses() && !rewrite &&
+    if (whole_frame_chunks_ && frames > 1 && !codec_.compresses() && !rewrite &&
         settings_.engine.direct_io) {
       // The chunk is its frames back to back: write them from the queue's
       // buffers in one gathered (O_DIRECT) write, no assembly copy.
@@ -453,7 +452,7 @@ void ZarrSink::encode_unit(const ArrayState& a, const Slab& slab, std::int64_t t
       bytes_written_ += n;
       return;
     }
-    if (!whole_frames || frames > 1) {
+    if (!whole_frame_chunks_ || frames > 1) {
       n = static_cast<std::size_t>(slab.frames * ay.chunk * ax.chunk) * element_bytes_;
       chunk.resize(n);
       extract_chunk(slab, start, cshape, chunk.data(), !codec_.compresses());
