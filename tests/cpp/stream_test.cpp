@@ -206,9 +206,12 @@ INSTANTIATE_TEST_SUITE_P(
 
 class LiveReads : public StreamTest, public ::testing::WithParamInterface<BorrowCase> {};
 
-// A reader polling frames while they are written sees each one either as not
-// there yet or exactly as appended: never a half-written chunk, shard or page.
-TEST_P(LiveReads, SeeWholeFramesOrNone) {
+// Read-your-writes: a reader polling the newest frames while they are written
+// gets each appended frame exactly as appended, whether it is in a queue slot,
+// a caller's borrowed buffer, a chunk being assembled or the files; never a
+// half-written chunk, shard or page, nor a buffer already handed back (every
+// other frame is borrowed, and its release scribbles over it).
+TEST_P(LiveReads, SeeEveryAppendedFrameWhole) {
   const BorrowCase c = GetParam();
   const bool zarr = c.format == FileFormat::kOmeZarr;
   constexpr std::uint16_t kFrames = 120;
@@ -218,6 +221,7 @@ TEST_P(LiveReads, SeeWholeFramesOrNone) {
   s.compression = c.compression;
   std::vector<std::vector<std::uint16_t>> frames;
   for (std::uint16_t i = 0; i < kFrames; ++i) frames.push_back(frame(c.side, c.side, i));
+  std::vector<std::vector<std::uint16_t>> lent = frames;  // borrowed, poisoned on release
   Stream stream(s);
   std::atomic<int> appended{0};
   std::atomic<bool> done{false};
@@ -231,7 +235,10 @@ TEST_P(LiveReads, SeeWholeFramesOrNone) {
       for (int back = 0; back < 4 && back < n; ++back) {
         const int i = (seen % 10 == 9) ? seen % n : n - 1 - back;
         try {
-          if (!stream.read_frame(0, {i}, out.data())) continue;
+          if (!stream.read_frame(0, {i}, out.data())) {
+            failure = "frame " + std::to_string(i) + " was not found after its append";
+            break;
+          }
         } catch (const Error& e) {
           failure = "frame " + std::to_string(i) + ": " + e.what();
           break;
@@ -245,13 +252,20 @@ TEST_P(LiveReads, SeeWholeFramesOrNone) {
     }
   });
   for (std::uint16_t i = 0; i < kFrames; ++i) {
-    stream.append(frames[i].data(), frames[i].size() * 2);
+    if (i % 2 == 0) {
+      stream.append(frames[i].data(), frames[i].size() * 2);
+    } else {
+      auto& buffer = lent[i];
+      stream.append_borrowed(buffer.data(), buffer.size() * 2, {},
+                             [&buffer] { std::fill(buffer.begin(), buffer.end(), 0xDEAD); });
+    }
     appended.store(i + 1);
   }
   stream.close();
   done.store(true);
   reader.join();
   EXPECT_EQ(failure, "") << seen << " frames read whole before it";
+  EXPECT_GT(seen, 0);
   std::vector<std::uint16_t> out(frames[0].size());
   for (std::uint16_t i = 0; i < kFrames; ++i) {
     ASSERT_TRUE(stream.read_frame(0, {i}, out.data()));
@@ -259,12 +273,36 @@ TEST_P(LiveReads, SeeWholeFramesOrNone) {
   }
 }
 
+// Right after append() returns, before any writer thread has run.
+TEST_P(LiveReads, ReadYourWrites) {
+  const BorrowCase c = GetParam();
+  const bool zarr = c.format == FileFormat::kOmeZarr;
+  constexpr std::uint16_t kFrames = 24;
+  auto s = settings({dim("t", kFrames, T::kTime, c.t_chunk), dim("y", c.side, T::kSpace, c.side),
+                     dim("x", c.side, T::kSpace, c.side)},
+                    c.format, (dir_ / (zarr ? "w.ome.zarr" : "w.ome.tiff")).string());
+  s.compression = c.compression;
+  Stream stream(s);
+  std::vector<std::uint16_t> out(static_cast<std::size_t>(c.side * c.side));
+  for (std::uint16_t i = 0; i < kFrames; ++i) {
+    const auto f = frame(c.side, c.side, i);
+    stream.append(f.data(), f.size() * 2);
+    ASSERT_TRUE(stream.read_frame(0, {i}, out.data())) << "frame " << i;
+    ASSERT_EQ(out, f) << "frame " << i;
+  }
+  EXPECT_THROW(stream.read_frame(1, {0}, out.data()), Error);
+  EXPECT_THROW(stream.read_frame(0, {kFrames}, out.data()), Error);
+  EXPECT_THROW(stream.read_frame(0, {0, 0}, out.data()), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Formats, LiveReads,
     ::testing::Values(BorrowCase{FileFormat::kOmeZarr, 256, 1, Compression::kNone},
                       BorrowCase{FileFormat::kOmeZarr, 256, 4, Compression::kNone},
                       BorrowCase{FileFormat::kOmeZarr, 256, 1, Compression::kBloscZstd},
-                      BorrowCase{FileFormat::kOmeTiff, 256, 1, Compression::kNone}));
+                      BorrowCase{FileFormat::kOmeZarr, 64, 8, Compression::kZstd},
+                      BorrowCase{FileFormat::kOmeTiff, 256, 1, Compression::kNone},
+                      BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kZstd}));
 
 TEST_F(StreamTest, BorrowedFramesAreHeldUntilWrittenOrCopied) {
   auto s = settings({dim("t", 4, T::kTime, 4), dim("y", 64), dim("x", 64)}, FileFormat::kOmeZarr,

@@ -124,15 +124,22 @@ FrameBuffer& FrameBuffer::operator=(FrameBuffer&& other) noexcept {
     data_ = other.data_;
     release_ = std::move(other.release_);
     adopted_ = other.adopted_;
+    live_ = other.live_;
+    live_key_ = other.live_key_;
     other.data_ = nullptr;
     other.release_ = nullptr;
     other.adopted_ = false;
+    other.live_ = nullptr;
   }
   return *this;
 }
 
 void FrameBuffer::reset() {
   if (data_ == nullptr) return;
+  if (live_ != nullptr) {
+    live_->remove(live_key_, data_);
+    live_ = nullptr;
+  }
   if (release_) {
     pool_->return_borrowed(adopted_);
     call_release(release_);
@@ -145,8 +152,16 @@ void FrameBuffer::reset() {
 
 void FrameBuffer::make_owned() {
   if (!release_) return;
-  data_ = pool_->copy_borrowed(data_);
+  std::byte* borrowed = data_;
+  data_ = pool_->copy_borrowed(borrowed);
+  if (live_ != nullptr) live_->move(live_key_, borrowed, data_);
   call_release(release_);
+}
+
+void FrameBuffer::track(LiveFrames& live, std::uint64_t key) {
+  live.add(key, data_);
+  live_ = &live;
+  live_key_ = key;
 }
 
 void FrameBuffer::adopt() {

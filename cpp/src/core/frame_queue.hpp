@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/live_frames.hpp"
 #include "ome_writers/stream.hpp"
 
 namespace ome_writers::detail {
@@ -87,10 +88,13 @@ class FrameBuffer {
       : pool_(other.pool_),
         data_(other.data_),
         release_(std::move(other.release_)),
-        adopted_(other.adopted_) {
+        adopted_(other.adopted_),
+        live_(other.live_),
+        live_key_(other.live_key_) {
     other.data_ = nullptr;
     other.release_ = nullptr;
     other.adopted_ = false;
+    other.live_ = nullptr;
   }
   FrameBuffer& operator=(FrameBuffer&& other) noexcept;
   FrameBuffer(const FrameBuffer&) = delete;
@@ -109,12 +113,17 @@ class FrameBuffer {
   /// counting as queued, so append() is never refused for want of frames the
   /// writer itself holds. Its bytes stay in the budget until it is released.
   void adopt();
+  /// Live views read this frame, stored under `key`, from this buffer until
+  /// it is released (see LiveFrames).
+  void track(LiveFrames& live, std::uint64_t key);
 
  private:
   BufferPool* pool_ = nullptr;
   std::byte* data_ = nullptr;
   std::function<void()> release_;  ///< set for a borrowed frame
   bool adopted_ = false;
+  LiveFrames* live_ = nullptr;  ///< set while live views read from this buffer
+  std::uint64_t live_key_ = 0;
 };
 
 /// Reuses frame-sized, page-aligned blocks so that append() does not allocate.

@@ -195,4 +195,32 @@ FrameLocation Layout::locate(std::uint64_t frame_number) const {
   return loc;
 }
 
+std::uint64_t Layout::frame_key(std::int64_t position,
+                                const std::vector<std::int64_t>& storage_index) const {
+  const auto positions_count = static_cast<std::int64_t>(positions.size());
+  if (position < 0 || position >= positions_count) {
+    throw Error(ErrorCode::kIndexOutOfRange, "position " + std::to_string(position) +
+                                                 " is out of range (the stream has " +
+                                                 std::to_string(positions_count) + ")");
+  }
+  if (storage_index.size() != index_rank()) {
+    throw Error(ErrorCode::kIndexOutOfRange, "a storage index needs " +
+                                                 std::to_string(index_rank()) + " entries, got " +
+                                                 std::to_string(storage_index.size()));
+  }
+  std::uint64_t key = 0;
+  for (std::size_t i = 0; i < storage_index.size(); ++i) {
+    const std::int64_t count = axes[i].count;
+    if (storage_index[i] < 0 || (count > 0 && storage_index[i] >= count)) {
+      throw Error(ErrorCode::kIndexOutOfRange, "index " + std::to_string(storage_index[i]) +
+                                                   " is out of range for axis '" + axes[i].name +
+                                                   "' of size " + std::to_string(count));
+    }
+    // The first axis may be unbounded: only the axes after it set the radix.
+    key = key * static_cast<std::uint64_t>(i == 0 ? 1 : count) +
+          static_cast<std::uint64_t>(storage_index[i]);
+  }
+  return key * static_cast<std::uint64_t>(positions_count) + static_cast<std::uint64_t>(position);
+}
+
 }  // namespace ome_writers::detail

@@ -61,6 +61,12 @@ class Layout {
   /// Routes the n-th frame (acquisition order) to its position and storage index.
   /// Throws kIndexOutOfRange past total_frames.
   FrameLocation locate(std::uint64_t frame_number) const;
+
+  /// One number per place a frame can be stored: (position, storage index)
+  /// in mixed radix. Throws kIndexOutOfRange for a position or index outside
+  /// the arrays (or of the wrong rank).
+  std::uint64_t frame_key(std::int64_t position,
+                          const std::vector<std::int64_t>& storage_index) const;
 };
 
 }  // namespace ome_writers::detail

@@ -154,6 +154,8 @@ class Stream::Impl {
     detail::QueueItem item;
     item.kind = detail::QueueItem::Kind::kFrame;
     item.location = layout_.locate(next_frame_);
+    const std::uint64_t key =
+        layout_.frame_key(item.location.position, item.location.storage_index);
     bool waited = false;
     if (!budget_.acquire_for_frame(
             layout_.frame_bytes,
@@ -165,6 +167,7 @@ class Stream::Impl {
     }
     if (waited) ++append_waits_;
     item.buffer = fill();
+    item.buffer.track(live_, key);
     item.metadata = std::move(meta);
     ++next_frame_;
     queue_.push(std::move(item));
@@ -203,6 +206,16 @@ class Stream::Impl {
     pool_.release_idle();
     std::lock_guard lock(mutex_);
     if (error_) std::rethrow_exception(error_);
+  }
+
+  bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
+                  void* out) const {
+    // A frame still in a queue slot or a caller's buffer is read from there;
+    // once that buffer is released, the sink has it (in memory or the files).
+    if (live_.read(layout_.frame_key(position, storage_index), out, layout_.frame_bytes)) {
+      return true;
+    }
+    return sink_->read_frame(position, storage_index, out);
   }
 
   StreamStats stats() const {
@@ -291,6 +304,9 @@ class Stream::Impl {
   }
 
   detail::MemoryBudget budget_;
+  // Outlives every frame buffer: the queue is declared after it, and the
+  // sink is destroyed first (~Impl).
+  detail::LiveFrames live_;
   detail::BufferPool pool_;
   detail::FrameCopier copier_;
   detail::FrameQueue queue_;
@@ -355,7 +371,7 @@ void Stream::set_global_metadata(const std::string& name_space, const std::strin
 
 bool Stream::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                         void* out) const {
-  return impl_->sink_->read_frame(position, storage_index, out);
+  return impl_->read_frame(position, storage_index, out);
 }
 
 std::vector<std::int64_t> Stream::current_shape(std::int64_t position) const {
