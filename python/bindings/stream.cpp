@@ -166,7 +166,7 @@ void bind_stream(nb::module_& m) {
             return s.read_frame(position, index, data);
           },
           nb::arg("position"), nb::arg("storage_index"), nb::arg("out"),
-          "Reads a written frame into `out`; False when it has not been written.")
+          "Copies an appended frame into `out`; False when it was never appended or skipped.")
       .def("current_shape", &Stream::current_shape, nb::arg("position"),
            "Current extent of each storage dimension of a position.");
 }

@@ -76,7 +76,9 @@ class Stream:
         """Stores a summary object under a namespace."""
 
     def read_frame(self, position: int, storage_index: Sequence[int], out: Annotated[NDArray, dict(order='C', device='cpu')]) -> bool:
-        """Reads a written frame into `out`; False when it has not been written."""
+        """
+        Copies an appended frame into `out`; False when it was never appended or skipped.
+        """
 
     def current_shape(self, position: int) -> list[int]:
         """Current extent of each storage dimension of a position."""

@@ -13,7 +13,8 @@ namespace ome_writers {
 enum class ErrorCode {
   kInvalidArgument,  ///< a setting or argument has a bad value (Python: ValueError)
   kTypeMismatch,     ///< wrong data type, e.g. a frame dtype (Python: TypeError)
-  kIndexOutOfRange,  ///< more frames than the settings declare (Python: IndexError)
+  kIndexOutOfRange,  ///< more frames than the settings declare, or read_frame() outside the
+                     ///< arrays (Python: IndexError)
   kFileExists,       ///< output exists and overwrite is off (Python: FileExistsError)
   kIo,               ///< the operating system or a file library failed (Python: OSError)
   kNotImplemented,   ///< a valid request this engine does not support (Python: NotImplementedError)

@@ -110,8 +110,13 @@ class OME_WRITERS_EXPORT Stream {
   /// Stores a summary object under `name_space` (not "ome" or "ome_writers").
   void set_global_metadata(const std::string& name_space, const std::string& json);
 
-  /// Reads one written frame back (for live viewing). Returns false when the
-  /// frame has not been written; `out` must hold frame_bytes().
+  /// Copies one frame into `out` (frame_bytes() long), for live viewing: any
+  /// frame whose append() has returned, wherever it is by now (a queue slot, a
+  /// borrowed buffer, a chunk being assembled, the files). Returns false for a
+  /// frame not appended yet; a skipped frame reads as the fill value (or
+  /// returns false while nothing is stored around it). Safe from any thread
+  /// while the stream writes; it never holds up append(). Throws
+  /// kIndexOutOfRange for a position or storage index outside the arrays.
   bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                   void* out) const;
 
