@@ -380,3 +380,57 @@ def test_physical_sizes_resolution_and_time_increment(make_settings, ome_schema)
             1
         ] == pytest.approx(40000)
     validate_xml(s, ome_schema)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [["z", "c", "t", "y", "x"], ["c", "t", "z", "y", "x"], "acquisition", "ome"],
+    ids=lambda o: o if isinstance(o, str) else "".join(o[:3]),
+)
+@pytest.mark.parametrize("single_file", [False, True], ids=["1pos", "2pos-1file"])
+def test_any_storage_order(make_settings, ome_schema, order: object, single_file: bool) -> None:
+    """0.3.2 accepts any storage_order for OME-TIFF and writes planes in acquisition order.
+
+    So do we: the OME-XML (DimensionOrder from the acquisition order, TiffData
+    per block or per plane) maps every plane, so tifffile, ome-types and the
+    live view find each frame at its index.
+    """
+    dims = [
+        Dimension(name="t", count=2, type="time"),
+        Dimension(name="c", count=3, type="channel"),
+        Dimension(name="z", count=2, type="space"),
+    ]
+    if single_file:
+        dims.insert(1, Dimension(name="p", type="position", coords=["A", "B"]))
+        if isinstance(order, list):
+            order = [*order[:3], "p", *order[3:]]
+    s = make_settings(
+        "so.ome.tiff",
+        dimensions=[*dims, Dimension(name="y", count=9), Dimension(name="x", count=11)],
+        storage_order=order,
+        format={"name": "ome-tiff", "prefer_single_file": "always"} if single_file else "ome-tiff",
+    )
+    counts = [d.count for d in s.dimensions[:-2]]
+    with create_stream(s) as stream:
+        view = stream.view()
+        for i in range(s.num_frames):
+            stream.append(frame_for(i, (9, 11), "uint16"))
+            np.testing.assert_array_equal(
+                view[acquisition_index(i, counts)], frame_for(i, (9, 11), "uint16")
+            )
+    verify_planes(s)
+    validate_xml(s, ome_schema)
+    names = [d.name for d in s.dimensions[:-2]]
+    with tifffile.TiffFile(s.output_path) as tf:
+        for p, series in enumerate(tf.series):
+            data = series.asarray()
+            axes = series.axes.lower()
+            assert sorted(axes) == sorted("tczyx")
+            for i in range(s.num_frames):
+                digits = dict(zip(names, acquisition_index(i, counts), strict=True))
+                if digits.pop("p", 0) != p:
+                    continue
+                key = tuple(digits[a] for a in axes[:-2])
+                np.testing.assert_array_equal(
+                    data[key], frame_for(i, (9, 11), "uint16"), err_msg=f"frame {i}"
+                )

@@ -311,19 +311,6 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPoo
     throw Error(ErrorCode::kNotImplemented, std::string("this libtiff lacks the '") +
                                                 to_string(settings_.compression) + "' codec");
   }
-  if (settings_.storage_order == "list") {
-    std::vector<std::string> acq;
-    for (int i : layout_.index_dims_acquisition) acq.push_back(settings_.dimensions[i].name);
-    std::vector<std::string> given;
-    for (const auto& n : settings_.storage_order_list) {
-      if (std::find(acq.begin(), acq.end(), n) != acq.end()) given.push_back(n);
-    }
-    if (given != acq) {
-      throw Error(ErrorCode::kNotImplemented,
-                  "OME-TIFF planes are written in acquisition order; a storage_order that "
-                  "reorders the non-frame dimensions is only available for OME-Zarr");
-    }
-  }
   const std::string out = settings_.output_path();
   const std::size_t npos = layout_.positions.size();
   multi_file_ = npos > 1 && settings_.format.prefer_single_file != PreferSingleFile::kAlways;
@@ -899,11 +886,16 @@ void TiffSink::set_global_metadata(const std::string& name_space, const std::str
 
 bool TiffSink::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                           void* out) const {
-  // Plane number within the image: the storage index is in acquisition order.
+  // Plane number within the image: planes are in acquisition order whatever
+  // the storage order (the OME-XML's DimensionOrder follows it).
   std::int64_t plane = 0;
-  for (std::size_t a = 0; a < storage_index.size(); ++a) {
-    const std::int64_t count = layout_.axes[a].count;
-    plane = a == 0 ? storage_index[a] : plane * count + storage_index[a];
+  bool first = true;
+  for (int outer : layout_.index_dims_acquisition) {
+    for (std::size_t a = 0; a < storage_index.size(); ++a) {
+      if (layout_.storage_to_outer[a] != outer) continue;
+      plane = first ? storage_index[a] : plane * layout_.axes[a].count + storage_index[a];
+      first = false;
+    }
   }
   fs::path path;
   std::int64_t ifd = 0;
