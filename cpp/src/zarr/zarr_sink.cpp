@@ -192,9 +192,13 @@ void ZarrSink::prepare_output() {
 
 void ZarrSink::write_group(const std::string& rel) const {
   json attrs = groups_.at(rel);
+  // Every image group carries the block, empty or not, so that readers of
+  // ome_writers.frame_metadata (0.3.2 writes it once a group's attributes were
+  // written with metadata) find it on every image; the bf2raw and plate roots
+  // own no frames and get none.
   for (const auto& a : arrays_) {
-    if (a->group == rel && !a->frame_metadata.empty()) {
-      attrs["ome_writers"] = {{"version", version()}, {"frame_metadata", a->frame_metadata}};
+    if (a->group == rel) {
+      attrs["ome_writers"] = {{"version", version()}, {"frame_metadata", json(a->frame_metadata)}};
     }
   }
   const fs::path dir = rel.empty() ? root_ : root_ / rel;
