@@ -7,6 +7,7 @@ functions is called.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from typing_extensions import deprecated
@@ -85,7 +86,9 @@ def useq_to_acquisition_settings(
     scale is the plan interval in seconds, the z scale the step in micrometers,
     and the y/x scale `pixel_size_um`. A time plan without a fixed number of
     points gives an unbounded ``t`` (count None). A `WellPlatePlan`, or
-    positions carrying plate_row/plate_col, give a `Plate`.
+    positions carrying plate_row/plate_col, give a `Plate`; their fields of
+    view (grid points included) are named fov0, fov1, ... within each well,
+    unless the stage position has a name of its own.
 
     Parameters
     ----------
@@ -382,16 +385,16 @@ def _well_plate_positions(useq_mod: ModuleType, plan: Any) -> list[Position]:
 
 
 def _with_grid_point(
-    name: str, pos: Any, point: Any, point_index: int, pos_index: int | None
+    name: str, pos: Any, point: Any, point_index: int, pos_index: int | None, *, unique: bool
 ) -> Position:
-    """A stage position moved to one point of a grid."""
+    """A stage position moved to one point of a grid (`unique`: the name needs no tag)."""
     if point.is_relative:
         x = (pos.x or 0) + (point.x or 0)
         y = (pos.y or 0) + (point.y or 0)
     else:
         # An absolute grid replaces the stage position's x/y.
         x, y = point.x, point.y
-    if point.grid_row is None and point.grid_col is None:
+    if not unique and point.grid_row is None and point.grid_col is None:
         # Random points have no grid cell: make the names unique instead.
         tag = f"g{point_index:04d}"
         if pos_index is not None:
@@ -412,28 +415,52 @@ def _with_grid_point(
     )
 
 
+class _FieldNames:
+    """Names of unnamed positions in a well: fov0, fov1, ... per well, in visiting order.
+
+    A WellPlatePlan names its fields of view so; stage positions in wells (with
+    plate_row/plate_col) would otherwise all be named after their index, and
+    the grid points of one well would share one name, hence one NGFF path
+    (row/column/name) in a plate.
+    """
+
+    def __init__(self) -> None:
+        self._next: Counter[tuple[Any, Any]] = Counter()
+
+    def __call__(self, pos: Any, index: int) -> tuple[str, bool]:
+        """(name, whether it is a generated field name) of the next field of `pos`."""
+        if pos.name:
+            return pos.name, False
+        if pos.plate_row is None or pos.plate_col is None:
+            return str(index), False
+        well = (pos.plate_row, pos.plate_col)
+        self._next[well] += 1
+        return f"fov{self._next[well] - 1}", True
+
+
 def _stage_positions(seq: useq.MDASequence) -> list[Position]:
     stage = list(seq.stage_positions)
     outer_grid = list(seq.grid_plan) if seq.grid_plan else []
     order = str(seq.axis_order)
+    field_name = _FieldNames()
     if outer_grid and "g" in order and "p" in order and order.index("g") < order.index("p"):
         # Grid outside positions: every position is visited at each grid point.
-        return [
-            _with_grid_point(pos.name or str(p), pos, point, g, None)
-            for g, point in enumerate(outer_grid)
-            for p, pos in enumerate(stage)
-        ]
+        out = []
+        for g, point in enumerate(outer_grid):
+            for p, pos in enumerate(stage):
+                name, unique = field_name(pos, p)
+                out.append(_with_grid_point(name, pos, point, g, None, unique=unique))
+        return out
 
-    out: list[Position] = []
+    out = []
     for p, pos in enumerate(stage):
-        name = pos.name or str(p)
         sub_grid = pos.sequence.grid_plan if pos.sequence else None
         grid = list(sub_grid) if sub_grid else outer_grid
         if not grid:
             plate_row, plate_column = _plate_labels(pos)
             out.append(
                 Position(
-                    name=name,
+                    name=field_name(pos, p)[0],
                     plate_row=plate_row,
                     plate_column=plate_column,
                     grid_row=pos.grid_row,
@@ -445,7 +472,9 @@ def _stage_positions(seq: useq.MDASequence) -> list[Position]:
             )
             continue
         pos_index = p if len(stage) > 1 else None
-        out.extend(_with_grid_point(name, pos, point, g, pos_index) for g, point in enumerate(grid))
+        for g, point in enumerate(grid):
+            name, unique = field_name(pos, p)
+            out.append(_with_grid_point(name, pos, point, g, pos_index, unique=unique))
     return out
 
 

@@ -433,6 +433,126 @@ def test_plate_from_position_annotations() -> None:
     AcquisitionSettings(**result, root_path="p.zarr", dtype="u1")
 
 
+def _plate_positions(**kwargs: Any) -> list[Any]:
+    return [
+        useq.Position(x=0.0, y=0.0, plate_row=0, plate_col=0, **kwargs),
+        useq.Position(x=9e3, y=0.0, plate_row=0, plate_col=1, **kwargs),
+    ]
+
+
+@needs_useq
+@pytest.mark.parametrize(
+    ("axis_order", "expected"),
+    [
+        ("pgc", [("fov0", "A", "1", 0, 0), ("fov1", "A", "1", 0, 1),
+                 ("fov0", "A", "2", 0, 0), ("fov1", "A", "2", 0, 1)]),
+        # grid outside positions: fields are numbered in visiting order per well
+        ("gpc", [("fov0", "A", "1", 0, 0), ("fov0", "A", "2", 0, 0),
+                 ("fov1", "A", "1", 0, 1), ("fov1", "A", "2", 0, 1)]),
+    ],
+)  # fmt: skip
+def test_unnamed_plate_positions_with_grid_are_fields(
+    axis_order: str, expected: list[tuple[Any, ...]]
+) -> None:
+    """0.3.2 names every grid point of an unnamed plate position after the position's
+    index ("0", "0", "1", "1"), so a plate's fields collide on one path (A/1/0);
+    ome-writers fixed this after 0.3.2 (PR #136): fov0, fov1, ... per well, as a
+    WellPlatePlan names them."""
+    seq = useq.MDASequence(
+        axis_order=axis_order,
+        stage_positions=_plate_positions(),
+        grid_plan=useq.GridRowsColumns(rows=1, columns=2, fov_width=10, fov_height=10),
+        channels=["DAPI"],
+    )
+    coords = useq_to_acquisition_settings(seq, 8, 8)["dimensions"][0].coords
+    assert [
+        (q.name, q.plate_row, q.plate_column, q.grid_row, q.grid_column) for q in coords or []
+    ] == expected
+
+
+@needs_useq
+def test_plate_position_fields_from_sub_sequences_random_points_and_no_grid() -> None:
+    """Unnamed plate positions are fields fov0, fov1, ... of their well whatever
+    makes them: a sub-sequence grid, random points (no '_g0000' tag needed) or
+    several plain positions in one well; named positions keep their names."""
+    grid = useq.GridRowsColumns(rows=1, columns=3, fov_width=10, fov_height=10)
+    sub = useq.MDASequence(
+        stage_positions=[
+            useq.Position(x=0, y=0, plate_row=1, plate_col=0, sequence={"grid_plan": grid})
+        ]
+    )
+    random = useq.MDASequence(
+        stage_positions=[useq.Position(x=0, y=0, plate_row=0, plate_col=0)],
+        grid_plan=useq.RandomPoints(
+            num_points=2, max_width=100, max_height=100, fov_width=5, fov_height=5
+        ),
+    )
+    plain = useq.MDASequence(
+        stage_positions=[
+            useq.Position(x=0, y=0, plate_row=0, plate_col=0),
+            useq.Position(x=1, y=0, plate_row=0, plate_col=0),
+            useq.Position(x=0, y=0, plate_row=1, plate_col=0),
+            useq.Position(x=0, y=0, plate_row=1, plate_col=0, name="mine"),
+            useq.Position(x=0, y=0),  # not in a well: named by index, as before
+        ]
+    )
+    names = {}
+    for key, seq in [("sub", sub), ("random", random), ("plain", plain)]:
+        coords = useq_to_acquisition_settings(seq, 8, 8)["dimensions"][0].coords or []
+        names[key] = [(q.name, q.plate_row) for q in coords]
+    assert names["sub"] == [("fov0", "B"), ("fov1", "B"), ("fov2", "B")]
+    assert names["random"] == [("fov0", "A"), ("fov1", "A")]
+    assert names["plain"] == [
+        ("fov0", "A"),
+        ("fov1", "A"),
+        ("fov0", "B"),
+        ("mine", "B"),
+        ("4", None),
+    ]
+
+
+@needs_useq
+def test_named_plate_positions_with_grid_keep_their_names() -> None:
+    """As in ome-writers after 0.3.2: a name the user gave is kept."""
+    seq = useq.MDASequence(
+        stage_positions=_plate_positions(name="w"),
+        grid_plan=useq.GridRowsColumns(rows=1, columns=2, fov_width=10, fov_height=10),
+    )
+    coords = useq_to_acquisition_settings(seq, 8, 8)["dimensions"][0].coords
+    assert [q.name for q in coords or []] == ["w", "w", "w", "w"]
+
+
+@needs_useq
+def test_plate_fields_from_grid_are_written_to_their_own_paths(tmp_path: Any) -> None:
+    """With 0.3.2's names the four fields of two wells collapsed into two arrays
+    (A/1/0, A/2/1); with fov names each field is its own image A/1/fov0 ... A/2/fov1
+    holding its own frames (read back with zarr-python)."""
+    import numpy as np
+    import zarr
+
+    seq = useq.MDASequence(
+        stage_positions=_plate_positions(),
+        grid_plan=useq.GridRowsColumns(rows=1, columns=2, fov_width=10, fov_height=10),
+    )
+    from ome_writers import create_stream
+
+    s = AcquisitionSettings(
+        **useq_to_acquisition_settings(seq, 4, 4),
+        root_path=str(tmp_path / "p.ome.zarr"),
+        dtype="u1",
+    )
+    with create_stream(s) as stream:
+        for i in range(4):
+            stream.append(np.full((4, 4), i + 1, np.uint8))
+    root = zarr.open_group(s.output_path, mode="r")
+    wells = {w["path"]: w for w in root.attrs["ome"]["plate"]["wells"]}
+    assert sorted(wells) == ["A/1", "A/2"]
+    for i, path in enumerate(["A/1/fov0", "A/1/fov1", "A/2/fov0", "A/2/fov1"]):
+        assert (zarr.open_array(f"{s.output_path}/{path}/0", mode="r")[...] == i + 1).all()
+    images = zarr.open_group(f"{s.output_path}/A/1", mode="r").attrs["ome"]["well"]["images"]
+    assert [im["path"] for im in images] == ["fov0", "fov1"]
+
+
 @needs_useq
 def test_plate_rows_beyond_z_match_plate_helper() -> None:
     seq = useq.MDASequence(
