@@ -130,13 +130,15 @@ class NativeEngine(Engine):
         return {int(k): from_xml(xml) for k, xml in docs.items()}
 
     def update_metadata(self, metadata: Any) -> None:
-        if not isinstance(metadata, dict):
-            raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        # Exception classes and leading phrases are those of ome-writers 0.3.2,
+        # which callers match on; the detail after them is ours.
+        known = json.loads(self._core.metadata_json())
         if self._format == "ome-zarr":
-            known = json.loads(self._core.metadata_json())
+            if not isinstance(metadata, dict):
+                raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
             for key, attrs in metadata.items():
                 if key not in known:
-                    raise KeyError(f"Unknown group path {key!r}; expected one of {sorted(known)}")
+                    raise KeyError(f"Unknown path: {key} (the groups are {sorted(known)})")
                 if not isinstance(attrs, dict):
                     raise TypeError(
                         f"attributes for {key!r} must be a dict, got {type(attrs).__name__}"
@@ -144,14 +146,22 @@ class NativeEngine(Engine):
             self._core.update_metadata_json(json.dumps(metadata))
             return
         if not self._closed:
-            raise RuntimeError("OME-TIFF metadata can only be updated after the stream is closed")
+            raise RuntimeError(
+                "update_metadata() must be called after the stream context exits: "
+                "OME-TIFF metadata can only be updated after the stream is closed."
+            )
+        if not isinstance(metadata, dict):
+            raise TypeError(
+                f"Expected dict[int, ome_types.model.OME] metadata, got {type(metadata)}"
+            )
+        indices = sorted(int(k) for k in known)
         docs: dict[str, str] = {}
         for key, ome in metadata.items():
-            if not isinstance(key, int):
-                raise TypeError(f"keys must be file indices (int), got {key!r}")
             to_xml = getattr(ome, "to_xml", None)
             if to_xml is None:
-                raise TypeError(f"values must be ome_types.OME objects, got {type(ome).__name__}")
+                raise TypeError(f"Expected ome_types.model.OME for position {key}, got {type(ome)}")
+            if not isinstance(key, int) or isinstance(key, bool) or key not in indices:
+                raise KeyError(f"Unknown position index: {key} (the file indices are {indices})")
             docs[str(key)] = to_xml()
         self._core.update_metadata_json(json.dumps(docs))
 

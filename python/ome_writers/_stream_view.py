@@ -105,6 +105,7 @@ class StreamView:
         self._strict = bool(strict)
         self._dtype = np.dtype(settings.dtype)
         self._dims = (*self._grid.names, *self._grid.frame_names)
+        self._position_axis = settings.position_dimension_index
         self._coords_changed = CoordsChangedSignal()
         self._emit_lock = threading.Lock()
         self._emitted_extents = self._grid.extents(stream.frames_appended)
@@ -199,6 +200,9 @@ class StreamView:
 
     # --------------------------------------------------------------- indexing
 
+    # Errors start with ome-writers 0.3.2's wording (callers match on it); the
+    # detail after it is ours.
+
     def _normalise_key(self, key: Any) -> tuple[Any, ...]:
         keys = key if isinstance(key, tuple) else (key,)
         out: list[Any] = []
@@ -212,19 +216,14 @@ class StreamView:
             elif isinstance(k, slice):
                 for part in (k.start, k.stop, k.step):
                     if part is not None:
-                        _as_int(part, "slice bounds")
+                        _as_int(part, slice_bound=True)
                 out.append(k)
-            elif isinstance(k, (list, tuple, np.ndarray)):
-                raise IndexError(
-                    "StreamView supports only integers, slices and '...'; "
-                    "advanced (array or list) indexing is not supported"
-                )
             else:
-                out.append(_as_int(k, "indices"))
+                out.append(_as_int(k))
         n_real = len(out) - ellipsis
         if n_real > self.ndim:
             raise IndexError(
-                f"too many indices for StreamView: it is {self.ndim}-dimensional, "
+                f"too many indices for array: array is {self.ndim}-dimensional, "
                 f"but {n_real} were indexed"
             )
         fill = [slice(None)] * (self.ndim - n_real)
@@ -250,13 +249,22 @@ class StreamView:
                 per_axis.append(selected)
                 kept.append(len(selected))
             else:
-                per_axis.append((self._resolve_int(axis, k, size),))
-        frame_key = keys[n_outer:]
-        probe = np.empty(self._grid.frame_shape, dtype=np.bool_)[frame_key]  # validates
-        out = np.zeros((*kept, *probe.shape), dtype=self._dtype)
+                per_axis.append((self._resolve_int(axis, k, size, self._grid.counts[axis]),))
+        frame_key = tuple(
+            k if isinstance(k, slice) else self._resolve_int(axis, k, size, size)
+            for axis, (k, size) in enumerate(
+                zip(keys[n_outer:], self._grid.frame_shape, strict=True), start=n_outer
+            )
+        )
+        frame_shape = tuple(
+            len(range(*k.indices(size)))
+            for k, size in zip(frame_key, self._grid.frame_shape, strict=True)
+            if isinstance(k, slice)
+        )
+        out = np.zeros((*kept, *frame_shape), dtype=self._dtype)
         if out.size == 0:
             return out
-        flat = out.reshape((-1, *probe.shape))
+        flat = out.reshape((-1, *frame_shape))
         frames = self._stream.frames_appended
         for slot, indices in enumerate(itertools.product(*per_axis)):
             frame_number = self._grid.frame_number(indices)
@@ -268,40 +276,52 @@ class StreamView:
                 flat[slot] = data[frame_key]
         return out
 
-    def _resolve_int(self, axis: int, index: int, size: int) -> int:
+    def _resolve_int(self, axis: int, index: int, size: int, count: int | None) -> int:
+        """`index` on an axis of `size` (live) and `count` (declared; None = unbounded)."""
         name = self._dims[axis]
-        if index < 0:
-            resolved = index + size
-            if resolved < 0:
+        resolved = index + size if index < 0 else index
+        if self._strict and not 0 <= resolved < size:
+            raise IndexError(
+                f"Index {index} is out of bounds for live dimension {name!r} with size {size} "
+                f"(axis {axis}; strict=True)"
+            )
+        limit = size if index < 0 else count
+        if resolved < 0 or (limit is not None and resolved >= limit):
+            if axis == self._position_axis:
                 raise IndexError(
-                    f"index {index} is out of bounds for axis {axis} ({name!r}) with size {size}"
+                    f"Position index {index} is out of bounds for size {limit} "
+                    f"(axis {axis}, dimension {name!r})"
                 )
-            return resolved
-        if self._strict and index >= size:
             raise IndexError(
-                f"index {index} is out of bounds for the live size {size} of axis {axis} ({name!r})"
+                f"index {index} is out of bounds for axis {axis} with size {limit} "
+                f"(dimension {name!r})"
             )
-        count = self._grid.counts[axis]
-        if count is not None and index >= count:
-            raise IndexError(
-                f"index {index} is out of bounds for axis {axis} ({name!r}) with size {count}"
-            )
-        return index
+        return resolved
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """The whole view as a new numpy array (`copy=False` is refused: ValueError)."""
         if copy is False:
-            raise ValueError("StreamView cannot be converted to an array without a copy")
+            raise ValueError(
+                "Zero-copy array conversion is not supported. A StreamView reads "
+                "its frames from the files into a new array."
+            )
         data = self[...]
         return data if dtype is None else data.astype(dtype, copy=False)
 
 
-def _as_int(value: Any, what: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"StreamView {what} must be integers, not booleans")
-    try:
-        return operator.index(value)
-    except TypeError:
+def _as_int(value: Any, *, slice_bound: bool = False) -> int:
+    """An integer index or slice bound (numpy integers too); TypeError otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    if slice_bound:
         raise TypeError(
-            f"StreamView {what} must be integers (or slices), got {type(value).__name__}"
-        ) from None
+            "slice indices must be integers or None or have an __index__ method, "
+            f"got {type(value).__name__}"
+        )
+    raise TypeError(
+        f"Invalid index type: {type(value)} (StreamView takes integers, slices and "
+        "'...'; no advanced, boolean or None indexing)"
+    )

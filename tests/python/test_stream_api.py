@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,53 @@ def test_tiff_metadata_get_update_and_global(make_settings) -> None:
     with tifffile.TiffFile(s.output_path) as tf:
         assert ome_types.from_xml(tf.ome_metadata).images[0].name == "renamed"
         assert tf.series[0].shape == (2, 6, 5)
+
+
+def test_update_metadata_errors_keep_0_3_2_wording(make_settings) -> None:
+    """0.3.2: Zarr update_metadata with an unknown group raises KeyError "Unknown
+    path: nope"; TIFF update_metadata raises RuntimeError "update_metadata() must be
+    called after the stream context exits" before close, then TypeError "Expected
+    dict[int, ome_types.model.OME] metadata, got <class 'list'>" for a non-dict,
+    TypeError "Expected ome_types.model.OME for position 0" for a wrong value and
+    KeyError "Unknown position index: 7" for an unknown file. Ours add detail after
+    those phrases.
+
+    (The TIFF checks used to run in another order, and an unknown file index was a
+    ValueError from the engine.)
+    """
+    z = simple(make_settings, "ome-zarr", count=1)
+    with create_stream(z) as stream:
+        stream.append(frame_for(0, (6, 5), "uint16"))
+        with pytest.raises(KeyError, match=r"Unknown path: nope \(the groups are \['\.'\]\)"):
+            stream.update_metadata({"nope": {}})
+    with pytest.raises(KeyError, match="Unknown path: nope"):
+        stream.update_metadata({"nope": {}})  # after close too
+
+    t = simple(make_settings, "ome-tiff", count=1)
+    stream = create_stream(t)
+    stream.append(frame_for(0, (6, 5), "uint16"))
+    with pytest.raises(
+        RuntimeError, match=re.escape("must be called after the stream context exits")
+    ):
+        stream.update_metadata([])  # the closed check comes first, as in 0.3.2
+    stream.close()
+    meta = stream.get_metadata()
+    for bad in ([meta[0]], None):
+        phrase = f"Expected dict[int, ome_types.model.OME] metadata, got {type(bad)}"
+        with pytest.raises(TypeError, match=re.escape(phrase)):
+            stream.update_metadata(bad)
+    with pytest.raises(TypeError, match=re.escape("Expected ome_types.model.OME for position 0")):
+        stream.update_metadata({0: "not an OME object"})
+    for key in (7, "0"):
+        with pytest.raises(KeyError, match=f"Unknown position index: {key} "):
+            stream.update_metadata({key: meta[0]})
+    meta[0].images[0].name = "kept"
+    stream.update_metadata({0: meta[0]})
+    import ome_types
+    import tifffile
+
+    with tifffile.TiffFile(t.output_path) as tf:
+        assert ome_types.from_xml(tf.ome_metadata).images[0].name == "kept"
 
 
 def test_settings_round_trip_through_cpp(make_settings) -> None:
