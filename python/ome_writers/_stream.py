@@ -13,6 +13,7 @@ import numpy as np
 
 from ._backends import Engine, select_engine
 from ._coord_tracker import CoordTracker, CoordUpdate
+from ._schema import _check_ngff_axes
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -306,9 +307,17 @@ def create_stream(
     `settings.compression` (blosc 1-9, zstd 1-22, deflate 1-12; default: the fast
     levels listed in the README; ValueError when out of range or for a codec
     without levels).
+
+    Raises ValueError when OME-Zarr storage axes break the OME-NGFF 0.5 order
+    (time, channel or custom, space), e.g. storage_order="acquisition" with c
+    acquired before t.
     """
     settings.validate_stream_ready()
     settings = settings.model_copy(deep=True)
+    if settings.format.name == "ome-zarr":
+        # 0.3.2 raises here too (when its NGFF model is built), not at validation:
+        # settings that are only ever written as OME-TIFF stay valid.
+        _check_ngff_axes(settings.array_storage_dimensions)
     engine_options: dict[str, Any] = {}
     if max_memory_bytes is not None:
         if max_memory_bytes <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,20 +183,85 @@ def test_storage_order_differs_from_acquisition_order(make_settings) -> None:
     verify(s, ["t", "c", "z"])
 
 
-def test_storage_order_acquisition_and_list(make_settings) -> None:
-    dims = [
-        Dimension(name="t", count=2, type="time"),
-        Dimension(name="z", count=3, type="space"),
-        Dimension(name="c", count=2, type="channel"),
+def _dims(order: str) -> list[Dimension]:
+    """Non-frame dimensions in acquisition `order` (t, c, z, a = 'other'), then y, x."""
+    kinds = {"t": "time", "c": "channel", "z": "space", "a": "other"}
+    counts = {"t": 2, "c": 3, "z": 2, "a": 2}
+    return [
+        *(Dimension(name=n, count=counts[n], type=kinds[n]) for n in order),  # type: ignore[arg-type]
         Dimension(name="y", count=6),
         Dimension(name="x", count=5),
     ]
-    s = make_settings("acq.ome.zarr", dimensions=dims, storage_order="acquisition")
+
+
+@pytest.mark.parametrize(
+    ("order", "storage_order", "storage_names"),
+    [
+        ("tcz", "acquisition", ["t", "c", "z"]),
+        ("ztc", ["t", "c", "z", "y", "x"], ["t", "c", "z"]),
+        ("czt", ["t", "c", "z", "y", "x"], ["t", "c", "z"]),
+        ("zat", ["t", "a", "z", "y", "x"], ["t", "a", "z"]),
+        ("ta", "acquisition", ["t", "a"]),
+    ],
+)
+def test_storage_order_acquisition_and_list(
+    make_settings, order: str, storage_order: str | list[str], storage_names: list[str]
+) -> None:
+    """0.3.2 writes storage_order="acquisition" and explicit lists whose axes follow
+    OME-NGFF 0.5 (time, then channel or custom, then space): every frame lands at its
+    storage index (zarr-python and tensorstore agree) and the image validates.
+
+    (This test used to write t,z,c and c,t,z axes, which NGFF forbids and 0.3.2
+    refuses; see test_storage_order_breaking_ngff_axis_order_is_refused.)
+    """
+    s = make_settings(f"{order}.ome.zarr", dimensions=_dims(order), storage_order=storage_order)
     stream_all(s)
-    verify(s, ["t", "z", "c"], model="none")
-    s2 = make_settings("list.ome.zarr", dimensions=dims, storage_order=["c", "t", "z", "y", "x"])
-    stream_all(s2)
-    verify(s2, ["c", "t", "z"], model="none")
+    verify(s, storage_names)
+
+
+NGFF_ORDER = "Axes are not in the required order by type. Order must be [time,] [channel,] space."
+
+
+@pytest.mark.parametrize(
+    ("order", "storage_order", "phrase"),
+    [
+        ("ct", "acquisition", NGFF_ORDER),
+        ("tc", ["c", "t", "y", "x"], NGFF_ORDER),
+        ("tzc", "acquisition", NGFF_ORDER),
+        ("tcz", ["t", "z", "c", "y", "x"], NGFF_ORDER),
+        ("zt", "acquisition", NGFF_ORDER),
+        ("za", "ome", NGFF_ORDER),  # "ome" puts other types after space, as 0.3.2 does
+    ],
+)
+def test_storage_order_breaking_ngff_axis_order_is_refused(
+    make_settings, order: str, storage_order: str | list[str], phrase: str
+) -> None:
+    """0.3.2 accepts these settings but create_stream raises pydantic's
+    ValidationError (a ValueError) "Axes are not in the required order by type.
+    Order must be [time,] [channel,] space."; we raise ValueError with that phrase
+    there too, and write nothing."""
+    s = make_settings(f"{order}.ome.zarr", dimensions=_dims(order), storage_order=storage_order)
+    with pytest.raises(ValueError, match=re.escape(phrase)) as exc:
+        create_stream(s)
+    assert "OME-NGFF 0.5" in str(exc.value)
+    assert not Path(s.output_path).exists()
+
+
+def test_two_channel_axes_are_refused(make_settings) -> None:
+    """0.3.2 raises ValidationError "There can be at most 1 axis of type 'channel'."
+    at create_stream for two channel dimensions in OME-Zarr; so do we."""
+    dims = [
+        Dimension(name="c", count=2, type="channel"),
+        Dimension(name="c2", count=2, type="channel"),
+        Dimension(name="y", count=4),
+        Dimension(name="x", count=4),
+    ]
+    s = make_settings("cc.ome.zarr", dimensions=dims)
+    with pytest.raises(
+        ValueError, match=re.escape("There can be at most 1 axis of type 'channel'.")
+    ):
+        create_stream(s)
+    assert not Path(s.output_path).exists()
 
 
 def test_unbounded_first_dimension_with_partial_last_index(make_settings) -> None:
