@@ -715,13 +715,6 @@ class OmeTiffFormat(_BaseModel):
             return "never"
         return value
 
-    @field_validator("suffix")
-    @classmethod
-    def _not_a_zarr_suffix(cls, value: str) -> str:
-        if _suffix_kind(value) == "ome-zarr":
-            raise ValueError(f"suffix {value!r} is a Zarr suffix, not a TIFF one.")
-        return value
-
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
         """The TIFF file path (single file) or the directory (one file per position)."""
         stem, _ = _ome_stem_suffix(root_path)
@@ -741,13 +734,6 @@ class OmeZarrFormat(_BaseModel):
         "'zarrs-python' or 'zarr-python'; all select the native engine.",
     )
     suffix: str = Field(default=".ome.zarr", description="Extension of the Zarr directory.")
-
-    @field_validator("suffix")
-    @classmethod
-    def _not_a_tiff_suffix(cls, value: str) -> str:
-        if _suffix_kind(value) == "ome-tiff":
-            raise ValueError(f"suffix {value!r} is a TIFF suffix, not a Zarr one.")
-        return value
 
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
         """The Zarr directory path (always one store)."""
@@ -829,9 +815,10 @@ def _format_from_string(text: str, root_path: str) -> Any:
     else:
         known = sorted([*_FORMAT_STRINGS, *_SCRATCH_STRINGS, "auto", "native"])
         raise ValueError(f"Unknown format {text!r}; expected one of {known}.")
-    # Take the extension from root_path only when it names this format; a
-    # contradiction is reported by AcquisitionSettings.
-    if kind is not None and kind == model.model_fields["name"].default:
+    # As in ome-writers 0.3.2, root_path's extension becomes the format's suffix
+    # even when it names the other format (x.ome.tiff + "ome-zarr" writes a Zarr
+    # store named x.ome.tiff); create_stream warns about such a contradiction.
+    if suffix:
         return model(backend=backend, suffix=suffix)
     return model(backend=backend)
 
@@ -996,6 +983,31 @@ def _path_to_str(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
+def _format_for_assignment(value: Any) -> Any:
+    """An assigned format, resolved without root_path's extension.
+
+    ome-writers 0.3.2 resolves a format against root_path only at construction,
+    so `settings.format = "ome-zarr"` gets the default '.ome.zarr' suffix whatever
+    root_path says; users who switch format by assignment rely on that output
+    path. "auto" and "native" name no format of their own, so they keep
+    following root_path (0.3.2 rejects an assigned "auto").
+    """
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in _FORMAT_STRINGS:
+            model, backend = _FORMAT_STRINGS[key]
+            return model(backend=backend)
+        return value
+    if isinstance(value, Mapping) and "suffix" not in value:
+        formats: dict[Any, type[OmeTiffFormat | OmeZarrFormat]] = {
+            "ome-tiff": OmeTiffFormat,
+            "ome-zarr": OmeZarrFormat,
+        }
+        if (chosen := formats.get(value.get("name"))) is not None:
+            return {**value, "suffix": chosen.model_fields["suffix"].default}
+    return value
+
+
 class AcquisitionSettings(_BaseModel):
     """Everything `create_stream` needs to know about an acquisition.
 
@@ -1062,6 +1074,11 @@ class AcquisitionSettings(_BaseModel):
             )
         return data
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "format":
+            value = _format_for_assignment(value)
+        super().__setattr__(name, value)
+
     @field_validator("format", mode="before")
     @classmethod
     def _coerce_format(cls, value: Any, info: ValidationInfo) -> Any:
@@ -1069,23 +1086,13 @@ class AcquisitionSettings(_BaseModel):
         if isinstance(value, str):
             return _format_from_string(value, root_path)
         if isinstance(value, Mapping):
+            # 0.3.2 fills a missing suffix from root_path whichever format the
+            # extension names; create_stream warns about a contradiction.
             value = dict(value)
             _, suffix = _ome_stem_suffix(root_path)
-            if suffix and _suffix_kind(suffix) == value.get("name"):
+            if suffix:
                 value.setdefault("suffix", suffix)
         return value
-
-    @model_validator(mode="after")
-    def _check_suffix_matches_format(self) -> Self:
-        _, suffix = _ome_stem_suffix(self.root_path)
-        kind = _suffix_kind(suffix)
-        if kind is not None and self.format.name not in (kind, "scratch"):
-            raise ValueError(
-                f"root_path suffix {suffix!r} contradicts format "
-                f"{self.format.name!r}. Change the extension of root_path or "
-                "the format."
-            )
-        return self
 
     @model_validator(mode="after")
     def _check_compression(self) -> Self:
@@ -1163,6 +1170,32 @@ class AcquisitionSettings(_BaseModel):
         """`root_path` resolved by the format (file for single TIFF, else directory)."""
         self._require_dimensions("output_path")
         return self.format.get_output_path(self.root_path, num_positions=len(self.positions))
+
+    def _suffix_contradiction(self) -> str | None:
+        """A warning when root_path's or the format's extension names the other format."""
+        fmt = self.format
+        if fmt.name == "scratch":
+            return None
+        _, root_suffix = _ome_stem_suffix(self.root_path)
+        clashes = [
+            (where, suffix, kind)
+            for where, suffix in (
+                ("root_path's extension", root_suffix),
+                ("format.suffix", fmt.suffix),
+            )
+            if (kind := _suffix_kind(suffix)) is not None and kind != fmt.name
+        ]
+        if not clashes:
+            return None
+        where, suffix, kind = clashes[0]
+        labels = {"ome-tiff": "OME-TIFF", "ome-zarr": "OME-Zarr"}
+        default = type(fmt).model_fields["suffix"].default
+        return (
+            f"root_path {self.root_path!r} and format {fmt.name!r} disagree: {where} "
+            f"{suffix!r} is an {labels[kind]} extension. Writing {labels[fmt.name]} to "
+            f"{self.output_path!r}, as ome-writers 0.3.2 does; give root_path the "
+            f"{default!r} extension or choose format={kind!r} to silence this warning."
+        )
 
     @property
     def shape(self) -> tuple[int | None, ...]:

@@ -308,12 +308,16 @@ def create_stream(
     levels listed in the README; ValueError when out of range or for a codec
     without levels).
 
-    Raises ValueError when OME-Zarr storage axes break the OME-NGFF 0.5 order
+    Warns (UserWarning) when root_path's extension names the other format: the
+    output is written at `settings.output_path` all the same, as ome-writers 0.3.2
+    does. Raises ValueError when OME-Zarr storage axes break the OME-NGFF 0.5 order
     (time, channel or custom, space), e.g. storage_order="acquisition" with c
     acquired before t.
     """
     settings.validate_stream_ready()
     settings = settings.model_copy(deep=True)
+    if (contradiction := settings._suffix_contradiction()) is not None:
+        warnings.warn(contradiction, UserWarning, stacklevel=2)
     if settings.format.name == "ome-zarr":
         # 0.3.2 raises here too (when its NGFF model is built), not at validation:
         # settings that are only ever written as OME-TIFF stay valid.

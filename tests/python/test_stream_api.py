@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +276,84 @@ def test_update_metadata_errors_keep_0_3_2_wording(make_settings) -> None:
 
     with tifffile.TiffFile(t.output_path) as tf:
         assert ome_types.from_xml(tf.ome_metadata).images[0].name == "kept"
+
+
+@pytest.mark.parametrize(
+    ("root", "fmt", "kind"),
+    [
+        ("x.ome.tiff", "ome-zarr", "OME-Zarr"),
+        ("x.ome.tiff", "tensorstore", "OME-Zarr"),
+        ("x.ome.zarr", "ome-tiff", "OME-TIFF"),
+        ("x.zarr", "tifffile", "OME-TIFF"),
+    ],
+)
+def test_format_contradicting_root_path_writes_at_root_path_with_a_warning(
+    tmp_path: Path, root: str, fmt: str, kind: str
+) -> None:
+    """0.3.2 accepts root_path="x.ome.tiff" with format="ome-zarr" silently and writes
+    an OME-Zarr store named x.ome.tiff (its TIFF counterpart, x.ome.zarr with
+    format="ome-tiff", fails at the first append with AttributeError). We write the
+    format at settings.output_path (= root_path) and warn at create_stream, naming
+    the path; the output reads back with zarr-python / tifffile."""
+    import tifffile
+    import zarr
+
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / root),
+        format=fmt,
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=3, type="time"),
+            Dimension(name="y", count=6),
+            Dimension(name="x", count=5),
+        ],
+    )
+    assert s.output_path == str(tmp_path / root)
+    with pytest.warns(UserWarning, match=f"Writing {kind} to '{re.escape(s.output_path)}'"):
+        stream = create_stream(s)
+    with stream:
+        for i in range(3):
+            stream.append(frame_for(i, (6, 5), "uint16"))
+    assert [p.name for p in tmp_path.iterdir()] == [root]
+    if kind == "OME-Zarr":
+        data = zarr.open_array(Path(s.output_path) / "0", mode="r")[...]
+        assert zarr.open_group(s.output_path, mode="r").attrs["ome"]["version"] == "0.5"
+    else:
+        with tifffile.TiffFile(s.output_path) as tf:
+            assert tf.is_ome
+            data = tf.asarray()
+    for i in range(3):
+        np.testing.assert_array_equal(data[i], frame_for(i, (6, 5), "uint16"))
+
+
+def test_reassigned_root_path_writes_the_formats_own_suffix(tmp_path: Path) -> None:
+    """0.3.2 keeps the format (and its suffix) when only root_path is reassigned:
+    a Zarr settings object given root_path="x.ome.tiff" writes x.ome.zarr, silently.
+    We write the same path and warn; after format="ome-tiff" too, no warning and an
+    OME-TIFF file x.ome.tiff (read back with tifffile)."""
+    import tifffile
+    import zarr
+
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "a.ome.zarr"),
+        dtype="uint8",
+        dimensions=[Dimension(name="y", count=4), Dimension(name="x", count=4)],
+    )
+    s.root_path = str(tmp_path / "x.ome.tiff")
+    with pytest.warns(UserWarning, match=re.escape(f"Writing OME-Zarr to '{tmp_path}/x.ome.zarr'")):
+        stream = create_stream(s)
+    with stream:
+        stream.append(np.full((4, 4), 7, np.uint8))
+    assert (zarr.open_array(tmp_path / "x.ome.zarr" / "0", mode="r")[...] == 7).all()
+
+    s.format = "ome-tiff"  # type: ignore[assignment]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with create_stream(s) as stream:
+            stream.append(np.full((4, 4), 9, np.uint8))
+    assert s.output_path == str(tmp_path / "x.ome.tiff")
+    assert (tifffile.imread(s.output_path) == 9).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ome.tiff", "x.ome.zarr"]
 
 
 def test_settings_round_trip_through_cpp(make_settings) -> None:
