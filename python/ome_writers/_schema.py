@@ -939,41 +939,6 @@ def _storage_order_of(
 
 
 # Custom axes (type "other" or none) rank with channel, as NGFF 0.5 and yaozarrs have it.
-_NGFF_TYPE_RANK = {"time": 0, "channel": 1, "space": 2}
-
-
-def _check_ngff_axes(dims: Sequence[Dimension]) -> None:
-    """Raise ValueError unless `dims` (storage order) are valid OME-NGFF 0.5 axes.
-
-    NGFF 0.5: 2 or 3 space axes, at most one time and one channel axis, ordered
-    time, then channel or custom (any other type), then space. The messages
-    start with those of ome-writers 0.3.2 (yaozarrs), which users match on.
-    """
-    names = [d.name for d in dims]
-    types = [d.type for d in dims]
-    n_space = types.count("space")
-    if not 2 <= n_space <= 3:
-        raise ValueError(
-            f"There must be 2 or 3 axes of type 'space'. OME-NGFF 0.5 axes {names} have {n_space}."
-        )
-    for kind in ("time", "channel"):
-        if types.count(kind) > 1:
-            found = [d.name for d in dims if d.type == kind]
-            raise ValueError(
-                f"There can be at most 1 axis of type {kind!r}. OME-NGFF 0.5 axes {names} "
-                f"have {found}."
-            )
-    ranks = [_NGFF_TYPE_RANK.get(t or "", 1) for t in types]
-    if ranks != sorted(ranks):
-        raise ValueError(
-            "Axes are not in the required order by type. Order must be [time,] [channel,] "
-            f"space. OME-Zarr storage axes {names} (types {types}) break the OME-NGFF 0.5 "
-            "rule: time first, then channel or custom axes, then space. Use "
-            "storage_order='ome', or a list in that order when a custom axis (type "
-            "'other' or none) is stored with space axes."
-        )
-
-
 # ---------------------------------------------------------------------------
 # AcquisitionSettings
 # ---------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import numpy as np
 
 from ._backends import Engine, select_engine
 from ._coord_tracker import CoordTracker, CoordUpdate
-from ._schema import _check_ngff_axes
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -318,10 +317,6 @@ def create_stream(
     settings = settings.model_copy(deep=True)
     if (contradiction := settings._suffix_contradiction()) is not None:
         warnings.warn(contradiction, UserWarning, stacklevel=2)
-    if settings.format.name == "ome-zarr":
-        # 0.3.2 raises here too (when its NGFF model is built), not at validation:
-        # settings that are only ever written as OME-TIFF stay valid.
-        _check_ngff_axes(settings.array_storage_dimensions)
     engine_options: dict[str, Any] = {}
     if max_memory_bytes is not None:
         if max_memory_bytes <= 0:

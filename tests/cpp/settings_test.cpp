@@ -4,6 +4,7 @@
 
 #include "ome_writers/errors.hpp"
 #include "ome_writers/settings.hpp"
+#include "test_support.hpp"
 
 namespace ome_writers {
 namespace {
@@ -147,6 +148,48 @@ TEST(Settings, OutputPathStripsKnownSuffixes) {
   EXPECT_EQ(s.output_path(), "a/b.test.ome.tiff");
   s.root_path = "a/b";
   EXPECT_EQ(s.output_path(), "a/b.ome.tiff");
+}
+
+// OME-Zarr storage axes must follow OME-NGFF 0.5 (0.3.2 refuses the same
+// settings with the same leading phrases); OME-TIFF takes any order.
+TEST(Settings, ZarrStorageAxesFollowNgff) {
+  using testing::dim;
+  using T = DimensionType;
+  auto expect_refused = [](StreamSettings s, const std::string& phrase) {
+    try {
+      s.validate();
+      ADD_FAILURE() << "accepted; expected: " << phrase;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_EQ(std::string(e.what()).rfind(phrase, 0), 0u) << e.what();
+    }
+  };
+  const auto yx = [&](std::vector<Dimension> outer) {
+    outer.push_back(dim("y", 4, T::kSpace));
+    outer.push_back(dim("x", 4, T::kSpace));
+    return outer;
+  };
+  auto ct = testing::settings(yx({dim("c", 2, T::kChannel), dim("t", 2, T::kTime)}));
+  ct.storage_order = "acquisition";
+  expect_refused(ct, "Axes are not in the required order by type.");
+  ct.storage_order = "ome";  // sorted to t, c
+  EXPECT_NO_THROW(ct.validate());
+  auto zt = testing::settings(yx({dim("z", 2, T::kSpace), dim("t", 2, T::kTime)}));
+  zt.storage_order = "list";
+  zt.storage_order_list = {"z", "t", "y", "x"};
+  expect_refused(zt, "Axes are not in the required order by type.");
+  zt.storage_order_list = {"t", "z", "y", "x"};
+  EXPECT_NO_THROW(zt.validate());
+  expect_refused(testing::settings(yx({dim("a", 2, T::kChannel), dim("b", 2, T::kChannel)})),
+                 "There can be at most 1 axis of type 'channel'.");
+  expect_refused(testing::settings(yx({dim("a", 2, T::kTime), dim("b", 2, T::kTime)})),
+                 "There can be at most 1 axis of type 'time'.");
+  expect_refused(testing::settings(yx({dim("w", 2, T::kSpace), dim("z", 2, T::kSpace)})),
+                 "There must be 2 or 3 axes of type 'space'.");
+  auto tiff = testing::settings(yx({dim("c", 2, T::kChannel), dim("t", 2, T::kTime)}),
+                                FileFormat::kOmeTiff);
+  tiff.storage_order = "acquisition";
+  EXPECT_NO_THROW(tiff.validate());
 }
 
 }  // namespace

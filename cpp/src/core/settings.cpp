@@ -370,13 +370,63 @@ std::string StreamSettings::to_json() const {
   return j.dump();
 }
 
+namespace {
+
+// OME-NGFF 0.5 axes: 2 or 3 of type space, at most one time and one channel,
+// ordered time, then channel or custom (any other type), then space. The
+// messages start with those of ome-writers 0.3.2, which users match on.
+void check_ngff_axes(const detail::Layout& layout) {
+  std::string names;
+  std::string types;
+  int space = 0;
+  int time = 0;
+  int channel = 0;
+  bool ordered = true;
+  int last_rank = 0;
+  for (const auto& axis : layout.axes) {
+    names += (names.empty() ? "" : ", ") + axis.name;
+    types += (types.empty() ? "" : ", ") +
+             std::string(axis.type == DimensionType::kUnset ? "none" : to_string(axis.type));
+    space += axis.type == DimensionType::kSpace;
+    time += axis.type == DimensionType::kTime;
+    channel += axis.type == DimensionType::kChannel;
+    const int rank = axis.type == DimensionType::kTime    ? 0
+                     : axis.type == DimensionType::kSpace ? 2
+                                                          : 1;
+    ordered = ordered && rank >= last_rank;
+    last_rank = rank;
+  }
+  const std::string axes = "OME-NGFF 0.5 axes [" + names + "]";
+  if (space < 2 || space > 3) {
+    bad("There must be 2 or 3 axes of type 'space'. " + axes + " have " + std::to_string(space) +
+        ".");
+  }
+  if (time > 1)
+    bad("There can be at most 1 axis of type 'time'. " + axes + " have " + std::to_string(time) +
+        ".");
+  if (channel > 1) {
+    bad("There can be at most 1 axis of type 'channel'. " + axes + " have " +
+        std::to_string(channel) + ".");
+  }
+  if (!ordered) {
+    bad("Axes are not in the required order by type. Order must be [time,] [channel,] space. "
+        "OME-Zarr storage axes [" +
+        names + "] (types [" + types +
+        "]) break the OME-NGFF 0.5 rule: time first, then channel or custom axes, then space. "
+        "Use storage_order='ome', or a list in that order when a custom axis (type 'other' or "
+        "none) is stored with space axes.");
+  }
+}
+
+}  // namespace
+
 void StreamSettings::validate() const {
   if (root_path.empty()) {
     bad(std::string("root_path is required for ") + to_string(format.name) + " format.");
   }
-  detail::Layout layout(*this);  // checks the dimension rules
-  (void)layout;
+  const detail::Layout layout(*this);  // checks the dimension rules
   const bool tiff = format.name == FileFormat::kOmeTiff;
+  if (!tiff) check_ngff_axes(layout);
   const bool tiff_codec = compression == Compression::kNone || compression == Compression::kLzw ||
                           compression == Compression::kDeflate || compression == Compression::kZstd;
   const bool zarr_codec = compression == Compression::kNone || compression == Compression::kZstd ||
