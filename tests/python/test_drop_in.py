@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import zarr
 
 from conftest import frame_for
@@ -57,3 +58,33 @@ def test_image_groups_carry_an_ome_writers_block(make_settings) -> None:
     b = _attrs(root / "B")["ome_writers"]["frame_metadata"]
     assert a == [{"i": 0, "storage_index": [0]}]
     assert b == []
+
+
+def test_two_plate_fields_with_one_path_are_refused(make_settings) -> None:
+    """0.3.2 stores two positions of one well that differ only in grid coordinates
+    under the same `row/column/name` group, the second overwriting the first's
+    frames. We refuse them at create_stream, before anything is written or an
+    existing store is replaced.
+    """
+    from ome_writers import Plate, Position
+
+    fields = [
+        Position(name="f", plate_row="A", plate_column="1", grid_row=0, grid_column=c)
+        for c in range(2)
+    ]
+    s = make_settings(
+        "plate.ome.zarr",
+        dimensions=[
+            Dimension(name="p", type="position", coords=fields),
+            Dimension(name="y", count=4),
+            Dimension(name="x", count=4),
+        ],
+        plate=Plate(row_names=["A"], column_names=["1"]),
+        overwrite=True,
+    )
+    existing = Path(s.output_path)
+    existing.mkdir()
+    (existing / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    with pytest.raises(ValueError, match="positions 0 and 1 would both be stored in group 'A/1/f'"):
+        create_stream(s)
+    assert sorted(p.name for p in existing.iterdir()) == ["zarr.json"]

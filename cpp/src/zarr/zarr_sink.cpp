@@ -107,9 +107,31 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     zeros_.resize(layout_.frame_bytes);
     std::memset(zeros_.data(), 0, layout_.frame_bytes);
   }
-  prepare_output();
   const bool plate = settings_.plate.has_value();
   const bool multi = layout_.positions.size() > 1 || plate;
+  // Each position's image group, checked before anything is written: two
+  // positions in one group would overwrite each other's frames.
+  std::vector<std::string> image_groups;
+  std::map<std::string, std::size_t> first_at;
+  for (std::size_t i = 0; i < layout_.positions.size(); ++i) {
+    const Position& p = layout_.positions[i];
+    if (plate && (!p.plate_row || !p.plate_column)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "position '" + p.name + "' needs plate_row and plate_column in a plate");
+    }
+    image_groups.push_back(!multi  ? std::string()
+                           : plate ? *p.plate_row + "/" + *p.plate_column + "/" + p.name
+                                   : series_name(p));
+    const auto [it, fresh] = first_at.emplace(image_groups.back(), i);
+    if (!fresh) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "positions " + std::to_string(it->second) + " and " + std::to_string(i) +
+                      " would both be stored in group '" + image_groups.back() +
+                      "'; give them distinct names (in a plate well, grid coordinates are not "
+                      "part of the path)");
+    }
+  }
+  prepare_output();
   if (!multi) {
     auto a = std::make_unique<ArrayState>();
     a->group = "";
@@ -119,23 +141,20 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     json series = json::array();
     for (const auto& p : layout_.positions) series.push_back(series_name(p));
     groups_["OME"] = json{{"ome", {{"version", "0.5"}, {"series", series}}}};
-    for (const auto& p : layout_.positions) {
+    for (const auto& group : image_groups) {
       auto a = std::make_unique<ArrayState>();
-      a->group = series_name(p);
+      a->group = group;
       arrays_.push_back(std::move(a));
     }
   } else {
     groups_[""] = json{{"ome", ome_plate_attributes(*settings_.plate, layout_.positions)}};
     std::map<std::string, std::vector<std::string>> wells;
-    for (const auto& p : layout_.positions) {
-      if (!p.plate_row || !p.plate_column) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    "position '" + p.name + "' needs plate_row and plate_column in a plate");
-      }
+    for (std::size_t i = 0; i < layout_.positions.size(); ++i) {
+      const Position& p = layout_.positions[i];
       groups_[*p.plate_row] = json::object();
       wells[*p.plate_row + "/" + *p.plate_column].push_back(p.name);
       auto a = std::make_unique<ArrayState>();
-      a->group = *p.plate_row + "/" + *p.plate_column + "/" + p.name;
+      a->group = image_groups[i];
       arrays_.push_back(std::move(a));
     }
     for (const auto& [path, names] : wells) {
