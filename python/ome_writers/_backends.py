@@ -64,7 +64,7 @@ class Engine:
         raise NotImplementedError
 
     def read_frame(self, position: int, storage_index: tuple[int, ...]) -> np.ndarray | None:
-        """A written frame, or None where nothing was written (reads as zeros)."""
+        """An appended frame, or None where there is none (it reads as zeros)."""
         return None
 
 

@@ -4,9 +4,11 @@ The view has one axis per dimension of the settings, in acquisition order, with
 the position dimension (each position is a separate array or file on disk) put
 back as an ordinary axis where it was acquired. Indexing maps every requested
 non-frame index to a frame number, asks the stream's engine where that frame
-lives (`locate`) and reads it back (`read_frame`); frames that have not
-arrived, or are still queued in the engine, read as zeros. Nothing is cached,
-so a view stays valid during acquisition and after `close()`.
+lives (`locate`) and reads it back (`read_frame`). A frame reads back as soon
+as its `append` has returned, wherever the engine holds it by then (queue,
+chunk being assembled, files); frames not appended yet, or skipped, read as
+zeros. Nothing is cached, so a view stays valid during acquisition and after
+`close()`.
 """
 
 from __future__ import annotations
