@@ -58,11 +58,16 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     "tifffile": [("tifffile", "tiff")],
     "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
     "raw": [("raw", "raw")],
+    # Only with --baseline REV: our engine built from another revision, run in the
+    # same session as this tree's (the only fair before/after on a noisy machine).
+    "baseline": [("ours-baseline", "zarr"), ("ours-baseline", "tiff")],
 }
+BASELINE = "ours-baseline"
 ENV_OF = {
     "ours": None,
     "ours-nocopy": None,
     "raw": None,
+    BASELINE: None,  # built from the --baseline revision (ensure_baseline_env)
     "tensorstore": "tensorstore",
     "tensorstore-await": "tensorstore",
     "tensorstore-ourparams": "tensorstore",
@@ -75,6 +80,8 @@ LABELS = {
     ("ours", "tiff"): "ours tiff",
     ("ours-nocopy", "zarr"): "ours zarr, copy=False",
     ("ours-nocopy", "tiff"): "ours tiff, copy=False",
+    (BASELINE, "zarr"): "ours zarr @ baseline",
+    (BASELINE, "tiff"): "ours tiff @ baseline",
     ("tensorstore", "zarr"): "tensorstore",
     ("tensorstore-await", "zarr"): "tensorstore (await each)",
     ("tensorstore-ourparams", "zarr"): "tensorstore, our codec parameters",
@@ -90,6 +97,8 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ours", "tiff"): {None, "lzw", "deflate", "zstd"},
     ("ours-nocopy", "zarr"): {None, "blosc-zstd", "blosc-lz4", "zstd"},
     ("ours-nocopy", "tiff"): {None, "lzw", "deflate", "zstd"},
+    (BASELINE, "zarr"): {None, "blosc-zstd", "blosc-lz4", "zstd"},
+    (BASELINE, "tiff"): {None, "lzw", "deflate", "zstd"},
     ("tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
     ("tensorstore-await", "zarr"): {None, "blosc-zstd", "zstd"},
     ("tensorstore-ourparams", "zarr"): {"blosc-zstd", "zstd"},
@@ -256,7 +265,7 @@ class Row:
     @property
     def is_peer(self) -> bool:
         """A peer's row (not ours, not the raw baseline)."""
-        return not is_ours(self.engine) and self.engine != "raw"
+        return not is_ours(self.engine) and self.engine not in ("raw", BASELINE)
 
 
 def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
@@ -360,10 +369,37 @@ def ensure_matplotlib() -> bool:
     return proc.returncode == 0 and importlib.util.find_spec("matplotlib") is not None
 
 
-def interpreters(rows: list[Row], setup: bool) -> dict[str, str]:
+def ensure_baseline_env(rev: str) -> Path:
+    """build/bench-envs/baseline-<sha>: our package built from git revision `rev` (once)."""
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    name = f"baseline-{sha[:12]}"
+    python = _env_python(name)
+    if python.exists() and (ENVS_DIR / name / ".bench-requirements").exists():
+        return python
+    src = ROOT / "build" / "baseline-src" / sha[:12]
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    print(f"[setup] building our package at {rev} ({sha[:12]}) into {ENVS_DIR / name}", flush=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", sha], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    return ensure_env(name, ["numpy", str(src)])
+
+
+def interpreters(rows: list[Row], setup: bool, baseline: str | None = None) -> dict[str, str]:
     """Interpreter per worker engine (creating the peer environments when `setup`)."""
     out: dict[str, str] = {}
     for row in rows:
+        if row.engine == BASELINE:
+            if baseline is None:
+                raise SystemExit("the baseline engine needs --baseline REV")
+            out[row.engine] = str(ensure_baseline_env(baseline))
+            continue
         env = ENV_OF[row.engine]
         if env is None:
             out[row.engine] = sys.executable
@@ -596,7 +632,7 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             p
             for p in out
             if not is_ours(p["engine"])
-            and p["engine"] != "raw"
+            and p["engine"] not in ("raw", BASELINE)
             and p["format"] == s["format"]
             and p.get("mbps_durable")
         ]
@@ -941,6 +977,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds of rest after deleting a batch of outputs (default 20)",
     )
     p.add_argument("--no-setup", action="store_true", help="do not create peer environments")
+    p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also run our engine built from git revision REV (rows '@ baseline')",
+    )
     p.add_argument("--list", action="store_true", help="print the plan and exit")
     return p.parse_args(argv)
 
@@ -955,7 +997,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown case(s) {unknown}; choose from {list(all_cases)}")
     cases = {n: all_cases[n] for n in names}
-    groups = [g.strip() for g in args.engines.split(",") if g.strip()] or list(ENGINE_GROUPS)
+    groups = [g.strip() for g in args.engines.split(",") if g.strip()] or [
+        g for g in ENGINE_GROUPS if g != "baseline"
+    ]
+    if args.baseline and "baseline" not in groups:
+        groups.append("baseline")
     bad = [g for g in groups if g not in ENGINE_GROUPS]
     if bad:
         raise SystemExit(f"unknown engine(s) {bad}; choose from {list(ENGINE_GROUPS)}")
@@ -974,7 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     all_rows = [r for rows, _ in plans.values() for r in rows]
-    pythons = interpreters(all_rows, setup=not args.no_setup)
+    pythons = interpreters(all_rows, setup=not args.no_setup, baseline=args.baseline)
     if args.no_setup:
         have_mpl = importlib.util.find_spec("matplotlib") is not None
     else:
@@ -1024,6 +1070,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in summary:
             if s.get("library_version") and s["engine"] != "raw":
                 key = "ome-writers (ours)" if is_ours(s["engine"]) else s["engine"]
+                key = {BASELINE: f"ome-writers (ours) @ {args.baseline}"}.get(key, key)
                 key = {"tensorstore-await": "tensorstore"}.get(key, key)
                 versions[key] = s["library_version"]
     report: dict[str, Any] = {

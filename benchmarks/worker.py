@@ -575,6 +575,7 @@ ENGINES: dict[str, type[Engine]] = {
     "raw": RawEngine,
     "ours": OmeWritersEngine,
     "ours-nocopy": OmeWritersEngine,
+    "ours-baseline": OmeWritersEngine,
     "ome-writers-0.3.2": OmeWritersEngine,
     "tensorstore": TensorstoreEngine,
     "tensorstore-await": TensorstoreEngine,
