@@ -204,7 +204,19 @@ INSTANTIATE_TEST_SUITE_P(
                       BorrowCase{FileFormat::kOmeTiff, 1024, 1, Compression::kNone},
                       BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kZstd}));
 
-class LiveReads : public StreamTest, public ::testing::WithParamInterface<BorrowCase> {};
+class LiveReads : public StreamTest, public ::testing::WithParamInterface<BorrowCase> {
+ protected:
+  /// `frames` time points of the case's frames, stored under `stem`.
+  StreamSettings case_settings(std::int64_t frames, const std::string& stem) const {
+    const BorrowCase c = GetParam();
+    const bool zarr = c.format == FileFormat::kOmeZarr;
+    auto s = settings({dim("t", frames, T::kTime, c.t_chunk), dim("y", c.side, T::kSpace, c.side),
+                       dim("x", c.side, T::kSpace, c.side)},
+                      c.format, (dir_ / (stem + (zarr ? ".ome.zarr" : ".ome.tiff"))).string());
+    s.compression = c.compression;
+    return s;
+  }
+};
 
 // Read-your-writes: a reader polling the newest frames while they are written
 // gets each appended frame exactly as appended, whether it is in a queue slot,
@@ -213,12 +225,8 @@ class LiveReads : public StreamTest, public ::testing::WithParamInterface<Borrow
 // other frame is borrowed, and its release scribbles over it).
 TEST_P(LiveReads, SeeEveryAppendedFrameWhole) {
   const BorrowCase c = GetParam();
-  const bool zarr = c.format == FileFormat::kOmeZarr;
   constexpr std::uint16_t kFrames = 120;
-  auto s = settings({dim("t", kFrames, T::kTime, c.t_chunk), dim("y", c.side, T::kSpace, c.side),
-                     dim("x", c.side, T::kSpace, c.side)},
-                    c.format, (dir_ / (zarr ? "r.ome.zarr" : "r.ome.tiff")).string());
-  s.compression = c.compression;
+  const auto s = case_settings(kFrames, "r");
   std::vector<std::vector<std::uint16_t>> frames;
   for (std::uint16_t i = 0; i < kFrames; ++i) frames.push_back(frame(c.side, c.side, i));
   std::vector<std::vector<std::uint16_t>> lent = frames;  // borrowed, poisoned on release
@@ -276,13 +284,8 @@ TEST_P(LiveReads, SeeEveryAppendedFrameWhole) {
 // Right after append() returns, before any writer thread has run.
 TEST_P(LiveReads, ReadYourWrites) {
   const BorrowCase c = GetParam();
-  const bool zarr = c.format == FileFormat::kOmeZarr;
   constexpr std::uint16_t kFrames = 24;
-  auto s = settings({dim("t", kFrames, T::kTime, c.t_chunk), dim("y", c.side, T::kSpace, c.side),
-                     dim("x", c.side, T::kSpace, c.side)},
-                    c.format, (dir_ / (zarr ? "w.ome.zarr" : "w.ome.tiff")).string());
-  s.compression = c.compression;
-  Stream stream(s);
+  Stream stream(case_settings(kFrames, "w"));
   std::vector<std::uint16_t> out(static_cast<std::size_t>(c.side * c.side));
   for (std::uint16_t i = 0; i < kFrames; ++i) {
     const auto f = frame(c.side, c.side, i);
