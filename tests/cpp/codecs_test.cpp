@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "ome_writers/errors.hpp"
-#include "zarr/codecs.hpp"
+#include "codec/codecs.hpp"
 
 namespace ome_writers::detail {
 namespace {

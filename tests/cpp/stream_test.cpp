@@ -16,7 +16,7 @@
 #include "ome_writers/stream.hpp"
 #include "test_support.hpp"
 #include "util/pages.hpp"
-#include "zarr/codecs.hpp"
+#include "codec/codecs.hpp"
 
 namespace ome_writers {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/frame_queue.hpp"
+#include "core/buffer_pool.hpp"
 #include "ome_writers/stream.hpp"
 
 namespace ome_writers::detail {

@@ -8,15 +8,13 @@
 
 #include "core/frame_queue.hpp"
 #include "core/layout.hpp"
-#include "core/sink.hpp"
+#include "core/live_frames.hpp"
+#include "core/sink_factory.hpp"
 #include "core/task_pool.hpp"
 #include "ome_writers/errors.hpp"
-#include "tiff/tiff_sink.hpp"
 #include "util/frame_copy.hpp"
-#include "util/fs.hpp"
 #include "util/pages.hpp"
 #include "util/thread_priority.hpp"
-#include "zarr/zarr_sink.hpp"
 
 #ifndef OME_WRITERS_VERSION
 #define OME_WRITERS_VERSION "0.0.0"
@@ -30,17 +28,6 @@ namespace {
 
 constexpr std::uint64_t kMaxWarmBlocks = 2048;
 
-int default_threads(int requested, bool compressed) {
-  if (requested > 0) return requested;
-  const unsigned hw = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-  // Encoding is CPU bound: one encoder more than cores keeps every core busy
-  // while the writer thread and the appender pause (+3-5% zstd throughput on
-  // 2 cores). Plain chunks only wait on the disk: one writer per core. (Two
-  // per core gave +10% for 512x512 chunk files but tripled the appending
-  // thread's p99 latency: more threads in system calls preempt it.)
-  return static_cast<int>(compressed ? hw + 1 : hw);
-}
-
 }  // namespace
 
 class Stream::Impl {
@@ -50,24 +37,14 @@ class Stream::Impl {
         layout_((settings_.validate(), settings_)),
         budget_(settings_.engine.max_memory_bytes),
         pool_(layout_.frame_bytes, budget_),
-        tasks_(settings_.format.name == FileFormat::kOmeZarr ||
-                       settings_.compression == Compression::kDeflate ||
-                       settings_.compression == Compression::kZstd
-                   ? default_threads(settings_.engine.writer_threads,
-                                     settings_.compression != Compression::kNone)
-                   : 0) {
-    if (settings_.format.name == FileFormat::kOmeZarr) {
-      sink_ = std::make_unique<detail::ZarrSink>(settings_, layout_, budget_, tasks_);
-    } else {
-      sink_ = std::make_unique<detail::TiffSink>(settings_, layout_, &tasks_);
-    }
+        tasks_(detail::encoder_threads(settings_)),
+        sink_(detail::make_sink(settings_, layout_, budget_, tasks_)) {
     // Map the slots of the first frames now, before the acquisition starts,
     // rather than while it streams (a page fault per 4 KiB would cost several
     // times the copy itself, and mapping them later costs CPU the acquisition
     // program needs): three quarters of the budget (a quarter is left for
     // chunk buffers and encoders), no more than the stream holds, at most
-    // kMaxWarmBlocks mappings. Measured on B (512x512, 2000 frames): streaming
-    // CPU 0.47-0.49 s/GB with half the budget warmed, 0.39-0.44 with 3/4.
+    // kMaxWarmBlocks mappings.
     std::uint64_t warm = std::min<std::uint64_t>(
         settings_.engine.max_memory_bytes / 4 * 3 / std::max<std::size_t>(layout_.frame_bytes, 1),
         kMaxWarmBlocks);
@@ -229,9 +206,11 @@ class Stream::Impl {
     return s;
   }
 
+  /// The format's writer (valid until the stream is destroyed).
+  detail::Sink& sink() const { return *sink_; }
+
   StreamSettings settings_;
   detail::Layout layout_;
-  std::unique_ptr<detail::Sink> sink_;
   bool closed_ = false;
 
  private:
@@ -311,6 +290,8 @@ class Stream::Impl {
   detail::FrameCopier copier_;
   detail::FrameQueue queue_;
   detail::TaskPool tasks_;
+  // After the budget and the task pool, which it uses from its constructor on.
+  std::unique_ptr<detail::Sink> sink_;
   std::thread writer_;
   std::uint64_t next_frame_ = 0;
   std::uint64_t append_waits_ = 0;
@@ -347,9 +328,9 @@ FrameLocation Stream::locate(std::uint64_t frame_number) const {
   return impl_->layout_.locate(frame_number);
 }
 StreamStats Stream::stats() const { return impl_->stats(); }
-std::string Stream::metadata_json() const { return impl_->sink_->metadata_json(); }
+std::string Stream::metadata_json() const { return impl_->sink().metadata_json(); }
 void Stream::update_metadata_json(const std::string& json) {
-  impl_->sink_->update_metadata_json(json);
+  impl_->sink().update_metadata_json(json);
 }
 
 void Stream::set_global_metadata(const std::string& name_space, const std::string& json) {
@@ -366,7 +347,7 @@ void Stream::set_global_metadata(const std::string& name_space, const std::strin
     throw Error(ErrorCode::kInvalidArgument,
                 std::string("global metadata is not valid JSON: ") + e.what());
   }
-  impl_->sink_->set_global_metadata(name_space, json);
+  impl_->sink().set_global_metadata(name_space, json);
 }
 
 bool Stream::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
@@ -375,7 +356,7 @@ bool Stream::read_frame(std::int64_t position, const std::vector<std::int64_t>& 
 }
 
 std::vector<std::int64_t> Stream::current_shape(std::int64_t position) const {
-  return impl_->sink_->current_shape(position);
+  return impl_->sink().current_shape(position);
 }
 
 }  // namespace ome_writers

@@ -1,7 +1,7 @@
 #include "tiff/tiff_sink.hpp"
 
+#include "codec/codecs.hpp"
 #include "tiff/direct_file.hpp"
-#include "zarr/codecs.hpp"
 
 #include <fcntl.h>
 #include <libdeflate.h>
@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 
+#include "core/journal.hpp"
 #include "ome_writers/errors.hpp"
 #include "util/fs.hpp"
 
@@ -364,10 +365,6 @@ TiffSink::~TiffSink() {
   if (journal_ != nullptr) std::fclose(journal_);
 }
 
-fs::path TiffSink::journal_path(const StreamSettings& settings) {
-  return fs::path(settings.output_path() + ".journal.jsonl");
-}
-
 void TiffSink::prepare_output() {
   std::vector<fs::path> targets;
   for (const auto& f : files_) targets.push_back(f->path);
@@ -400,7 +397,7 @@ void TiffSink::prepare_output() {
     if (fs::exists(fs::symlink_status(t))) remove_tree(t);
   }
   if (!dir_.empty()) make_directories(dir_);
-  const fs::path jp = journal_path(settings_);
+  const fs::path jp = tiff_journal_path(settings_.output_path());
   journal_ = std::fopen(jp.c_str(), "w");
   if (journal_ == nullptr) throw_errno("cannot create journal", jp);
   json head{{"settings", json::parse(settings_.to_json())},
@@ -652,7 +649,7 @@ void TiffSink::flush() {
     if (f->io != nullptr) f->io->flush();
   }
   if (journal_ != nullptr && std::fflush(journal_) != 0) {
-    throw_errno("cannot flush journal", journal_path(settings_));
+    throw_errno("cannot flush journal", tiff_journal_path(settings_.output_path()));
   }
 }
 
@@ -793,7 +790,7 @@ void TiffSink::close() {
       std::fclose(journal_);
       journal_ = nullptr;
     }
-    remove_tree(journal_path(settings_));
+    remove_tree(tiff_journal_path(settings_.output_path()));
     return;
   }
   std::lock_guard lock(mutex_);
@@ -802,7 +799,7 @@ void TiffSink::close() {
     std::fclose(journal_);
     journal_ = nullptr;
   }
-  remove_tree(journal_path(settings_));
+  remove_tree(tiff_journal_path(settings_.output_path()));
 }
 
 std::int64_t TiffSink::planes_per_outer_index() const {

@@ -50,9 +50,6 @@ class TiffSink final : public Sink {
   /// Returns the number of planes found in the files.
   static std::uint64_t recover(const std::filesystem::path& journal);
 
-  /// Path of the journal kept beside the output while the stream is open.
-  static std::filesystem::path journal_path(const StreamSettings& settings);
-
  private:
   struct File;
   struct Image;

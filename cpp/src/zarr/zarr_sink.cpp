@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/journal.hpp"
 #include "ome/ome_xml.hpp"
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
@@ -19,7 +20,6 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-constexpr const char* kJournalName = "ome_writers.journal.jsonl";
 constexpr auto kShapeRewriteInterval = std::chrono::milliseconds(500);
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -307,8 +307,8 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
     json entry = json::parse(metadata_json);
     entry["storage_index"] = where.storage_index;
     if (a.journal == nullptr) {
-      a.journal = std::fopen((a.group_dir / kJournalName).c_str(), "a");
-      if (a.journal == nullptr) throw_errno("cannot open journal", a.group_dir / kJournalName);
+      a.journal = std::fopen((a.group_dir / kZarrJournalName).c_str(), "a");
+      if (a.journal == nullptr) throw_errno("cannot open journal", a.group_dir / kZarrJournalName);
     }
     const std::string line = entry.dump() + "\n";
     std::fwrite(line.data(), 1, line.size(), a.journal);
@@ -594,7 +594,7 @@ void ZarrSink::close() {
       std::fclose(a->journal);
       a->journal = nullptr;
       std::error_code ec;
-      fs::remove(a->group_dir / kJournalName, ec);
+      fs::remove(a->group_dir / kZarrJournalName, ec);
     }
   }
 }
@@ -755,7 +755,7 @@ std::size_t ZarrSink::recover(const fs::path& root) {
   std::vector<fs::path> journals;
   for (auto it = fs::recursive_directory_iterator(root, ec);
        it != fs::recursive_directory_iterator(); ++it) {
-    if (it->path().filename() == kJournalName) journals.push_back(it->path());
+    if (it->path().filename() == kZarrJournalName) journals.push_back(it->path());
   }
   for (const fs::path& journal : journals) {
     const fs::path group = journal.parent_path();

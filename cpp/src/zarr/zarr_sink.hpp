@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "codec/codecs.hpp"
 #include "core/layout.hpp"
 #include "core/sink.hpp"
 #include "core/task_pool.hpp"
 #include "util/fs.hpp"
-#include "zarr/codecs.hpp"
 
 namespace ome_writers::detail {
 

@@ -1,5 +1,6 @@
-// Chunk codecs of Zarr v3: bytes (little endian), blosc, zstd, and the crc32c
-// checksum of the sharding index.
+// Codecs shared by both formats: the Zarr v3 chunk codecs (bytes, blosc,
+// zstd), the crc32c checksum of the sharding index, and the per-thread zstd
+// context that the OME-TIFF strip encoder uses too.
 #pragma once
 
 #include <cstddef>
@@ -30,9 +31,8 @@ int zarr_codec_level(Compression compression, DataType dtype, int requested);
 ///
 /// blosc shuffles integer data bit by bit (each bit plane of a camera image is
 /// compressed on its own: noisy low bits no longer hide the structure of the
-/// high ones) and floating-point data byte by byte. On 2048x2048 uint16
-/// fluorescence-like frames this made blosc-zstd ~3.5x faster per core than
-/// 0.3.2's clevel 3 byte shuffle, with 10-15% smaller output.
+/// high ones) and floating-point data byte by byte (bit planes of a float
+/// mantissa are noise).
 class ChunkCodec {
  public:
   /// `level` 0 picks zarr_codec_level()'s default.

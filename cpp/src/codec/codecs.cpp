@@ -1,4 +1,4 @@
-#include "zarr/codecs.hpp"
+#include "codec/codecs.hpp"
 
 #include <blosc.h>
 #include <zstd.h>

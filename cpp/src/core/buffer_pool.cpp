@@ -1,0 +1,165 @@
+#include "core/buffer_pool.hpp"
+
+#include "util/frame_copy.hpp"
+#include "util/pages.hpp"
+
+namespace ome_writers::detail {
+
+namespace {
+
+// Hands a borrowed frame back to its owner. The contract forbids the release
+// function to throw; a writer thread would have nowhere to report it.
+void call_release(std::function<void()>& release) noexcept {
+  auto fn = std::move(release);
+  release = nullptr;
+  try {
+    fn();
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
+FrameBuffer& FrameBuffer::operator=(FrameBuffer&& other) noexcept {
+  if (this != &other) {
+    reset();
+    pool_ = other.pool_;
+    data_ = other.data_;
+    release_ = std::move(other.release_);
+    adopted_ = other.adopted_;
+    live_ = other.live_;
+    live_key_ = other.live_key_;
+    other.data_ = nullptr;
+    other.release_ = nullptr;
+    other.adopted_ = false;
+    other.live_ = nullptr;
+  }
+  return *this;
+}
+
+void FrameBuffer::reset() {
+  if (data_ == nullptr) return;
+  if (live_ != nullptr) {
+    live_->remove(live_key_, data_);
+    live_ = nullptr;
+  }
+  if (release_) {
+    pool_->return_borrowed(adopted_);
+    call_release(release_);
+  } else {
+    pool_->give_back(data_, adopted_);
+  }
+  data_ = nullptr;
+  adopted_ = false;
+}
+
+void FrameBuffer::make_owned() {
+  if (!release_) return;
+  std::byte* borrowed = data_;
+  data_ = pool_->copy_borrowed(borrowed);
+  if (live_ != nullptr) live_->move(live_key_, borrowed, data_);
+  call_release(release_);
+}
+
+void FrameBuffer::track(LiveFrames& live, std::uint64_t key) {
+  live.add(key, data_);
+  live_ = &live;
+  live_key_ = key;
+}
+
+void FrameBuffer::adopt() {
+  if (data_ != nullptr && !adopted_) {
+    pool_->adopt();
+    adopted_ = true;
+  }
+}
+
+BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
+    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
+
+// Mapped in one call: a fault per page on the appending thread costs ~2x more.
+std::byte* BufferPool::allocate() const { return map_pages(block_bytes_, /*populate=*/true); }
+
+void BufferPool::deallocate(std::byte* block) const { unmap_pages(block, block_bytes_); }
+
+BufferPool::~BufferPool() { release_idle(); }
+
+void BufferPool::release_idle() {
+  std::vector<std::byte*> idle;
+  {
+    std::lock_guard lock(mutex_);
+    idle.swap(free_);
+  }
+  for (auto* block : idle) {
+    budget_.unkeep(block_bytes_);
+    deallocate(block);
+  }
+}
+
+void BufferPool::prewarm(std::size_t blocks) {
+  std::vector<std::byte*> fresh;
+  for (std::size_t i = 0; i < blocks && budget_.try_keep(block_bytes_); ++i) {
+    fresh.push_back(allocate());
+  }
+  std::lock_guard lock(mutex_);
+  free_.insert(free_.end(), fresh.begin(), fresh.end());
+}
+
+void BufferPool::prepare_spare() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_.empty()) return;
+  }
+  if (!budget_.try_keep(block_bytes_)) return;
+  std::byte* block = allocate();
+  std::lock_guard lock(mutex_);
+  free_.push_back(block);
+}
+
+FrameBuffer BufferPool::take() { return FrameBuffer(this, take_block()); }
+
+std::byte* BufferPool::take_block() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_.empty()) {
+      std::byte* block = free_.back();
+      free_.pop_back();
+      budget_.unkeep(block_bytes_);
+      return block;
+    }
+  }
+  return allocate();
+}
+
+std::byte* BufferPool::copy_borrowed(const std::byte* data) {
+  std::byte* block = take_block();
+  budget_.unmark_borrowed(block_bytes_);  // the frame is in this process's memory now
+  copy_frame(block, data, block_bytes_);
+  return block;
+}
+
+FrameBuffer BufferPool::borrow(const std::byte* data, std::function<void()> release) {
+  budget_.mark_borrowed(block_bytes_);
+  return FrameBuffer(this, data, std::move(release));
+}
+
+void BufferPool::return_borrowed(bool adopted) {
+  budget_.unmark_borrowed(block_bytes_);
+  budget_.release(block_bytes_, !adopted);
+}
+
+void BufferPool::adopt() { budget_.adopt_frame(); }
+
+void BufferPool::give_back(std::byte* block, bool adopted) {
+  budget_.release(block_bytes_, !adopted);
+  {
+    std::lock_guard lock(mutex_);
+    if (budget_.try_keep(block_bytes_)) {
+      free_.push_back(block);
+      return;
+    }
+  }
+  deallocate(block);
+}
+
+}  // namespace ome_writers::detail

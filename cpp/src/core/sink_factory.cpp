@@ -1,0 +1,51 @@
+#include "core/sink_factory.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "core/journal.hpp"
+#include "ome_writers/errors.hpp"
+#include "tiff/tiff_sink.hpp"
+#include "zarr/zarr_sink.hpp"
+
+namespace ome_writers::detail {
+
+int encoder_threads(const StreamSettings& settings) {
+  const bool zarr = settings.format.name == FileFormat::kOmeZarr;
+  const bool compressed = settings.compression != Compression::kNone;
+  // OME-TIFF encodes in parallel only the strips it compresses itself (LZW
+  // goes through libtiff on the writer thread); plain planes need no pool.
+  if (!zarr && settings.compression != Compression::kDeflate &&
+      settings.compression != Compression::kZstd) {
+    return 0;
+  }
+  if (settings.engine.writer_threads > 0) return settings.engine.writer_threads;
+  const unsigned hw = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  // Encoding is CPU bound: one encoder more than cores keeps every core busy
+  // while the writer thread and the appender pause. Plain chunks only wait on
+  // the disk: one writer per core (more threads in system calls preempt the
+  // appending thread and raise its latency).
+  return static_cast<int>(compressed ? hw + 1 : hw);
+}
+
+std::unique_ptr<Sink> make_sink(const StreamSettings& settings, const Layout& layout,
+                                MemoryBudget& budget, TaskPool& tasks) {
+  if (settings.format.name == FileFormat::kOmeZarr) {
+    return std::make_unique<ZarrSink>(settings, layout, budget, tasks);
+  }
+  return std::make_unique<TiffSink>(settings, layout, &tasks);
+}
+
+std::uint64_t recover_output(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path tiff_journal = tiff_journal_path(path);
+  if (fs::exists(tiff_journal)) return TiffSink::recover(tiff_journal);
+  if (fs::is_directory(path) && fs::exists(fs::path(path) / "zarr.json")) {
+    return ZarrSink::recover(path);
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "'" + path + "' is neither an OME-Zarr store nor an OME-TIFF with a journal");
+}
+
+}  // namespace ome_writers::detail
