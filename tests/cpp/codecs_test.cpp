@@ -4,8 +4,8 @@
 #include <numeric>
 #include <vector>
 
-#include "ome_writers/errors.hpp"
 #include "codec/codecs.hpp"
+#include "ome_writers/errors.hpp"
 
 namespace ome_writers::detail {
 namespace {

@@ -33,7 +33,7 @@ TEST(Layout, RoutesFramesInAcquisitionOrderToNgffStorageOrder) {
 TEST(Layout, AcquisitionStorageOrderKeepsTheOrder) {
   auto s = settings({dim("t", 2, T::kTime), dim("z", 3, T::kSpace), dim("c", 2, T::kChannel),
                      dim("y", 4), dim("x", 5)});
-  s.storage_order = "acquisition";
+  s.storage_order = StorageOrder::kAcquisition;
   const Layout l(s);
   EXPECT_EQ(l.axes[1].name, "z");
   EXPECT_EQ(l.locate(1).storage_index, idx({0, 0, 1}));
@@ -41,7 +41,7 @@ TEST(Layout, AcquisitionStorageOrderKeepsTheOrder) {
 
 TEST(Layout, ExplicitStorageOrderList) {
   auto s = settings({dim("c", 2, T::kChannel), dim("t", 3, T::kTime), dim("y", 4), dim("x", 5)});
-  s.storage_order = "list";
+  s.storage_order = StorageOrder::kList;
   s.storage_order_list = {"t", "c", "y", "x"};
   const Layout l(s);
   EXPECT_EQ(l.axes[0].name, "t");

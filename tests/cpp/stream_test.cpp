@@ -12,11 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include "codec/codecs.hpp"
 #include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
 #include "test_support.hpp"
 #include "util/pages.hpp"
-#include "codec/codecs.hpp"
 
 namespace ome_writers {
 namespace {

@@ -429,6 +429,13 @@ def test_settings_round_trip_through_cpp(make_settings) -> None:
     ]
     for s in cases:
         python_side = json.loads(s.model_dump_json())
+        # What the C++ engine does not read: which Python library a backend name
+        # stands for, and coordinates of dimensions other than channels and
+        # positions (nothing it writes uses them).
+        python_side["format"].pop("backend", None)
+        for d in python_side["dimensions"]:
+            if d["type"] not in ("channel", "position"):
+                d["coords"] = None
         cpp_side = json.loads(_core.settings_roundtrip(s.model_dump_json()))
         cpp_side.pop("engine")
         assert cpp_side == python_side

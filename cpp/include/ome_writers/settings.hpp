@@ -56,8 +56,6 @@ struct Dimension {
   std::vector<Channel> channels;
   /// Position coordinates (position dimensions).
   std::vector<Position> positions;
-  /// Coordinates as JSON text, kept verbatim for round trips ("" when none).
-  std::string coords_json;
 };
 
 /// A multi-well plate.
@@ -83,13 +81,19 @@ enum class MultiFileMetadata { kRedundant, kMasterTiff, kCompanionFile };
 /// Format-specific settings (the Python ``format`` field).
 struct FormatSettings {
   FileFormat name = FileFormat::kOmeZarr;
-  /// Backend name as the user gave it ("auto", "native", ...); the C++ engine
-  /// serves all of them.
-  std::string backend = "auto";
-  std::string suffix = ".ome.zarr";
+  /// Extension of the output path; empty: the format's own (".ome.zarr" or
+  /// ".ome.tiff"). See StreamSettings::output_path().
+  std::string suffix;
   PreferSingleFile prefer_single_file = PreferSingleFile::kAuto;
   MultiFileMetadata multi_file_metadata = MultiFileMetadata::kRedundant;
   std::string companion_file = "companion.ome";
+};
+
+/// The order of the non-frame axes in storage (the frame's Y, X stay last).
+enum class StorageOrder {
+  kOme,          ///< OME-Zarr: NGFF order (time, channel, space); OME-TIFF: acquisition order
+  kAcquisition,  ///< as acquired
+  kList,         ///< as listed in StreamSettings::storage_order_list
 };
 
 /// Tuning of the engine itself (not part of the Python model's fields).
@@ -119,8 +123,8 @@ struct OME_WRITERS_EXPORT StreamSettings {
   DataType dtype = DataType::kUInt16;
   FormatSettings format;
   Compression compression = Compression::kNone;
-  /// "ome", "acquisition", or "list" (then storage_order_list holds the names).
-  std::string storage_order = "ome";
+  StorageOrder storage_order = StorageOrder::kOme;
+  /// Every dimension name, in storage order (with StorageOrder::kList).
   std::vector<std::string> storage_order_list;
   std::optional<Plate> plate;
   bool overwrite = false;
@@ -138,8 +142,12 @@ struct OME_WRITERS_EXPORT StreamSettings {
   /// struct by hand. Throws Error naming the offending value.
   void validate() const;
 
-  /// Path of the output: root_path with its suffix replaced by the format's.
+  /// Path of the output: root_path with its [.ome].zarr / [.ome].tif[f]
+  /// extension replaced by format.suffix (or the format's own); the stem
+  /// directory for multi-file OME-TIFF.
   std::string output_path() const;
+  /// format.suffix, or the format's own extension when it is empty.
+  std::string output_suffix() const;
 };
 
 /// Name used in JSON for each enum.

@@ -124,9 +124,8 @@ class OME_WRITERS_EXPORT Stream {
   /// unbounded first dimension).
   std::vector<std::int64_t> current_shape(std::int64_t position) const;
 
-  class Impl;
-
  private:
+  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 

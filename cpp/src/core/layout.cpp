@@ -38,11 +38,15 @@ int ngff_rank(const Dimension& d) {
 
 }  // namespace
 
-Layout::Layout(const StreamSettings& s) {
-  const auto& dims = s.dimensions;
+namespace {
+
+// The per-dimension rules (names, counts, chunking) and where the position
+// axis is; returns its index or -1.
+int check_dimensions(const std::vector<Dimension>& dims, bool* sharded) {
   if (dims.empty()) bad("settings.dimensions must be set before creating a stream");
   std::set<std::string> names;
   int non_position = 0;
+  int position = -1;
   for (std::size_t i = 0; i < dims.size(); ++i) {
     const auto& d = dims[i];
     if (d.name.empty()) bad("dimension " + std::to_string(i) + " has an empty name");
@@ -50,8 +54,8 @@ Layout::Layout(const StreamSettings& s) {
       bad("Dimension names must be unique, duplicates: ['" + d.name + "']");
     }
     if (d.type == DimensionType::kPosition) {
-      if (position_outer >= 0) bad("Only one position dimension is allowed");
-      position_outer = static_cast<int>(i);
+      if (position >= 0) bad("Only one position dimension is allowed");
+      position = static_cast<int>(i);
     } else {
       ++non_position;
     }
@@ -67,28 +71,92 @@ Layout::Layout(const StreamSettings& s) {
     if (d.shard_size_chunks && *d.shard_size_chunks <= 0) {
       bad("dimension '" + d.name + "' shard_size_chunks must be positive");
     }
-    if (d.shard_size_chunks) sharded = true;
+    if (d.shard_size_chunks) *sharded = true;
   }
   if (non_position < 2) bad("At least 2 non-position dimensions are required");
   if (non_position > 5) bad("At most 5 non-position dimensions are allowed");
-  const auto& ydim = dims[dims.size() - 2];
-  const auto& xdim = dims[dims.size() - 1];
-  for (const Dimension* d : {&ydim, &xdim}) {
+  return position;
+}
+
+// The last two dimensions are the frame's Y and X.
+void check_frame_dimensions(const std::vector<Dimension>& dims, int position) {
+  for (const Dimension* d : {&dims[dims.size() - 2], &dims[dims.size() - 1]}) {
     if (d->type != DimensionType::kSpace && d->type != DimensionType::kUnset) {
       bad("the last two dimensions must be spatial (y, x); '" + d->name + "' has type " +
           to_string(d->type));
     }
     if (!d->count) bad("frame dimension '" + d->name + "' needs a count");
   }
-  if (position_outer >= static_cast<int>(dims.size()) - 2) {
+  if (position >= static_cast<int>(dims.size()) - 2) {
     bad("the position dimension cannot be one of the last two (frame) dimensions");
   }
-  if (position_outer == 0 && !dims[0].count) {
+  if (position == 0 && !dims[0].count) {
     throw Error(ErrorCode::kNotImplemented,
                 "Unbounded position dimensions are not yet implemented ('" + dims[0].name + "')");
   }
-  height = *ydim.count;
-  width = *xdim.count;
+}
+
+// The index axes (settings indices, acquisition order) in storage order.
+std::vector<int> storage_order_of(const StreamSettings& s, const std::vector<int>& index_dims) {
+  const auto& dims = s.dimensions;
+  std::vector<int> order = index_dims;
+  switch (s.storage_order) {
+    case StorageOrder::kOme:
+      // OME-TIFF planes keep the acquisition order; OME-Zarr sorts by NGFF rank.
+      if (s.format.name == FileFormat::kOmeZarr) {
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+          return ngff_rank(dims[static_cast<std::size_t>(a)]) <
+                 ngff_rank(dims[static_cast<std::size_t>(b)]);
+        });
+      }
+      return order;
+    case StorageOrder::kAcquisition:
+      return order;
+    case StorageOrder::kList:
+      break;
+  }
+  const auto& list = s.storage_order_list;
+  std::set<std::string> given(list.begin(), list.end());
+  std::set<std::string> names;
+  for (const auto& d : dims) names.insert(d.name);
+  if (given != names || list.size() != dims.size()) {
+    bad("storage_order must list every dimension name exactly once");
+  }
+  if (list[list.size() - 2] != dims[dims.size() - 2].name ||
+      list[list.size() - 1] != dims[dims.size() - 1].name) {
+    bad("storage_order may not (yet) permute the last two dimensions.");
+  }
+  order.clear();
+  for (const auto& name : list) {
+    for (int i : index_dims) {
+      if (dims[static_cast<std::size_t>(i)].name == name) order.push_back(i);
+    }
+  }
+  return order;
+}
+
+ArrayAxis make_axis(const Dimension& d, bool frame, bool sharded) {
+  ArrayAxis a;
+  a.name = d.name;
+  a.type = frame ? DimensionType::kSpace : d.type;
+  a.count = d.count.value_or(0);
+  a.chunk = d.chunk_size.value_or(frame ? a.count : 1);
+  a.shard = a.chunk * (sharded ? d.shard_size_chunks.value_or(1) : 1);
+  a.unit = d.unit;
+  a.scale = d.scale.value_or(1.0);
+  a.translation = d.translation;
+  a.dimension = &d;
+  return a;
+}
+
+}  // namespace
+
+Layout::Layout(const StreamSettings& s) {
+  const auto& dims = s.dimensions;
+  position_outer = check_dimensions(dims, &sharded);
+  check_frame_dimensions(dims, position_outer);
+  height = *dims[dims.size() - 2].count;
+  width = *dims[dims.size() - 1].count;
   dtype = s.dtype;
   frame_bytes = static_cast<std::size_t>(height * width) * bytes_per_element(dtype);
 
@@ -113,54 +181,12 @@ Layout::Layout(const StreamSettings& s) {
     positions.push_back(Position{"0", {}, {}, {}, {}, {}, {}, {}});
   }
 
-  // Storage order of the index axes.
-  std::vector<int> order = index_dims;
-  if (s.storage_order == "ome") {
-    if (s.format.name == FileFormat::kOmeZarr) {
-      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-        return ngff_rank(dims[static_cast<std::size_t>(a)]) <
-               ngff_rank(dims[static_cast<std::size_t>(b)]);
-      });
-    }
-  } else if (s.storage_order == "list") {
-    const auto& list = s.storage_order_list;
-    std::set<std::string> given(list.begin(), list.end());
-    if (given != names || list.size() != dims.size()) {
-      bad("storage_order must list every dimension name exactly once");
-    }
-    if (list[list.size() - 2] != ydim.name || list[list.size() - 1] != xdim.name) {
-      bad("storage_order may not (yet) permute the last two dimensions.");
-    }
-    order.clear();
-    for (const auto& name : list) {
-      for (int i : index_dims) {
-        if (dims[static_cast<std::size_t>(i)].name == name) order.push_back(i);
-      }
-    }
-  } else if (s.storage_order != "acquisition") {
-    bad("invalid storage_order '" + s.storage_order + "'");
-  }
-
-  auto make_axis = [&](int i, bool frame) {
-    const auto& d = dims[static_cast<std::size_t>(i)];
-    ArrayAxis a;
-    a.name = d.name;
-    a.type = frame ? DimensionType::kSpace : d.type;
-    a.count = d.count.value_or(0);
-    a.chunk = d.chunk_size.value_or(frame ? a.count : 1);
-    a.shard = a.chunk * (sharded ? d.shard_size_chunks.value_or(1) : 1);
-    a.unit = d.unit;
-    a.scale = d.scale.value_or(1.0);
-    a.translation = d.translation;
-    a.dimension = &d;
-    return a;
-  };
-  for (int i : order) {
-    axes.push_back(make_axis(i, false));
+  for (int i : storage_order_of(s, index_dims)) {
+    axes.push_back(make_axis(dims[static_cast<std::size_t>(i)], false, sharded));
     storage_to_outer.push_back(i);  // settings index == outer index for non-frame axes
   }
-  axes.push_back(make_axis(static_cast<int>(dims.size()) - 2, true));
-  axes.push_back(make_axis(static_cast<int>(dims.size()) - 1, true));
+  axes.push_back(make_axis(dims[dims.size() - 2], true, sharded));
+  axes.push_back(make_axis(dims[dims.size() - 1], true, sharded));
 
   if (!unbounded) {
     std::uint64_t total = 1;

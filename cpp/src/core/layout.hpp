@@ -69,4 +69,8 @@ class Layout {
                           const std::vector<std::int64_t>& storage_index) const;
 };
 
+/// The layout of valid settings: every rule StreamSettings::validate()
+/// enforces is checked on the way (throws Error naming the offending value).
+Layout validated_layout(const StreamSettings& settings);
+
 }  // namespace ome_writers::detail

@@ -175,7 +175,6 @@ Dimension parse_dimension(const json& j) {
   auto coords = j.find("coords");
   if (coords != j.end() && !coords->is_null()) {
     if (!coords->is_array()) bad("dimension '" + d.name + "' coords must be a list");
-    d.coords_json = coords->dump();
     for (const auto& c : *coords) {
       if (d.type == DimensionType::kChannel) d.channels.push_back(parse_channel(c));
       if (d.type == DimensionType::kPosition) d.positions.push_back(parse_position(c));
@@ -189,9 +188,7 @@ json dimension_json(const Dimension& d) {
   j["name"] = d.name;
   put(j, "count", d.count);
   j["type"] = d.type == DimensionType::kUnset ? json(nullptr) : json(to_string(d.type));
-  if (!d.coords_json.empty()) {
-    j["coords"] = json::parse(d.coords_json);
-  } else if (!d.channels.empty()) {
+  if (!d.channels.empty()) {
     for (const auto& c : d.channels) j["coords"].push_back(channel_json(c));
   } else if (!d.positions.empty()) {
     for (const auto& p : d.positions) j["coords"].push_back(position_json(p));
@@ -212,7 +209,6 @@ FormatSettings parse_format(const json& j) {
     const auto name = j.get<std::string>();
     if (name == "ome-tiff" || name == "tiff") {
       f.name = FileFormat::kOmeTiff;
-      f.suffix = ".ome.tiff";
     } else if (name != "ome-zarr" && name != "zarr") {
       bad("unsupported format '" + name + "' (the C++ engine writes 'ome-zarr' and 'ome-tiff')");
     }
@@ -222,14 +218,14 @@ FormatSettings parse_format(const json& j) {
   const std::string name = j.value("name", "ome-zarr");
   if (name == "ome-tiff") {
     f.name = FileFormat::kOmeTiff;
-    f.suffix = ".ome.tiff";
   } else if (name == "scratch") {
     throw Error(ErrorCode::kNotImplemented,
                 "format 'scratch' is served by the Python package, not the C++ engine");
   } else if (name != "ome-zarr") {
     bad("unsupported format name '" + name + "'");
   }
-  f.backend = j.value("backend", "auto");
+  // "backend" (which library the Python package would use) is not read: the
+  // C++ engine serves every backend name.
   if (auto suffix = opt<std::string>(j, "suffix")) f.suffix = *suffix;
   if (f.name == FileFormat::kOmeTiff) {
     auto single = j.find("prefer_single_file");
@@ -252,8 +248,7 @@ FormatSettings parse_format(const json& j) {
 json format_json(const FormatSettings& f) {
   json j;
   j["name"] = to_string(f.name);
-  j["backend"] = f.backend;
-  j["suffix"] = f.suffix;
+  if (!f.suffix.empty()) j["suffix"] = f.suffix;
   if (f.name == FileFormat::kOmeTiff) {
     j["prefer_single_file"] = enum_name(kPreferSingle, static_cast<int>(f.prefer_single_file));
     j["multi_file_metadata"] = enum_name(kMultiFile, static_cast<int>(f.multi_file_metadata));
@@ -310,12 +305,16 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
   }
   if (auto so = j.find("storage_order"); so != j.end() && !so->is_null()) {
     if (so->is_string()) {
-      s.storage_order = so->get<std::string>();
-      if (s.storage_order != "ome" && s.storage_order != "acquisition") {
-        bad("invalid storage_order '" + s.storage_order + "'");
+      const auto order = so->get<std::string>();
+      if (order == "ome") {
+        s.storage_order = StorageOrder::kOme;
+      } else if (order == "acquisition") {
+        s.storage_order = StorageOrder::kAcquisition;
+      } else {
+        bad("invalid storage_order '" + order + "'");
       }
     } else if (so->is_array()) {
-      s.storage_order = "list";
+      s.storage_order = StorageOrder::kList;
       s.storage_order_list = so->get<std::vector<std::string>>();
     } else {
       bad("storage_order must be 'ome', 'acquisition' or a list of names");
@@ -353,7 +352,9 @@ std::string StreamSettings::to_json() const {
   j["format"] = format_json(format);
   j["compression"] =
       compression == Compression::kNone ? json(nullptr) : json(to_string(compression));
-  j["storage_order"] = storage_order == "list" ? json(storage_order_list) : json(storage_order);
+  j["storage_order"] = storage_order == StorageOrder::kList  ? json(storage_order_list)
+                       : storage_order == StorageOrder::kOme ? json("ome")
+                                                             : json("acquisition");
   if (plate) {
     j["plate"] = {{"row_names", plate->row_names}, {"column_names", plate->column_names}};
     put(j["plate"], "name", plate->name);
@@ -420,11 +421,15 @@ void check_ngff_axes(const detail::Layout& layout) {
 
 }  // namespace
 
-void StreamSettings::validate() const {
-  if (root_path.empty()) {
-    bad(std::string("root_path is required for ") + to_string(format.name) + " format.");
-  }
-  const detail::Layout layout(*this);  // checks the dimension rules
+void StreamSettings::validate() const { (void)detail::validated_layout(*this); }
+
+namespace {
+
+// The rules beyond the dimensions: codecs per format, engine options, NGFF.
+void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
+  const auto& format = s.format;
+  const auto& compression = s.compression;
+  const auto& engine = s.engine;
   const bool tiff = format.name == FileFormat::kOmeTiff;
   if (!tiff) check_ngff_axes(layout);
   const bool tiff_codec = compression == Compression::kNone || compression == Compression::kLzw ||
@@ -464,6 +469,21 @@ void StreamSettings::validate() const {
   }
 }
 
+}  // namespace
+
+namespace detail {
+
+Layout validated_layout(const StreamSettings& s) {
+  if (s.root_path.empty()) {
+    bad(std::string("root_path is required for ") + to_string(s.format.name) + " format.");
+  }
+  Layout layout(s);  // checks the dimension rules
+  check_format_rules(s, layout);
+  return layout;
+}
+
+}  // namespace detail
+
 std::string StreamSettings::output_path() const {
   // Strip a trailing [.ome].zarr / [.ome].tif[f] (case-insensitive), then add
   // the format's suffix; multi-file TIFF output is the stem directory.
@@ -485,7 +505,12 @@ std::string StreamSettings::output_path() const {
                         (format.prefer_single_file == PreferSingleFile::kAuto && positions <= 1);
     if (!single) return stem;
   }
-  return stem + format.suffix;
+  return stem + output_suffix();
+}
+
+std::string StreamSettings::output_suffix() const {
+  if (!format.suffix.empty()) return format.suffix;
+  return format.name == FileFormat::kOmeTiff ? ".ome.tiff" : ".ome.zarr";
 }
 
 }  // namespace ome_writers

@@ -28,13 +28,19 @@ namespace {
 
 constexpr std::uint64_t kMaxWarmBlocks = 2048;
 
+// The sinks name files with the suffix the output path uses.
+StreamSettings with_suffix(StreamSettings settings) {
+  settings.format.suffix = settings.output_suffix();
+  return settings;
+}
+
 }  // namespace
 
 class Stream::Impl {
  public:
   explicit Impl(StreamSettings settings)
-      : settings_(std::move(settings)),
-        layout_((settings_.validate(), settings_)),
+      : settings_(with_suffix(std::move(settings))),
+        layout_(detail::validated_layout(settings_)),
         budget_(settings_.engine.max_memory_bytes),
         pool_(layout_.frame_bytes, budget_),
         tasks_(detail::encoder_threads(settings_)),
@@ -293,8 +299,9 @@ class Stream::Impl {
   // After the budget and the task pool, which it uses from its constructor on.
   std::unique_ptr<detail::Sink> sink_;
   std::thread writer_;
-  std::uint64_t next_frame_ = 0;
-  std::uint64_t append_waits_ = 0;
+  // Written by the appending thread, read by stats() on any thread.
+  std::atomic<std::uint64_t> next_frame_{0};
+  std::atomic<std::uint64_t> append_waits_{0};
   std::atomic<std::uint64_t> frames_written_{0};
   mutable std::mutex mutex_;
   std::condition_variable done_;
