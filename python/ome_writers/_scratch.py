@@ -156,9 +156,25 @@ class ScratchEngine(Engine):
 
     # --------------------------------------------------------------- writing
 
+    def _check_room(self, frames: int, verb: str) -> None:
+        # The native engine's rule and messages (ome-writers 0.3.2's), for this
+        # engine's own storage.
+        if self._num_frames is None or self._next_frame + frames <= self._num_frames:
+            return
+        if verb == "append":
+            raise IndexError(
+                f"Cannot append frame: would exceed total of {self._num_frames} frames. "
+                "Check your AcquisitionSettings.dimensions."
+            )
+        raise IndexError(
+            f"Cannot skip frames: would exceed total of {self._num_frames} frames "
+            f"(tried to skip {frames})"
+        )
+
     def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
         """Store the next frame (already validated and C-contiguous)."""
         with self._lock:
+            self._check_room(1, "append")
             position, index = self.locate(self._next_frame)
             self._reserve(position, index)
             self._arrays[position][index] = frame
@@ -173,6 +189,7 @@ class ScratchEngine(Engine):
     def skip(self, frames: int) -> None:
         """Advance past `frames` frames; their pixels stay zero."""
         with self._lock:
+            self._check_room(frames, "skip")
             for _ in range(frames):
                 position, index = self.locate(self._next_frame)
                 self._reserve(position, index)
@@ -280,6 +297,10 @@ class ScratchEngine(Engine):
 
     def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
         """Keep `metadata` under `namespace` (in `manifest.json` when on disk)."""
+        if not namespace:
+            raise ValueError("global metadata namespace must not be empty")
+        if namespace in ("ome", "ome_writers"):
+            raise ValueError(f"global metadata namespace '{namespace}' is reserved")
         with self._lock:
             self._global_metadata[namespace] = json.loads(metadata_json)
             if self._root is not None:

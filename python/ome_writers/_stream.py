@@ -94,7 +94,6 @@ class OMEStream:
         frame_dims = settings.dimensions[-2:]
         self._frame_shape = tuple(int(d.count or 0) for d in frame_dims)
         self._dtype = np.dtype(settings.dtype)
-        self._num_frames = settings.num_frames
         self._frames = 0
         self._tracker: CoordTracker | None = None
 
@@ -130,18 +129,6 @@ class OMEStream:
             arr = arr.astype(self._dtype)
         return np.ascontiguousarray(arr)
 
-    def _check_room(self, frames: int, verb: str) -> None:
-        if self._num_frames is not None and self._frames + frames > self._num_frames:
-            if verb == "append":
-                raise IndexError(
-                    f"Cannot append frame: would exceed total of {self._num_frames} frames. "
-                    "Check your AcquisitionSettings.dimensions."
-                )
-            raise IndexError(
-                f"Cannot skip frames: would exceed total of {self._num_frames} frames "
-                f"(tried to skip {frames})"
-            )
-
     def append(
         self, frame: Any, *, frame_metadata: Mapping[str, Any] | None = None, copy: bool = True
     ) -> None:
@@ -171,7 +158,7 @@ class OMEStream:
         arr = self._coerce_frame(frame)
         meta = _metadata_json(frame_metadata, "frame_metadata")
         with self._lock:
-            self._check_room(1, "append")
+            # The engine refuses a frame past the declared total (IndexError).
             if copy:
                 self._engine.append(arr, meta)
             else:
@@ -188,7 +175,6 @@ class OMEStream:
         if not isinstance(frames, int) or isinstance(frames, bool) or frames <= 0:
             raise ValueError(f"frames must be a positive integer, got {frames!r}")
         with self._lock:
-            self._check_room(frames, "skip")
             self._engine.skip(frames)
             first = self._frames
             self._frames += frames
@@ -252,10 +238,9 @@ class OMEStream:
         OME-Zarr: an attribute of the root group. OME-TIFF: a MapAnnotation with that
         Namespace. Setting the same namespace again replaces it.
         """
-        if not isinstance(namespace, str) or not namespace:
+        if not isinstance(namespace, str):
             raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
-        if namespace in ("ome", "ome_writers"):
-            raise ValueError(f"namespace {namespace!r} is reserved")
+        # The engine refuses an empty or reserved namespace (ValueError).
         text = _metadata_json(metadata, "global metadata")
         assert text is not None
         self._engine.set_global_metadata(namespace, text)
@@ -317,18 +302,13 @@ def create_stream(
     settings = settings.model_copy(deep=True)
     if (contradiction := settings._suffix_contradiction()) is not None:
         warnings.warn(contradiction, UserWarning, stacklevel=2)
+    # Their values are checked by the engine (ValueError naming the option).
     engine_options: dict[str, Any] = {}
     if max_memory_bytes is not None:
-        if max_memory_bytes <= 0:
-            raise ValueError(f"max_memory_bytes must be positive, got {max_memory_bytes}")
         engine_options["max_memory_bytes"] = int(max_memory_bytes)
     if append_timeout is not None:
-        if append_timeout < 0:
-            raise ValueError(f"append_timeout must be >= 0, got {append_timeout}")
         engine_options["append_timeout_seconds"] = float(append_timeout)
     if writer_threads is not None:
-        if writer_threads < 0:
-            raise ValueError(f"writer_threads must be >= 0, got {writer_threads}")
         engine_options["writer_threads"] = int(writer_threads)
     if compression_level is not None:
         if not isinstance(compression_level, int) or isinstance(compression_level, bool):

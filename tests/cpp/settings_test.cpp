@@ -91,6 +91,31 @@ TEST(Settings, ErrorsNameTheBadValue) {
   expect_error(R"({"dtype": "uint8", "compression": "gzip"})", "gzip");
   expect_error(R"({"dtype": "uint8", "storage_order": "random"})", "random");
   expect_error("{not json", "not valid JSON");
+  expect_error(R"({"dtype": "uint8", "engine": {"max_memory_bytes": -5}})",
+               "max_memory_bytes must be positive, got -5");
+}
+
+TEST(Settings, ValidateChecksEngineOptions) {
+  auto s = testing::settings({testing::dim("y", 4), testing::dim("x", 4)});
+  const auto refused = [](const StreamSettings& bad, const std::string& message) {
+    try {
+      bad.validate();
+      ADD_FAILURE() << "accepted; expected " << message;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_EQ(std::string(e.what()), message);
+    }
+  };
+  s.engine.max_memory_bytes = 0;
+  refused(s, "max_memory_bytes must be positive, got 0");
+  s.engine.max_memory_bytes = 1 << 20;
+  s.engine.append_timeout_seconds = -1;
+  refused(s, "append_timeout must be >= 0, got -1.0");
+  s.engine.append_timeout_seconds = 0;
+  s.engine.writer_threads = -2;
+  refused(s, "writer_threads must be >= 0, got -2");
+  s.engine.writer_threads = 0;
+  EXPECT_NO_THROW(s.validate());
 }
 
 TEST(Settings, ValidateChecksCodecAgainstFormat) {

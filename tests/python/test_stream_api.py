@@ -608,3 +608,24 @@ def test_copy_false_with_a_view_or_a_cast_and_bad_values(make_settings, fmt: str
     np.testing.assert_array_equal(data[0], frame_for(0, (6, 5), "uint16"))
     np.testing.assert_array_equal(data[1], frame_for(1, (6, 5), "uint8").astype(np.uint16))
     np.testing.assert_array_equal(data[2], frame_for(2, (6, 5), "uint16"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("max_memory_bytes", 0, "max_memory_bytes must be positive, got 0"),
+        ("max_memory_bytes", -5, "max_memory_bytes must be positive, got -5"),
+        ("append_timeout", -1, "append_timeout must be >= 0, got -1"),
+        ("writer_threads", -2, "writer_threads must be >= 0, got -2"),
+    ],
+)
+def test_engine_option_errors_are_unchanged(
+    make_settings, option: str, value: int, message: str
+) -> None:
+    """The C++ engine checks the option values (one home for the rule); Python raises
+    the same ValueError with the same message as when it checked them itself, and
+    nothing is created."""
+    s = simple(make_settings, "ome-zarr")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        create_stream(s, **{option: value})
+    assert not Path(s.output_path).exists()

@@ -329,7 +329,12 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
   }
   s.overwrite = j.value("overwrite", false);
   if (auto e = j.find("engine"); e != j.end() && e->is_object()) {
-    s.engine.max_memory_bytes = e->value("max_memory_bytes", s.engine.max_memory_bytes);
+    if (auto m = e->find("max_memory_bytes"); m != e->end() && !m->is_null()) {
+      // Read signed: a negative budget must be refused, not wrapped around.
+      const auto bytes = m->get<std::int64_t>();
+      if (bytes <= 0) bad("max_memory_bytes must be positive, got " + std::to_string(bytes));
+      s.engine.max_memory_bytes = static_cast<std::uint64_t>(bytes);
+    }
     s.engine.append_timeout_seconds =
         e->value("append_timeout_seconds", s.engine.append_timeout_seconds);
     s.engine.writer_threads = e->value("writer_threads", s.engine.writer_threads);
@@ -443,8 +448,13 @@ void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
   if (!tiff && !zarr_codec) {
     bad(std::string("compression '") + to_string(compression) + "' is not available for OME-Zarr");
   }
-  if (engine.max_memory_bytes == 0) bad("engine.max_memory_bytes must be positive");
-  if (!(engine.append_timeout_seconds >= 0)) bad("engine.append_timeout_seconds must be >= 0");
+  if (engine.max_memory_bytes == 0) bad("max_memory_bytes must be positive, got 0");
+  if (!(engine.append_timeout_seconds >= 0)) {
+    bad("append_timeout must be >= 0, got " + json(engine.append_timeout_seconds).dump());
+  }
+  if (engine.writer_threads < 0) {
+    bad("writer_threads must be >= 0, got " + std::to_string(engine.writer_threads));
+  }
   if (engine.compression_level != 0) {
     const int level = engine.compression_level;
     int low = 1;
