@@ -14,9 +14,8 @@ bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<
     // Once the budget is full, wait for room for a few more frames rather
     // than one: the writer then wakes this thread once per few frames it
     // writes, not for each (a futex wake and two context switches each).
-    // Few, because a wait for a large slice made single appends block for
-    // 20-50 ms (measured, 1/16 of 512 MiB) where a camera's own buffer must
-    // hold the frames that arrive meanwhile.
+    // Few, because while one append waits for a large slice, the camera's
+    // own buffer must hold every frame that arrives meanwhile.
     const std::uint64_t slack = std::min(limit_ / kWakeSlices, kWakeFrames * bytes);
     wake_when_used_ = limit_ >= bytes + slack ? limit_ - bytes - slack : 0;
     ++waiters_;
