@@ -152,6 +152,34 @@ TEST_F(StreamTest, EmptyTiffStreamLeavesNoFile) {
   EXPECT_FALSE(fs::exists(dir_ / "empty.ome.tiff"));
 }
 
+// bytes_written counts what went to the files (strips as compressed, IFDs,
+// OME-XML, companion), not frames x frame size: after close, the output's size.
+TEST_F(StreamTest, TiffBytesWrittenAreTheFilesSizes) {
+  Dimension p = dim("p", 2, T::kPosition);
+  p.positions = {Position{"A"}, Position{"B"}};
+  auto s =
+      settings({dim("t", 3, T::kTime), p, dim("c", 2, T::kChannel), dim("y", 64), dim("x", 64)},
+               FileFormat::kOmeTiff, (dir_ / "w.ome.tiff").string());
+  s.compression = Compression::kZstd;
+  Stream stream(s);
+  for (std::uint16_t i = 0; i < 12; ++i) {
+    const auto f = frame(64, 64, i);
+    stream.append(f.data(), f.size() * 2);
+  }
+  stream.flush();
+  const std::uint64_t flushed = stream.stats().bytes_written;
+  EXPECT_GT(flushed, 0u);
+  stream.close();
+  std::uint64_t on_disk = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+    if (e.is_regular_file()) on_disk += e.file_size();
+  }
+  const std::uint64_t written = stream.stats().bytes_written;
+  EXPECT_EQ(written, on_disk);
+  EXPECT_GE(written, flushed);
+  EXPECT_LT(written, 12u * 64 * 64 * 2 / 2) << "the strips were counted before compression";
+}
+
 // Zero-copy appends: frames live in the caller's buffers (at an odd offset, so
 // the O_DIRECT paths must notice the misalignment), each is released exactly
 // once, and the files hold the frames at the right indices.

@@ -2,12 +2,14 @@
 // OME-XML in the first IFD's ImageDescription (rewritten at close).
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -16,9 +18,14 @@
 #include "core/sink.hpp"
 #include "core/task_pool.hpp"
 #include "ome/ome_xml.hpp"
-#include "util/aligned_buffer.hpp"
+#include "tiff/plane_format.hpp"
+#include "tiff/strip_encoder.hpp"
+#include "tiff/tiff_ome_input.hpp"
 
 namespace ome_writers::detail {
+
+class DirectFile;
+struct TiffFile;
 
 class TiffSink final : public Sink {
  public:
@@ -37,6 +44,9 @@ class TiffSink final : public Sink {
   void close() override;
   /// fsync of each file written (and its directory).
   void sync() const override;
+  /// The size of the files so far: strips as encoded, IFDs and OME-XML (bytes
+  /// still staged for the next write included), and the companion file. After
+  /// close() it equals the files' sizes on disk.
   std::uint64_t bytes_written() const override;
 
   std::string metadata_json() const override;
@@ -51,44 +61,67 @@ class TiffSink final : public Sink {
   static std::uint64_t recover(const std::filesystem::path& journal);
 
  private:
-  struct File;
-  struct Image;
+  /// Where a plane is stored, for reading it back.
+  struct PlaneLocation {
+    std::filesystem::path path;
+    std::int64_t ifd = 0;
+    DirectFile* io = nullptr;  // while the stream writes the file
+  };
 
+  void check_settings() const;
+  void name_files();
   void prepare_output();
-  void open_file(File& f);
+  void remove_stale_files() const;
+  void open_journal();
+  void open_file(TiffFile& f);
   void write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,
                    const std::vector<std::int64_t>& storage_index);
+  /// The plane as stored before compression: bit-packed, or a copy that
+  /// libtiff may change in place, or the frame itself.
+  const std::byte* stored_pixels(const std::byte* frame);
+  void write_raw_strips(TiffFile& f, const std::byte* pixels);
+  void write_lzw_strips(TiffFile& f, const std::byte* pixels);
+  /// Under mutex_: adds the plane just written to its Image.
+  void record_plane(TiffImage& image, TiffFile& f, const PlaneInfo* plane,
+                    const std::vector<std::int64_t>& storage_index);
+  /// Under mutex_: brings bytes_written() up to date with a file's size.
+  void count_size(std::uint64_t& counted, std::uint64_t size);
   void finish_images();
+  TiffOmeState ome_state() const;
   std::string xml_for(std::size_t file_index) const;
-  std::string companion_xml() const;
-  OmeXmlInput full_input(const std::string& uuid) const;
   /// Writes the OME-XML of every file (and the companion) and keeps it for get_metadata.
   void write_final_metadata();
-  std::int64_t planes_per_outer_index() const;
-  void rewrite_description(const File& f, const std::string& xml) const;
+  void write_companion(const std::string& xml);
+  void rewrite_description(TiffFile& f, const std::string& xml);
   void journal_line(const std::string& line);
+  void close_journal();
+  /// Index of a plane in its Image: planes are in acquisition order whatever
+  /// the storage order.
+  std::int64_t plane_number(const std::vector<std::int64_t>& storage_index) const;
+  std::optional<PlaneLocation> locate_plane(std::int64_t position, std::int64_t plane) const;
+  bool read_plane(const PlaneLocation& where, void* out) const;
+  /// Recovery: replays one journal entry; false when its plane is not in the files.
+  bool replay(const nlohmann::json& entry, const std::vector<std::int64_t>& on_disk);
 
   const StreamSettings& settings_;
-  int zstd_level_;
-  int deflate_level_;
   const Layout& layout_;
+  const TiffPlaneFormat format_;
   std::filesystem::path dir_;
   bool multi_file_ = false;
-  std::string companion_name_;
-  std::string companion_uuid_;
+  TiffFileId companion_;  // name empty: none
   std::string acquisition_date_;
-  std::vector<std::unique_ptr<File>> files_;
-  std::vector<Image> images_;
+  std::vector<std::unique_ptr<TiffFile>> files_;
+  std::vector<TiffFileId> file_ids_;  // the OME-XML's names of files_
+  std::vector<TiffImage> images_;
   std::map<std::string, nlohmann::json> global_;
   std::int64_t next_annotation_ = 0;
-  void encode_strip(const std::byte* pixels, std::size_t rows, std::size_t row_bytes,
-                    AlignedBuffer& out) const;
 
-  TaskPool* tasks_ = nullptr;
-  std::vector<std::unique_ptr<AlignedBuffer>> strips_;  // encoded strips of one plane
+  StripEncoder encoder_;
   std::vector<std::byte> scratch_;
   std::vector<std::byte> blank_;
   std::FILE* journal_ = nullptr;
+  std::uint64_t companion_bytes_ = 0;
+  std::atomic<std::uint64_t> bytes_written_{0};
   mutable std::mutex mutex_;
   // Held shared by readers of planes (live views) and exclusively while the
   // files are closed or their metadata patched: a read sees the file whole.

@@ -1,0 +1,118 @@
+#include "tiff/description_patcher.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <tiffio.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+#include "ome_writers/errors.hpp"
+#include "util/fs.hpp"
+
+namespace ome_writers::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Positioned reads and writes of one file, whichever way it is open.
+struct FileAccess {
+  std::function<void(void*, std::size_t, std::uint64_t)> read_at;
+  std::function<void(const void*, std::size_t, std::uint64_t)> write_at;
+  std::function<std::uint64_t()> size;
+};
+
+void patch(const fs::path& path, const FileAccess& io, const std::string& xml) {
+  unsigned char header[16];
+  io.read_at(header, sizeof header, 0);
+  if (header[0] != 'I' || header[1] != 'I' || header[2] != 43) {
+    throw Error(ErrorCode::kIo, "'" + path.string() + "' is not a little-endian BigTIFF");
+  }
+  std::uint64_t ifd = 0;
+  std::memcpy(&ifd, header + 8, 8);
+  std::uint64_t entries = 0;
+  io.read_at(&entries, 8, ifd);
+  for (std::uint64_t i = 0; i < entries; ++i) {
+    const std::uint64_t at = ifd + 8 + i * 20;
+    unsigned char entry[20];
+    io.read_at(entry, sizeof entry, at);
+    std::uint16_t tag = 0;
+    std::memcpy(&tag, entry, 2);
+    if (tag != TIFFTAG_IMAGEDESCRIPTION) continue;
+    std::uint64_t count = 0;
+    std::uint64_t offset = 0;
+    std::memcpy(&count, entry + 4, 8);
+    std::memcpy(&offset, entry + 12, 8);
+    const std::uint64_t needed = xml.size() + 1;
+    if (count <= 8 || needed > count) {
+      offset = (io.size() + 1) & ~std::uint64_t{1};
+    } else {
+      // Blank out the old text so no stale tail remains after the new one.
+      const std::string pad(count, '\0');
+      io.write_at(pad.data(), pad.size(), offset);
+    }
+    io.write_at(xml.c_str(), needed, offset);
+    std::memcpy(entry + 4, &needed, 8);
+    std::memcpy(entry + 12, &offset, 8);
+    io.write_at(entry, sizeof entry, at);
+    return;
+  }
+  throw Error(ErrorCode::kIo, "'" + path.string() + "' has no ImageDescription in its first IFD");
+}
+
+[[noreturn]] void header_unreadable(const fs::path& path) {
+  throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
+}
+
+void patch_closed_file(const fs::path& path, const std::string& xml) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open", path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  FileAccess io;
+  io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
+    if (::pread(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+      header_unreadable(path);
+    }
+  };
+  io.write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
+    if (::pwrite(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+      throw_errno("cannot write", path);
+    }
+  };
+  io.size = [&]() -> std::uint64_t {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
+    return static_cast<std::uint64_t>(st.st_size);
+  };
+  patch(path, io, xml);
+}
+
+void patch_open_file(const fs::path& path, DirectFile& file, const std::string& xml) {
+  FileAccess io;
+  io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
+    if (file.pread(buf, n, off) != n) header_unreadable(path);
+  };
+  io.write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
+    file.pwrite(buf, n, off);
+  };
+  io.size = [&] { return file.size(); };
+  patch(path, io, xml);
+}
+
+}  // namespace
+
+void patch_image_description(const fs::path& path, DirectFile* open_file, const std::string& xml) {
+  if (open_file != nullptr && open_file->is_open()) {
+    patch_open_file(path, *open_file, xml);
+  } else {
+    patch_closed_file(path, xml);
+  }
+}
+
+}  // namespace ome_writers::detail

@@ -1,0 +1,89 @@
+// Recovery of an OME-TIFF stream that crashed: its files hold the planes, its
+// journal says where each belongs and what metadata it carries.
+#include <fstream>
+
+#include "ome_writers/errors.hpp"
+#include "tiff/tiff_io.hpp"
+#include "tiff/tiff_sink.hpp"
+
+namespace ome_writers::detail {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+/// Planes (IFDs) libtiff finds in each file.
+std::vector<std::int64_t> planes_on_disk(const std::vector<std::unique_ptr<TiffFile>>& files) {
+  std::vector<std::int64_t> on_disk;
+  for (const auto& f : files) {
+    std::int64_t n = 0;
+    if (fs::exists(f->path)) {
+      TiffMessages messages;
+      TIFF* tif = open_tiff(f->path, "rc", &messages);
+      if (tif != nullptr) {
+        n = TIFFNumberOfDirectories(tif);
+        TIFFClose(tif);
+      }
+    }
+    on_disk.push_back(n);
+  }
+  return on_disk;
+}
+
+}  // namespace
+
+bool TiffSink::replay(const json& entry, const std::vector<std::int64_t>& on_disk) {
+  const auto position = entry.value("p", std::int64_t{0});
+  TiffImage& image = images_.at(static_cast<std::size_t>(position));
+  TiffFile& f = *files_[image.file];
+  if (f.ifds >= on_disk[image.file]) return false;
+  std::optional<PlaneInfo> plane;
+  if (entry.contains("m")) plane = plane_from_metadata(entry.at("m"));
+  record_plane(image, f, plane ? &*plane : nullptr, entry.value("i", std::vector<std::int64_t>{}));
+  return true;
+}
+
+std::uint64_t TiffSink::recover(const fs::path& journal) {
+  std::ifstream in(journal);
+  std::string line;
+  if (!std::getline(in, line)) {
+    throw Error(ErrorCode::kInvalidArgument, "journal '" + journal.string() + "' is empty");
+  }
+  const json head = json::parse(line);
+  const StreamSettings settings = StreamSettings::from_json(head.at("settings").dump());
+  const Layout layout(settings);
+  TiffSink sink(settings, layout, nullptr, &head);
+  // Planes actually in each file (a plane journaled but not linked is dropped).
+  const std::vector<std::int64_t> on_disk = planes_on_disk(sink.files_);
+  std::uint64_t frames = 0;
+  while (std::getline(in, line)) {
+    json entry;
+    try {
+      entry = json::parse(line);
+    } catch (const json::exception&) {
+      break;  // the line the crash cut short
+    }
+    if (!sink.replay(entry, on_disk)) break;
+    ++frames;
+  }
+  // With one position the planes after the last journal line are still in order.
+  if (sink.images_.size() == 1) {
+    TiffImage& image = sink.images_[0];
+    TiffFile& f = *sink.files_[image.file];
+    while (f.ifds < on_disk[image.file]) {
+      sink.record_plane(image, f, nullptr, {});
+      ++frames;
+    }
+  }
+  for (auto& f : sink.files_) {
+    if (f->ifds > 0) {
+      f->tif = open_tiff(f->path, "a8", &f->messages);
+      if (f->tif == nullptr) tiff_failure("cannot reopen", f->path, f->messages);
+    }
+  }
+  sink.close();
+  return frames;
+}
+
+}  // namespace ome_writers::detail
