@@ -410,12 +410,13 @@ std::string build_ome_xml(const OmeXmlInput& in) {
   return writer.out;
 }
 
-std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout) {
+std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout,
+                                   const std::string& uuid, const std::string& acquisition_date) {
   OmeXmlInput in;
   in.settings = &settings;
   in.layout = &layout;
-  in.uuid = make_uuid();
-  in.acquisition_date = utc_now_iso8601();
+  in.uuid = uuid;
+  in.acquisition_date = acquisition_date;
   for (std::size_t i = 0; i < layout.positions.size(); ++i) {
     ImageInfo info;
     info.index = static_cast<std::int64_t>(i);

@@ -176,7 +176,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
   write_groups();
   if (multi && !plate) {
     write_file_atomic(root_ / "OME" / "METADATA.ome.xml",
-                      build_ome_xml_for_zarr(settings_, layout_));
+                      build_ome_xml_for_zarr(settings_, layout_, make_uuid(), utc_now_iso8601()));
   }
 }
 
