@@ -108,10 +108,8 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     std::memset(zeros_.data(), 0, layout_.frame_bytes);
   }
   const bool plate = settings_.plate.has_value();
-  const bool multi = layout_.positions.size() > 1 || plate;
   // Each position's image group, checked before anything is written: two
   // positions in one group would overwrite each other's frames.
-  std::vector<std::string> image_groups;
   std::map<std::string, std::size_t> first_at;
   for (std::size_t i = 0; i < layout_.positions.size(); ++i) {
     const Position& p = layout_.positions[i];
@@ -119,51 +117,20 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       throw Error(ErrorCode::kInvalidArgument,
                   "position '" + p.name + "' needs plate_row and plate_column in a plate");
     }
-    image_groups.push_back(!multi  ? std::string()
-                           : plate ? *p.plate_row + "/" + *p.plate_column + "/" + p.name
-                                   : series_name(p));
-    const auto [it, fresh] = first_at.emplace(image_groups.back(), i);
+    auto a = std::make_unique<ArrayState>();
+    a->group = image_group_path(settings_.plate, layout_.positions, i);
+    const auto [it, fresh] = first_at.emplace(a->group, i);
     if (!fresh) {
       throw Error(ErrorCode::kInvalidArgument,
                   "positions " + std::to_string(it->second) + " and " + std::to_string(i) +
-                      " would both be stored in group '" + image_groups.back() +
+                      " would both be stored in group '" + a->group +
                       "'; give them distinct names (in a plate well, grid coordinates are not "
                       "part of the path)");
     }
+    arrays_.push_back(std::move(a));
   }
   prepare_output();
-  if (!multi) {
-    auto a = std::make_unique<ArrayState>();
-    a->group = "";
-    arrays_.push_back(std::move(a));
-  } else if (!plate) {
-    groups_[""] = json{{"ome", {{"version", "0.5"}, {"bioformats2raw.layout", 3}}}};
-    json series = json::array();
-    for (const auto& p : layout_.positions) series.push_back(series_name(p));
-    groups_["OME"] = json{{"ome", {{"version", "0.5"}, {"series", series}}}};
-    for (const auto& group : image_groups) {
-      auto a = std::make_unique<ArrayState>();
-      a->group = group;
-      arrays_.push_back(std::move(a));
-    }
-  } else {
-    groups_[""] = json{{"ome", ome_plate_attributes(*settings_.plate, layout_.positions)}};
-    std::map<std::string, std::vector<std::string>> wells;
-    for (std::size_t i = 0; i < layout_.positions.size(); ++i) {
-      const Position& p = layout_.positions[i];
-      groups_[*p.plate_row] = json::object();
-      wells[*p.plate_row + "/" + *p.plate_column].push_back(p.name);
-      auto a = std::make_unique<ArrayState>();
-      a->group = image_groups[i];
-      arrays_.push_back(std::move(a));
-    }
-    for (const auto& [path, names] : wells) {
-      json images = json::array();
-      for (const auto& n : names) images.push_back({{"path", n}});
-      groups_[path] =
-          json{{"ome", {{"version", "0.5"}, {"well", {{"images", images}, {"version", "0.5"}}}}}};
-    }
-  }
+  groups_ = container_group_attributes(settings_.plate, layout_.positions);
   for (std::size_t i = 0; i < arrays_.size(); ++i) {
     auto& a = *arrays_[i];
     a.group_dir = a.group.empty() ? root_ : root_ / a.group;
@@ -174,7 +141,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     write_array_metadata(a);
   }
   write_groups();
-  if (multi && !plate) {
+  if (layout_.positions.size() > 1 && !plate) {
     write_file_atomic(root_ / "OME" / "METADATA.ome.xml",
                       build_ome_xml_for_zarr(settings_, layout_, make_uuid(), utc_now_iso8601()));
   }
@@ -212,12 +179,11 @@ void ZarrSink::prepare_output() {
 void ZarrSink::write_group(const std::string& rel) const {
   json attrs = groups_.at(rel);
   // Every image group carries the block, empty or not, so that readers of
-  // ome_writers.frame_metadata (0.3.2 writes it once a group's attributes were
-  // written with metadata) find it on every image; the bf2raw and plate roots
-  // own no frames and get none.
+  // ome_writers.frame_metadata find it on every image; the bf2raw and plate
+  // roots own no frames and get none.
   for (const auto& a : arrays_) {
     if (a->group == rel) {
-      attrs["ome_writers"] = {{"version", version()}, {"frame_metadata", json(a->frame_metadata)}};
+      attrs["ome_writers"] = frame_metadata_attributes(json(a->frame_metadata));
     }
   }
   const fs::path dir = rel.empty() ? root_ : root_ / rel;
@@ -778,7 +744,7 @@ std::size_t ZarrSink::recover(const fs::path& root) {
       entries.push_back(std::move(entry));
     }
     recovered += entries.size();
-    meta["attributes"]["ome_writers"] = {{"version", version()}, {"frame_metadata", entries}};
+    meta["attributes"]["ome_writers"] = frame_metadata_attributes(entries);
     write_file_atomic(group / "zarr.json", meta.dump(2));
     // The array shape may lag behind the data written after the last flush.
     const fs::path array_meta = group / "0" / "zarr.json";
