@@ -67,6 +67,7 @@ class ShardAssembler {
   /// slab, then y and x in the frame.
   std::vector<std::int64_t> inner_start(const std::vector<std::int64_t>& c, std::int64_t uy,
                                         std::int64_t ux) const;
+  /// Whether an inner chunk at `start` lies inside the array's current shape and the frame.
   bool inside(const Slab& slab, const std::vector<std::int64_t>& start,
               const std::vector<std::int64_t>& shape) const;
   /// Appends one inner chunk to `out`; returns its stored size.

@@ -33,7 +33,9 @@ class UnitReader {
     std::byte* out;
     std::vector<std::byte> decoded;  // scratch
   };
+  /// Copies the frame's plane out of an unsharded unit file (one chunk).
   void read_chunk(const std::string& file, std::int64_t uy, std::int64_t ux, Target& t) const;
+  /// Copies the frame's plane out of the inner chunks of a shard file that hold it.
   void read_shard(const std::string& file, std::int64_t uy, std::int64_t ux, Target& t) const;
   /// Copies the rows of `plane` of a decoded chunk at (y0, x0) of the frame into t.out.
   void copy_rows(const std::byte* chunk, std::int64_t plane, std::int64_t y0, std::int64_t x0,

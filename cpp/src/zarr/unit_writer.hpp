@@ -35,10 +35,15 @@ class UnitWriter {
 
  private:
   struct Buffers;
+  /// Whether an unsharded unit is its frames back to back, written straight
+  /// from their buffers.
   bool writes_frames_as_they_are(const Slab& slab, bool rewrite) const;
   void write_gathered(const std::filesystem::path& path, const Slab& slab);
+  /// An unsharded unit: assembled (unless it is one whole frame), encoded
+  /// when the codec compresses, stored.
   void write_chunk(const std::filesystem::path& path, const Slab& slab, std::int64_t uy,
                    std::int64_t ux, bool rewrite, Buffers& buffers);
+  /// Writes a unit's bytes: atomically for a rewrite, else with O_DIRECT when enabled.
   void store(const std::filesystem::path& path, const void* data, std::size_t nbytes, bool rewrite);
 
   const Layout& layout_;

@@ -18,7 +18,6 @@
 // shard format), unit_reader (frames back from unit files), recovery.cpp.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
