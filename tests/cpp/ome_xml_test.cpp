@@ -102,6 +102,26 @@ TEST(OmeXml, BinaryOnlyPointsAtTheMetadataFile) {
   EXPECT_FALSE(doc.child("OME").child("Image"));
 }
 
+TEST(OmeXml, ZarrDocumentIsAFunctionOfItsInputs) {
+  std::vector<Dimension> dims{dim("p", 2, T::kPosition), dim("t", 3, T::kTime),
+                              dim("c", 2, T::kChannel), dim("y", 4), dim("x", 4)};
+  const auto s = settings(dims);
+  const Layout layout(s);
+  const std::string uuid = "urn:uuid:00000000-0000-4000-8000-000000000001";
+  const std::string date = "2026-01-02T03:04:05.000006Z";
+  const std::string xml = build_ome_xml_for_zarr(s, layout, uuid, date);
+  EXPECT_EQ(xml, build_ome_xml_for_zarr(s, layout, uuid, date));
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(xml.c_str()));
+  auto ome = doc.child("OME");
+  EXPECT_EQ(ome.attribute("UUID").value(), uuid);
+  auto image = ome.child("Image");
+  EXPECT_EQ(image.child("AcquisitionDate").text().get(), date);
+  EXPECT_STREQ(image.child("Pixels").attribute("SizeT").value(), "3");
+  EXPECT_STREQ(image.child("Pixels").attribute("SizeC").value(), "2");
+  EXPECT_TRUE(image.next_sibling("Image"));
+}
+
 TEST(OmeXml, UuidsAreRandomAndWellFormed) {
   const auto a = make_uuid();
   EXPECT_EQ(a.size(), 45u);

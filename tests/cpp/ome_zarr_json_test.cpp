@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "ome/ome_zarr_json.hpp"
+#include "ome_writers/stream.hpp"
 #include "test_support.hpp"
 
 namespace ome_writers::detail {
@@ -96,6 +97,58 @@ TEST(OmeZarrJson, SeriesNameUsesGridCoordinates) {
   p.grid_row = 1;
   p.grid_column = 2;
   EXPECT_EQ(series_name(p), "Pos_1_2");
+}
+
+TEST(OmeZarrJson, ImageGroupPathsFollowTheStoreKind) {
+  const std::vector<Position> one{Position{"0"}};
+  EXPECT_EQ(image_group_path(std::nullopt, one, 0), "");
+  std::vector<Position> two{Position{"A"}, Position{"B"}};
+  two[1].grid_row = 0;
+  two[1].grid_column = 1;
+  EXPECT_EQ(image_group_path(std::nullopt, two, 0), "A");
+  EXPECT_EQ(image_group_path(std::nullopt, two, 1), "B_0_1");
+  const Plate plate{{"A"}, {"1"}, std::nullopt};
+  const std::vector<Position> field{Position{"f0", std::string("A"), std::string("1")}};
+  EXPECT_EQ(image_group_path(plate, field, 0), "A/1/f0");
+}
+
+TEST(OmeZarrJson, SingleImageHasNoContainerGroups) {
+  EXPECT_TRUE(container_group_attributes(std::nullopt, {Position{"0"}}).empty());
+}
+
+TEST(OmeZarrJson, Bioformats2rawContainerGroupsGolden) {
+  std::vector<Position> positions{Position{"A"}, Position{"B"}};
+  positions[1].grid_row = 2;
+  positions[1].grid_column = 3;
+  const auto groups = container_group_attributes(std::nullopt, positions);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups.at(""), json::parse(R"({"ome": {"version": "0.5",
+                                                  "bioformats2raw.layout": 3}})"));
+  EXPECT_EQ(groups.at("OME"),
+            json::parse(R"({"ome": {"version": "0.5", "series": ["A", "B_2_3"]}})"));
+}
+
+TEST(OmeZarrJson, PlateContainerGroupsGolden) {
+  const Plate plate{{"A", "B"}, {"1", "2"}, std::nullopt};
+  const std::vector<Position> positions{Position{"f0", std::string("A"), std::string("1")},
+                                        Position{"f1", std::string("A"), std::string("1")},
+                                        Position{"f0", std::string("B"), std::string("2")}};
+  const auto groups = container_group_attributes(plate, positions);
+  ASSERT_EQ(groups.size(), 5u);
+  EXPECT_EQ(groups.at(""), json({{"ome", ome_plate_attributes(plate, positions)}}));
+  EXPECT_EQ(groups.at("A"), json::object());
+  EXPECT_EQ(groups.at("B"), json::object());
+  EXPECT_EQ(groups.at("A/1"), json::parse(R"({"ome": {"version": "0.5", "well": {
+      "images": [{"path": "f0"}, {"path": "f1"}], "version": "0.5"}}})"));
+  EXPECT_EQ(groups.at("B/2"), json::parse(R"({"ome": {"version": "0.5", "well": {
+      "images": [{"path": "f0"}], "version": "0.5"}}})"));
+}
+
+TEST(OmeZarrJson, FrameMetadataAttributesCarryTheVersion) {
+  const json entries = json::parse(R"([{"storage_index": [0], "exposure_time": 5}])");
+  const json attrs = frame_metadata_attributes(entries);
+  EXPECT_EQ(attrs["version"], version());
+  EXPECT_EQ(attrs["frame_metadata"], entries);
 }
 
 }  // namespace

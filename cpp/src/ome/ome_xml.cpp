@@ -88,6 +88,61 @@ void add_map_annotation(pugi::xml_node sa, const std::string& id, const std::str
   }
 }
 
+void set_channel_attributes(pugi::xml_node ch, const Channel& meta) {
+  ch.append_attribute("Name") = meta.name.c_str();
+  if (meta.color) {
+    const auto& rgba = *meta.color;
+    const std::uint32_t packed = (std::uint32_t{rgba[0]} << 24) | (std::uint32_t{rgba[1]} << 16) |
+                                 (std::uint32_t{rgba[2]} << 8) | std::uint32_t{rgba[3]};
+    ch.append_attribute("Color") = static_cast<std::int32_t>(packed);
+  }
+  if (meta.fluorophore) ch.append_attribute("Fluor") = meta.fluorophore->c_str();
+  if (meta.excitation_wavelength_nm) {
+    ch.append_attribute("ExcitationWavelength") = *meta.excitation_wavelength_nm;
+    ch.append_attribute("ExcitationWavelengthUnit") = "nm";
+  }
+  if (meta.emission_wavelength_nm) {
+    ch.append_attribute("EmissionWavelength") = *meta.emission_wavelength_nm;
+    ch.append_attribute("EmissionWavelengthUnit") = "nm";
+  }
+}
+
+void add_tiff_data(pugi::xml_node px, const TiffDataBlock& td) {
+  auto node = px.append_child("TiffData");
+  node.append_attribute("IFD") = td.ifd;
+  if (td.first_z) node.append_attribute("FirstZ") = *td.first_z;
+  if (td.first_t) node.append_attribute("FirstT") = *td.first_t;
+  if (td.first_c) node.append_attribute("FirstC") = *td.first_c;
+  node.append_attribute("PlaneCount") = td.plane_count;
+  if (!td.uuid.empty()) {
+    auto u = node.append_child("UUID");
+    u.append_attribute("FileName") = td.file_name.c_str();
+    u.text() = td.uuid.c_str();
+  }
+}
+
+void add_plane(pugi::xml_node px, const PlaneInfo& p) {
+  auto plane = px.append_child("Plane");
+  plane.append_attribute("TheZ") = p.z;
+  plane.append_attribute("TheT") = p.t;
+  plane.append_attribute("TheC") = p.c;
+  if (p.delta_t) {
+    plane.append_attribute("DeltaT") = number(*p.delta_t).c_str();
+    plane.append_attribute("DeltaTUnit") = "s";
+  }
+  if (p.exposure_time) {
+    plane.append_attribute("ExposureTime") = number(*p.exposure_time).c_str();
+    plane.append_attribute("ExposureTimeUnit") = "s";
+  }
+  if (p.position_x) set_length(plane, "PositionX", "PositionXUnit", *p.position_x, std::nullopt);
+  if (p.position_y) set_length(plane, "PositionY", "PositionYUnit", *p.position_y, std::nullopt);
+  if (p.position_z) set_length(plane, "PositionZ", "PositionZUnit", *p.position_z, std::nullopt);
+  if (p.annotation >= 0) {
+    plane.append_child("AnnotationRef").append_attribute("ID") =
+        ("Annotation:" + std::to_string(p.annotation)).c_str();
+  }
+}
+
 void add_pixels(pugi::xml_node image, const OmeXmlInput& in, const ImageInfo& info) {
   const auto& s = *in.settings;
   const auto& layout = *in.layout;
@@ -122,63 +177,14 @@ void add_pixels(pugi::xml_node image, const OmeXmlInput& in, const ImageInfo& in
         ("Channel:" + std::to_string(info.index) + ":" + std::to_string(c)).c_str();
     ch.append_attribute("SamplesPerPixel") = 1;
     if (cdim && static_cast<std::size_t>(c) < cdim->channels.size()) {
-      const auto& meta = cdim->channels[static_cast<std::size_t>(c)];
-      ch.append_attribute("Name") = meta.name.c_str();
-      if (meta.color) {
-        const auto& rgba = *meta.color;
-        const std::uint32_t packed = (std::uint32_t{rgba[0]} << 24) |
-                                     (std::uint32_t{rgba[1]} << 16) |
-                                     (std::uint32_t{rgba[2]} << 8) | std::uint32_t{rgba[3]};
-        ch.append_attribute("Color") = static_cast<std::int32_t>(packed);
-      }
-      if (meta.fluorophore) ch.append_attribute("Fluor") = meta.fluorophore->c_str();
-      if (meta.excitation_wavelength_nm) {
-        ch.append_attribute("ExcitationWavelength") = *meta.excitation_wavelength_nm;
-        ch.append_attribute("ExcitationWavelengthUnit") = "nm";
-      }
-      if (meta.emission_wavelength_nm) {
-        ch.append_attribute("EmissionWavelength") = *meta.emission_wavelength_nm;
-        ch.append_attribute("EmissionWavelengthUnit") = "nm";
-      }
+      set_channel_attributes(ch, cdim->channels[static_cast<std::size_t>(c)]);
     }
   }
   if (info.tiff_data.empty()) {
     px.append_child("MetadataOnly");
   }
-  for (const auto& td : info.tiff_data) {
-    auto node = px.append_child("TiffData");
-    node.append_attribute("IFD") = td.ifd;
-    if (td.first_z) node.append_attribute("FirstZ") = *td.first_z;
-    if (td.first_t) node.append_attribute("FirstT") = *td.first_t;
-    if (td.first_c) node.append_attribute("FirstC") = *td.first_c;
-    node.append_attribute("PlaneCount") = td.plane_count;
-    if (!td.uuid.empty()) {
-      auto u = node.append_child("UUID");
-      u.append_attribute("FileName") = td.file_name.c_str();
-      u.text() = td.uuid.c_str();
-    }
-  }
-  for (const auto& p : info.planes) {
-    auto plane = px.append_child("Plane");
-    plane.append_attribute("TheZ") = p.z;
-    plane.append_attribute("TheT") = p.t;
-    plane.append_attribute("TheC") = p.c;
-    if (p.delta_t) {
-      plane.append_attribute("DeltaT") = number(*p.delta_t).c_str();
-      plane.append_attribute("DeltaTUnit") = "s";
-    }
-    if (p.exposure_time) {
-      plane.append_attribute("ExposureTime") = number(*p.exposure_time).c_str();
-      plane.append_attribute("ExposureTimeUnit") = "s";
-    }
-    if (p.position_x) set_length(plane, "PositionX", "PositionXUnit", *p.position_x, std::nullopt);
-    if (p.position_y) set_length(plane, "PositionY", "PositionYUnit", *p.position_y, std::nullopt);
-    if (p.position_z) set_length(plane, "PositionZ", "PositionZUnit", *p.position_z, std::nullopt);
-    if (p.annotation >= 0) {
-      plane.append_child("AnnotationRef").append_attribute("ID") =
-          ("Annotation:" + std::to_string(p.annotation)).c_str();
-    }
-  }
+  for (const auto& td : info.tiff_data) add_tiff_data(px, td);
+  for (const auto& p : info.planes) add_plane(px, p);
 }
 
 void add_plate(pugi::xml_node ome, const Plate& plate, const std::vector<Position>& positions) {
@@ -410,12 +416,13 @@ std::string build_ome_xml(const OmeXmlInput& in) {
   return writer.out;
 }
 
-std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout) {
+std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout,
+                                   const std::string& uuid, const std::string& acquisition_date) {
   OmeXmlInput in;
   in.settings = &settings;
   in.layout = &layout;
-  in.uuid = make_uuid();
-  in.acquisition_date = utc_now_iso8601();
+  in.uuid = uuid;
+  in.acquisition_date = acquisition_date;
   for (std::size_t i = 0; i < layout.positions.size(); ++i) {
     ImageInfo info;
     info.index = static_cast<std::int64_t>(i);

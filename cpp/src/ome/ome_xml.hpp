@@ -57,7 +57,10 @@ struct OmeXmlInput {
 std::string build_ome_xml(const OmeXmlInput& input);
 
 /// OME-XML for an OME-Zarr bioformats2raw store (Images with MetadataOnly).
-std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout);
+/// The caller supplies the document's UUID ("urn:uuid:...") and the
+/// acquisition date (ISO 8601), so that the same inputs give the same text.
+std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout,
+                                   const std::string& uuid, const std::string& acquisition_date);
 
 /// DimensionOrder of an OME-TIFF written in acquisition order ("XYZCT"...).
 std::string tiff_dimension_order(const Layout& layout);

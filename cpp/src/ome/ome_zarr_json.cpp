@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ome_writers/errors.hpp"
+#include "ome_writers/stream.hpp"
 
 namespace ome_writers::detail {
 
@@ -55,6 +56,22 @@ json fill_value(DataType t) {
     default:
       return 0;
   }
+}
+
+json ome_bioformats2raw_attributes() {
+  return json{{"version", "0.5"}, {"bioformats2raw.layout", 3}};
+}
+
+json ome_series_attributes(const std::vector<Position>& positions) {
+  json series = json::array();
+  for (const auto& p : positions) series.push_back(series_name(p));
+  return json{{"version", "0.5"}, {"series", series}};
+}
+
+json ome_well_attributes(const std::vector<std::string>& image_names) {
+  json images = json::array();
+  for (const auto& n : image_names) images.push_back({{"path", n}});
+  return json{{"version", "0.5"}, {"well", {{"images", images}, {"version", "0.5"}}}};
 }
 
 bool is_xyz(const ArrayAxis& a, char which) {
@@ -189,6 +206,37 @@ json ome_plate_attributes(const Plate& plate, const std::vector<Position>& posit
   json out{{"columns", columns}, {"rows", rows}, {"wells", wells}, {"version", "0.5"}};
   if (plate.name) out["name"] = *plate.name;
   return json{{"version", "0.5"}, {"plate", out}};
+}
+
+std::string image_group_path(const std::optional<Plate>& plate,
+                             const std::vector<Position>& positions, std::size_t i) {
+  const Position& p = positions[i];
+  if (plate) return *p.plate_row + "/" + *p.plate_column + "/" + p.name;
+  return positions.size() > 1 ? series_name(p) : std::string();
+}
+
+std::map<std::string, json> container_group_attributes(const std::optional<Plate>& plate,
+                                                       const std::vector<Position>& positions) {
+  std::map<std::string, json> groups;
+  if (!plate) {
+    if (positions.size() > 1) {
+      groups[""] = json{{"ome", ome_bioformats2raw_attributes()}};
+      groups["OME"] = json{{"ome", ome_series_attributes(positions)}};
+    }
+    return groups;
+  }
+  groups[""] = json{{"ome", ome_plate_attributes(*plate, positions)}};
+  std::map<std::string, std::vector<std::string>> wells;
+  for (const auto& p : positions) {
+    groups[*p.plate_row] = json::object();
+    wells[*p.plate_row + "/" + *p.plate_column].push_back(p.name);
+  }
+  for (const auto& [path, names] : wells) groups[path] = json{{"ome", ome_well_attributes(names)}};
+  return groups;
+}
+
+json frame_metadata_attributes(const json& entries) {
+  return json{{"version", version()}, {"frame_metadata", entries}};
 }
 
 }  // namespace ome_writers::detail

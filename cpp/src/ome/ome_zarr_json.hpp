@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,5 +31,22 @@ std::string series_name(const Position& position);
 /// The "ome" attribute of an HCS plate group.
 nlohmann::ordered_json ome_plate_attributes(const Plate& plate,
                                             const std::vector<Position>& positions);
+
+/// Path of the image group of positions[i], relative to the root: "" for a
+/// single image, "<row>/<column>/<name>" in a plate (the position must name
+/// its well), the series name in a bioformats2raw store.
+std::string image_group_path(const std::optional<Plate>& plate,
+                             const std::vector<Position>& positions, std::size_t i);
+
+/// Attributes of the groups that hold no image, keyed by path relative to the
+/// root: the bioformats2raw root and its "OME" series group for several
+/// positions, the plate root with its row and well groups in a plate, none
+/// for a single image. Every position in a plate must name its well.
+std::map<std::string, nlohmann::ordered_json> container_group_attributes(
+    const std::optional<Plate>& plate, const std::vector<Position>& positions);
+
+/// The "ome_writers" attribute of an image group: this library's version and
+/// the metadata entries of the group's frames (a JSON array).
+nlohmann::ordered_json frame_metadata_attributes(const nlohmann::ordered_json& entries);
 
 }  // namespace ome_writers::detail

@@ -1,8 +1,23 @@
-// OME-Zarr v0.5 writer: one Zarr v3 array per position, chunk buffers that
-// assemble multi-frame chunks and shards, parallel encoding, crash-safe metadata.
+// OME-Zarr v0.5 writer: one Zarr v3 array per position, frames held in memory
+// until the units they belong to are complete, parallel encoding, crash-safe
+// metadata.
+//
+// One vocabulary for the whole zarr/ room:
+// - chunk: what one codec call encodes (the layout's `chunk` extents): the
+//   unit itself when not sharded, an inner chunk of a shard when sharded.
+// - unit: what is written at once, as one file: one cell of the array's chunk
+//   grid (the layout's `shard` extents), i.e. a chunk when not sharded, a
+//   shard (inner chunks, then their index) when sharded.
+// - slab: the frames that share units along the index axes (one unit's extent
+//   along them, the whole frame in y and x). A slab's frames are held until
+//   all of them have arrived; then its units, one per cell (uy, ux) of the
+//   slab's unit grid in y and x, are encoded and written in parallel.
+//
+// Files: zarr_sink (arrays, slabs, groups, write/skip/flush/close), slab
+// (chunk assembly), unit_writer (the encoding and write paths), shard (the
+// shard format), unit_reader (frames back from unit files), recovery.cpp.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,9 +30,13 @@
 
 #include "codec/codecs.hpp"
 #include "core/layout.hpp"
+#include "core/memory_budget.hpp"
 #include "core/sink.hpp"
 #include "core/task_pool.hpp"
 #include "util/fs.hpp"
+#include "zarr/slab.hpp"
+#include "zarr/unit_reader.hpp"
+#include "zarr/unit_writer.hpp"
 
 namespace ome_writers::detail {
 
@@ -32,15 +51,15 @@ class ZarrSink final : public Sink {
   void write_frame(const FrameLocation& where, FrameBuffer frame,
                    const std::string& metadata_json) override;
   void skip_frame(const FrameLocation& where) override;
-  /// Plain (uncompressed) chunks go to the disk from the frames' buffers.
+  /// Plain (uncompressed) units go to the disk from the frames' buffers.
   bool wants_aligned_frames() const override;
   void flush() override;
   void close() override;
-  /// One syncfs() for the whole store: thousands of chunk files would cost a
-  /// journal commit each with fsync(). (The chunks themselves went out with
+  /// One syncfs() for the whole store: thousands of unit files would cost a
+  /// journal commit each with fsync(). (The units themselves went out with
   /// O_DIRECT; this commits their metadata.)
   void sync() const override { sync_filesystem(root_); }
-  std::uint64_t bytes_written() const override { return bytes_written_.load(); }
+  std::uint64_t bytes_written() const override { return units_.bytes_written(); }
 
   std::string metadata_json() const override;
   void update_metadata_json(const std::string& json) override;
@@ -51,10 +70,10 @@ class ZarrSink final : public Sink {
 
   /// Folds the frame-metadata journals of a store left by a crashed process
   /// into its zarr.json files. Returns the number of entries recovered.
+  /// (In recovery.cpp.)
   static std::size_t recover(const std::filesystem::path& root);
 
  private:
-  struct Slab;
   struct ArrayState;
 
   void prepare_output();
@@ -64,28 +83,21 @@ class ZarrSink final : public Sink {
   ArrayState& array(std::int64_t position);
   std::shared_ptr<Slab> slab_for(ArrayState& a, const std::vector<std::int64_t>& index);
   void place(ArrayState& a, const FrameLocation& where, FrameBuffer* frame);
+  /// Hands the units of a complete (or flushed partial) slab to the encoders.
   void write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab);
-  void encode_unit(const ArrayState& a, const Slab& slab, std::int64_t ty, std::int64_t tx,
-                   const std::vector<std::int64_t>& shape, bool rewrite);
-  void extract_chunk(const Slab& slab, const std::vector<std::int64_t>& start,
-                     const std::vector<std::int64_t>& shape, std::byte* out, bool to_disk) const;
-  std::filesystem::path unit_path(const ArrayState& a, const Slab& slab, std::int64_t ty,
-                                  std::int64_t tx) const;
 
   const StreamSettings& settings_;
   const Layout& layout_;
   MemoryBudget& budget_;
   TaskPool& tasks_;
   ChunkCodec codec_;
-  AlignedBuffer zeros_;  // one frame of fill value (frames a unit never received)
   std::filesystem::path root_;
-  std::size_t element_bytes_;
-  bool whole_frame_chunks_;  // a chunk's y and x extents are the frame's
+  UnitWriter units_;
+  UnitReader reader_;
 
   mutable std::mutex mutex_;  // guards groups_, arrays_' metadata and slabs
   std::map<std::string, nlohmann::ordered_json> groups_;  // relative path -> attributes
   std::vector<std::unique_ptr<ArrayState>> arrays_;
-  std::atomic<std::uint64_t> bytes_written_{0};
   bool closed_ = false;
 };
 
