@@ -76,15 +76,15 @@ int zarr_codec_level(Compression compression, DataType dtype, int requested) {
   if (requested != 0) return requested;
   switch (compression) {
     case Compression::kBloscZstd:
-      // clevel 2 = zstd level 3 inside blosc; with the bit shuffle it compresses
-      // integer frames as well as clevel 3 (zstd 5) at ~3.5x the speed. Floats
-      // keep 0.3.2's clevel 3.
+      // clevel 2 = zstd level 3 inside blosc: with the bit shuffle it compresses
+      // integer frames as well as clevel 3 does, faster. Floats keep 0.3.2's
+      // clevel 3 (no bit shuffle to make up for a lower level).
       return bit_shuffled(dtype) ? 2 : 3;
     case Compression::kBloscLz4:
       return 5;
     case Compression::kZstd:
-      // Plain zstd has no shuffle: level 1 is ~2x the speed of level 3 for
-      // ~15% larger chunks, what a camera stream needs (levels are an option).
+      // Plain zstd has no shuffle: a camera stream needs level 1's speed more
+      // than level 3's smaller chunks (levels are an option).
       return 1;
     default:
       return 0;
