@@ -83,7 +83,6 @@ class NativeEngine(Engine):
         self._dtype = np.dtype(settings.dtype)
         self._frame_shape = tuple(int(d.count or 0) for d in settings.dimensions[-2:])
         self._core = _core.Stream(json.dumps(payload))
-        self._closed = False
 
     def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
         self._core.append(frame, metadata_json)
@@ -98,7 +97,6 @@ class NativeEngine(Engine):
         self._core.flush()
 
     def close(self) -> None:
-        self._closed = True
         self._core.close()
 
     def stats(self) -> dict[str, int]:
@@ -145,11 +143,10 @@ class NativeEngine(Engine):
                     )
             self._core.update_metadata_json(json.dumps(metadata))
             return
-        if not self._closed:
-            raise RuntimeError(
-                "update_metadata() must be called after the stream context exits: "
-                "OME-TIFF metadata can only be updated after the stream is closed."
-            )
+        # An empty update checks only the engine's rule that TIFF metadata is
+        # updated after close (RuntimeError), before the argument checks, as
+        # 0.3.2 orders them.
+        self._core.update_metadata_json("{}")
         if not isinstance(metadata, dict):
             raise TypeError(
                 f"Expected dict[int, ome_types.model.OME] metadata, got {type(metadata)}"

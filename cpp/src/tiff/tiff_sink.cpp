@@ -405,7 +405,8 @@ void TiffSink::update_metadata_json(const std::string& text) {
   std::lock_guard lock(mutex_);
   if (!closed_) {
     throw Error(ErrorCode::kClosed,
-                "OME-TIFF metadata can only be updated after the stream is closed");
+                "update_metadata() must be called after the stream context exits: "
+                "OME-TIFF metadata can only be updated after the stream is closed.");
   }
   const json update = json::parse(text);
   for (const auto& [key, xml] : update.items()) {
