@@ -20,6 +20,16 @@ void bind_settings(nb::module_& m) {
       "output_path",
       [](const std::string& json) { return StreamSettings::from_json(json).output_path(); },
       nb::arg("settings_json"), "The output path the C++ engine derives from the settings.");
+  m.def(
+      "check_compression",
+      [](const std::string& format, const std::string& compression) {
+        const auto s =
+            StreamSettings::from_json(R"({"dtype": "uint8", "format": {"name": ")" + format +
+                                      R"("}, "compression": ")" + compression + R"("})");
+        check_compression(s.format.name, s.compression);
+      },
+      nb::arg("format"), nb::arg("compression"),
+      "Raises ValueError unless the format ('ome-zarr' or 'ome-tiff') can store the codec.");
   m.def("version", &version, "Version of the C++ library.");
   m.def(
       "recover", [](const std::string& path) { return recover(path); }, nb::arg("path"),

@@ -15,6 +15,11 @@ def settings_roundtrip(settings_json: str) -> str:
 def output_path(settings_json: str) -> str:
     """The output path the C++ engine derives from the settings."""
 
+def check_compression(format: str, compression: str) -> None:
+    """
+    Raises ValueError unless the format ('ome-zarr' or 'ome-tiff') can store the codec.
+    """
+
 def version() -> str:
     """Version of the C++ library."""
 

@@ -150,6 +150,11 @@ struct OME_WRITERS_EXPORT StreamSettings {
   std::string output_suffix() const;
 };
 
+/// Throws Error(kInvalidArgument) unless `format` can store `compression`
+/// (OME-TIFF: none, lzw, deflate, zstd; OME-Zarr: none, blosc-zstd,
+/// blosc-lz4, zstd). StreamSettings::validate() applies it.
+OME_WRITERS_EXPORT void check_compression(FileFormat format, Compression compression);
+
 /// Name used in JSON for each enum.
 OME_WRITERS_EXPORT const char* to_string(DimensionType value) noexcept;
 OME_WRITERS_EXPORT const char* to_string(FileFormat value) noexcept;

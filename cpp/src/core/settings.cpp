@@ -437,17 +437,7 @@ void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
   const auto& engine = s.engine;
   const bool tiff = format.name == FileFormat::kOmeTiff;
   if (!tiff) check_ngff_axes(layout);
-  const bool tiff_codec = compression == Compression::kNone || compression == Compression::kLzw ||
-                          compression == Compression::kDeflate || compression == Compression::kZstd;
-  const bool zarr_codec = compression == Compression::kNone || compression == Compression::kZstd ||
-                          compression == Compression::kBloscZstd ||
-                          compression == Compression::kBloscLz4;
-  if (tiff && !tiff_codec) {
-    bad(std::string("compression '") + to_string(compression) + "' is not available for OME-TIFF");
-  }
-  if (!tiff && !zarr_codec) {
-    bad(std::string("compression '") + to_string(compression) + "' is not available for OME-Zarr");
-  }
+  check_compression(format.name, compression);
   if (engine.max_memory_bytes == 0) bad("max_memory_bytes must be positive, got 0");
   if (!(engine.append_timeout_seconds >= 0)) {
     bad("append_timeout must be >= 0, got " + json(engine.append_timeout_seconds).dump());
@@ -493,6 +483,21 @@ Layout validated_layout(const StreamSettings& s) {
 }
 
 }  // namespace detail
+
+void check_compression(FileFormat format, Compression compression) {
+  const bool tiff = format == FileFormat::kOmeTiff;
+  const std::vector<Compression> allowed =
+      tiff ? std::vector{Compression::kNone, Compression::kLzw, Compression::kDeflate,
+                         Compression::kZstd}
+           : std::vector{Compression::kNone, Compression::kBloscZstd, Compression::kBloscLz4,
+                         Compression::kZstd};
+  if (std::find(allowed.begin(), allowed.end(), compression) != allowed.end()) return;
+  std::string names;
+  for (auto c : allowed) names += (names.empty() ? "'" : ", '") + std::string(to_string(c)) + "'";
+  // The wording of the Python model's ValidationError (ome-writers 0.3.2's).
+  bad(std::string("Compression '") + to_string(compression) + "' is not supported for " +
+      (tiff ? "OME-TIFF" : "OME-Zarr") + ". Supported: (" + names + ").");
+}
 
 std::string StreamSettings::output_path() const {
   // Strip a trailing [.ome].zarr / [.ome].tif[f] (case-insensitive), then add
