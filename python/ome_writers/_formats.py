@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import (
     TYPE_CHECKING,
@@ -64,6 +65,16 @@ def _suffix_kind(suffix: str) -> FileFormat | None:
     return None
 
 
+def _engine_output_path(fmt: _BaseModel, root_path: str, num_positions: int) -> str:
+    """The path the engine writes to: the output path rule lives in the C++ core."""
+    from . import _core
+
+    dimensions = [{"name": "p", "type": "position", "count": max(num_positions, 1)}]
+    settings = {"root_path": root_path, "dtype": "uint8", "dimensions": dimensions}
+    settings["format"] = fmt.model_dump(mode="json")
+    return str(_core.output_path(json.dumps(settings)))
+
+
 class OmeTiffFormat(_BaseModel):
     """OME-TIFF output options."""
 
@@ -105,11 +116,7 @@ class OmeTiffFormat(_BaseModel):
 
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
         """The TIFF file path (single file) or the directory (one file per position)."""
-        stem, _ = _ome_stem_suffix(root_path)
-        single = self.prefer_single_file == "always" or (
-            self.prefer_single_file == "auto" and num_positions <= 1
-        )
-        return stem + self.suffix if single else stem
+        return _engine_output_path(self, root_path, num_positions)
 
 
 class OmeZarrFormat(_BaseModel):
@@ -125,8 +132,7 @@ class OmeZarrFormat(_BaseModel):
 
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
         """The Zarr directory path (always one store)."""
-        stem, _ = _ome_stem_suffix(root_path)
-        return stem + self.suffix
+        return _engine_output_path(self, root_path, num_positions)
 
 
 class ScratchFormat(_BaseModel):
