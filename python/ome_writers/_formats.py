@@ -69,9 +69,12 @@ def _engine_output_path(fmt: _BaseModel, root_path: str, num_positions: int) -> 
     """The path the engine writes to: the output path rule lives in the C++ core."""
     from . import _core
 
-    dimensions = [{"name": "p", "type": "position", "count": max(num_positions, 1)}]
-    settings = {"root_path": root_path, "dtype": "uint8", "dimensions": dimensions}
-    settings["format"] = fmt.model_dump(mode="json")
+    settings: dict[str, Any] = {
+        "root_path": root_path,
+        "dtype": "uint8",
+        "dimensions": [{"name": "p", "type": "position", "count": max(num_positions, 1)}],
+        "format": fmt.model_dump(mode="json"),
+    }
     return str(_core.output_path(json.dumps(settings)))
 
 
