@@ -280,7 +280,9 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
             continue
         if engine == "tensorstore-ourparams" and (engine, fmt) not in case.compressions:
             continue  # only where codec parameters differ (compressed cases)
-        comps = case.compressions.get((engine, fmt), [None])
+        # The baseline build streams what our engine streams.
+        lookup = "ours" if engine == BASELINE else engine
+        comps = case.compressions.get((lookup, fmt), [None])
         for comp in comps:
             if comp not in SUPPORTED[(engine, fmt)]:
                 why = SKIP_WHY.get((engine, comp or ""), "not supported")
