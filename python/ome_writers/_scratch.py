@@ -298,7 +298,7 @@ class ScratchEngine(Engine):
     def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
         """Keep `metadata` under `namespace` (in `manifest.json` when on disk)."""
         if not namespace:
-            raise ValueError("global metadata namespace must not be empty")
+            raise ValueError("namespace must be a non-empty string, got ''")
         if namespace in ("ome", "ome_writers"):
             raise ValueError(f"global metadata namespace '{namespace}' is reserved")
         with self._lock:

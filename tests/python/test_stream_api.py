@@ -629,3 +629,22 @@ def test_engine_option_errors_are_unchanged(
     with pytest.raises(ValueError, match=re.escape(message)):
         create_stream(s, **{option: value})
     assert not Path(s.output_path).exists()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_global_metadata_namespace_errors(make_settings, fmt: str) -> None:
+    """The engines refuse empty and reserved namespaces (one home per engine: the C++
+    core, or the scratch engine's own); the class and message are what OMEStream
+    raised when it checked them itself; a non-string is refused before the engine
+    (ValueError, as in 0.3.2), and the stream stays usable."""
+    s = simple(make_settings, fmt, count=1)
+    with create_stream(s) as stream:
+        for reserved in ("ome", "ome_writers"):
+            with pytest.raises(ValueError, match=f"namespace '{reserved}' is reserved"):
+                stream.set_global_metadata(reserved, {})
+        with pytest.raises(ValueError, match="namespace must be a non-empty string, got ''"):
+            stream.set_global_metadata("", {})
+        with pytest.raises(ValueError, match="namespace must be a non-empty string, got 5"):
+            stream.set_global_metadata(5, {})  # type: ignore[arg-type]
+        stream.set_global_metadata("mine", {"ok": True})
+        stream.append(frame_for(0, (6, 5), "uint16"))

@@ -342,7 +342,7 @@ void Stream::update_metadata_json(const std::string& json) {
 
 void Stream::set_global_metadata(const std::string& name_space, const std::string& json) {
   if (name_space.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "global metadata namespace must not be empty");
+    throw Error(ErrorCode::kInvalidArgument, "namespace must be a non-empty string, got ''");
   }
   if (name_space == "ome" || name_space == "ome_writers") {
     throw Error(ErrorCode::kInvalidArgument,
