@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import MappingProxyType
 
@@ -143,3 +147,81 @@ def test_chunk_larger_than_the_memory_budget_is_rejected_at_create(tmp_path: Pat
     assert not Path(s.output_path).exists()
     with create_stream(s, max_memory_bytes=8 << 20) as stream:
         stream.append(frame_for(0, (256, 256), "uint16"))
+
+
+def _open_paths_under(root: Path) -> list[str]:
+    """Paths under `root` that this process holds open (from /proc/self/fd)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(root)):
+            found.append(target)
+    return found
+
+
+def test_removed_zarr_store_is_reported_not_recreated(tmp_path: Path) -> None:
+    """Removing the store mid-stream raises OSError at the next write or flush; the
+    store is not re-created (the frames before the removal would be gone from it
+    while the metadata listed them), and close() releases every descriptor."""
+    s = settings(tmp_path, "gone.ome.zarr")
+    out = Path(s.output_path)
+    stream = create_stream(s)
+    for i in range(3):
+        stream.append(frame_for(i, (8, 8), "uint16"), frame_metadata={"i": i})
+    stream.flush()
+    shutil.rmtree(out)
+    stream.append(frame_for(3, (8, 8), "uint16"))
+    with pytest.raises(OSError, match="was removed or replaced while the stream was writing"):
+        stream.flush()
+    with pytest.raises(OSError):
+        stream.close()
+    assert not out.exists()
+    assert _open_paths_under(tmp_path) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("name", ["full.ome.zarr", "full.ome.tiff"])
+def test_failed_close_releases_every_descriptor(tmp_path: Path, name: str) -> None:
+    """A stream whose storage fails (here: a file size limit, as a full disk) raises
+    at close() and holds no descriptor afterwards, so the space is freed as soon as
+    the files are removed, not when the stream object is garbage collected."""
+    script = f"""
+import json, os, resource, signal
+import numpy as np
+from ome_writers import AcquisitionSettings, Dimension, create_stream
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+s = AcquisitionSettings(root_path={str(tmp_path / name)!r}, dtype="uint16",
+    dimensions=[Dimension(name="t", count=None, type="time"),
+                Dimension(name="y", count=1024), Dimension(name="x", count=1024)])
+stream = create_stream(s)
+errors = []
+for i in range(16):
+    try:
+        stream.append(np.full((1024, 1024), i, np.uint16), frame_metadata={{"i": i}})
+    except OSError as e:
+        errors.append(type(e).__name__)
+        break
+try:
+    stream.close()
+except OSError as e:
+    errors.append(type(e).__name__)
+held = []
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        target = os.readlink(f"/proc/self/fd/{{fd}}")
+    except OSError:
+        continue
+    if target.startswith({str(tmp_path)!r}):
+        held.append(target)
+print(json.dumps({{"errors": errors, "held": held}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["errors"], "the size limit never surfaced"
+    assert result["held"] == []

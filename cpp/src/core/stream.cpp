@@ -186,6 +186,7 @@ class Stream::Impl {
     closed_ = true;
     wait_for(detail::QueueItem::Kind::kClose);
     writer_.join();
+    tasks_.shutdown();
     pool_.release_idle();
     std::lock_guard lock(mutex_);
     if (error_) std::rethrow_exception(error_);

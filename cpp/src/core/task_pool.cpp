@@ -12,13 +12,16 @@ TaskPool::TaskPool(int threads) : max_pending_(static_cast<std::size_t>(threads)
     });
 }
 
-TaskPool::~TaskPool() {
+TaskPool::~TaskPool() { shutdown(); }
+
+void TaskPool::shutdown() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   work_ready_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 void TaskPool::record_failure() {

@@ -29,6 +29,9 @@ class TaskPool {
   /// Rethrows the first failure, if any, without waiting.
   void rethrow_if_failed();
   int threads() const { return static_cast<int>(workers_.size()); }
+  /// Finishes the queued tasks and joins the threads; later tasks run inline
+  /// in submit(). (A closed stream keeps no threads.)
+  void shutdown();
 
  private:
   void run();

@@ -276,6 +276,14 @@ void DirectFile::flush() {
   if (stage_len_ > 0) buffered_write_locked(stage_, stage_len_, stage_offset_);
 }
 
+void DirectFile::release() noexcept {
+  std::lock_guard lock(mutex_);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  if (fd_ >= 0) ::close(fd_);
+  direct_fd_ = -1;
+  fd_ = -1;
+}
+
 void DirectFile::close() {
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;

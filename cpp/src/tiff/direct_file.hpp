@@ -46,6 +46,9 @@ class DirectFile {
   void flush();
   /// flush(), trims the padding of the last page, closes the file. Idempotent.
   void close();
+  /// Closes the descriptors without writing what is still staged (after a
+  /// failure: a stream that cannot finish must not keep its files open).
+  void release() noexcept;
   bool is_open() const;
   /// True while writes bypass the page cache.
   bool direct() const;

@@ -120,6 +120,15 @@ void TiffFile::close() {
   if (io != nullptr) io->close();
 }
 
+void TiffFile::release() noexcept {
+  try {
+    close();
+  } catch (...) {
+    // The file is already damaged; what matters now is the descriptors.
+  }
+  if (io != nullptr) io->release();
+}
+
 std::uint64_t TiffFile::size() const {
   if (io != nullptr && io->is_open()) return io->size();
   return fs::file_size(path);

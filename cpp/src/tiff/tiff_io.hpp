@@ -59,6 +59,9 @@ struct TiffFile {
   void create(std::size_t stage_bytes, bool direct);
   /// Closes libtiff's handle and the DirectFile (the file stays).
   void close();
+  /// close() after a failure: never throws, and releases the descriptors even
+  /// when writing what was staged fails.
+  void release() noexcept;
   /// Its size now: the DirectFile's while open (staged bytes included), else on disk.
   std::uint64_t size() const;
 };

@@ -350,6 +350,17 @@ void TiffSink::finish_images() {
 
 void TiffSink::close() {
   if (closed_) return;
+  // However this ends, no descriptor stays open: a stream that failed (disk
+  // full) must let go of its files at close(), not when it is destroyed. The
+  // journal file itself stays unless everything was written (recover()).
+  struct Release {
+    TiffSink& sink;
+    ~Release() {
+      for (auto& f : sink.files_) f->release();
+      if (sink.journal_ != nullptr) std::fclose(sink.journal_);
+      sink.journal_ = nullptr;
+    }
+  } release{*this};
   finish_images();
   std::unique_lock files_lock(files_mutex_);
   std::int64_t total = 0;

@@ -270,6 +270,12 @@ void fsync_path(const fs::path& path) {
   if (::fsync(fd.get()) != 0) throw_errno("cannot sync", path);
 }
 
+std::optional<FileIdentity> identity_of(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileIdentity{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
 void sync_filesystem(const fs::path& path) {
   // The output may be gone (an empty OME-TIFF stream leaves no file).
   fs::path target = path;

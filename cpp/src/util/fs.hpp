@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,20 @@ void fsync_path(const std::filesystem::path& path);
 
 /// Flushes the file system that holds `path` to stable storage (syncfs).
 void sync_filesystem(const std::filesystem::path& path);
+
+/// Which file a path names (device and inode), to notice that an output was
+/// removed or replaced under a running stream.
+struct FileIdentity {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  bool operator==(const FileIdentity& other) const {
+    return device == other.device && inode == other.inode;
+  }
+  bool operator!=(const FileIdentity& other) const { return !(*this == other); }
+};
+
+/// The identity of what `path` names; nullopt when nothing is there.
+std::optional<FileIdentity> identity_of(const std::filesystem::path& path);
 
 /// Throws Error(kIo) with "<what> '<path>': <strerror(errno)>".
 [[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path);

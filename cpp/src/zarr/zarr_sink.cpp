@@ -87,6 +87,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     arrays_.push_back(std::move(a));
   }
   prepare_output();
+  root_identity_ = identity_of(root_);
   groups_ = container_group_attributes(settings_.plate, layout_.positions);
   for (std::size_t i = 0; i < arrays_.size(); ++i) {
     auto& a = *arrays_[i];
@@ -233,7 +234,19 @@ void ZarrSink::skip_frame(const FrameLocation& where) {
   place(array(where.position), where, nullptr);
 }
 
+void ZarrSink::check_store() const {
+  // Checked before every slab's directories are made: make_directories would
+  // otherwise re-create a removed store silently (one stat, next to the
+  // mkdir that each slab costs anyway).
+  if (identity_of(root_) != root_identity_) {
+    throw Error(ErrorCode::kIo, "the output '" + root_.string() +
+                                    "' was removed or replaced while the stream was writing it; "
+                                    "frames appended from now on cannot be stored");
+  }
+}
+
 void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
+  check_store();
   const UnitGrid units = unit_grid(layout_);
   std::vector<std::int64_t> shape;
   {
@@ -271,6 +284,7 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
 }
 
 void ZarrSink::flush() {
+  check_store();
   for (auto& a : arrays_) {
     std::vector<std::shared_ptr<Slab>> partial;
     {
@@ -293,6 +307,19 @@ void ZarrSink::flush() {
 void ZarrSink::close() {
   if (closed_) return;
   closed_ = true;
+  // However this ends, the journals are closed: a stream that failed must let
+  // go of its descriptors at close(). Their files stay unless everything was
+  // written (recover() reads them).
+  struct Release {
+    std::vector<std::unique_ptr<ArrayState>>& arrays;
+    ~Release() {
+      for (auto& a : arrays) {
+        if (a->journal != nullptr) std::fclose(a->journal);
+        a->journal = nullptr;
+      }
+    }
+  } release{arrays_};
+  check_store();
   for (auto& a : arrays_) {
     std::vector<std::shared_ptr<Slab>> rest;
     {

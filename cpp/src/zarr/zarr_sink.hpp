@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,10 @@ class ZarrSink final : public Sink {
   void place(ArrayState& a, const FrameLocation& where, FrameBuffer* frame);
   /// Hands the units of a complete (or flushed partial) slab to the encoders.
   void write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab);
+  /// Throws Error(kIo) when the store was removed or replaced under the
+  /// stream (its directories would otherwise be re-created silently, with
+  /// the earlier frames gone).
+  void check_store() const;
 
   const StreamSettings& settings_;
   const Layout& layout_;
@@ -92,6 +97,7 @@ class ZarrSink final : public Sink {
   TaskPool& tasks_;
   ChunkCodec codec_;
   std::filesystem::path root_;
+  std::optional<FileIdentity> root_identity_;
   UnitWriter units_;
   UnitReader reader_;
 
