@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -83,6 +84,61 @@ TEST(MakeDirectories, CreatesMissingLevelsAcceptsExistingAndRefusesFiles) {
   }
   EXPECT_EQ(read_all(dir / "file"), "x");
   fs::remove_all(dir);
+}
+
+// Names are never paths: separators, "." / "..", control bytes and '%' are
+// percent-encoded; every other name (0.3.2's paths) is kept byte for byte.
+TEST(PathComponent, EncodesWhatWouldMakeANameAPath) {
+  EXPECT_EQ(path_component("A1", "n"), "A1");
+  EXPECT_EQ(path_component("fov_0 left-1.5", "n"), "fov_0 left-1.5");
+  EXPECT_EQ(path_component("..", "n"), "%2E%2E");
+  EXPECT_EQ(path_component(".", "n"), "%2E");
+  EXPECT_EQ(path_component("...", "n"), "...");
+  EXPECT_EQ(path_component("../../../v", "n"), "..%2F..%2F..%2Fv");
+  EXPECT_EQ(path_component("/srv/elsewhere", "n"), "%2Fsrv%2Felsewhere");
+  EXPECT_EQ(path_component("a\\b", "n"), "a%5Cb");
+  EXPECT_EQ(path_component(std::string("a\0b\n\x7f", 5), "n"), "a%00b%0A%7F");
+  EXPECT_EQ(path_component("100%", "n"), "100%25");
+  EXPECT_EQ(path_component("%2E", "n"), "%252E");          // distinct from "."
+  EXPECT_EQ(path_component("\xc3\xa9", "n"), "\xc3\xa9");  // UTF-8 stays
+  EXPECT_EQ(path_component(std::string(255, 'x'), "n"), std::string(255, 'x'));
+}
+
+TEST(PathComponent, RefusesEmptyAndTooLongNames) {
+  for (const std::string& name : {std::string(), std::string(256, 'x'), std::string(86, '/')}) {
+    try {
+      (void)path_component(name, "position name");
+      FAIL() << "accepted a name of " << name.size() << " bytes";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("position name"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CheckInside, AcceptsPathsUnderTheRootOnly) {
+  EXPECT_NO_THROW(check_inside("out.ome.zarr", "out.ome.zarr"));
+  EXPECT_NO_THROW(check_inside("out.ome.zarr/", "out.ome.zarr"));
+  EXPECT_NO_THROW(check_inside("/t/out.ome.zarr", "/t/out.ome.zarr/A/1/f0/0"));
+  EXPECT_NO_THROW(check_inside("/t/out", "/t/out/a/../b"));
+  EXPECT_NO_THROW(check_inside("", "x.ome.tiff"));
+  EXPECT_NO_THROW(check_inside("/t/out", "/t/out/%2E%2E"));
+  for (const auto& [root, path] : std::vector<std::pair<fs::path, fs::path>>{
+           {"/t/out", "/t/out/../../../v"},
+           {"/t/out", "/srv/elsewhere"},
+           {"/t/out", "/t/out/.."},
+           {"/t/out", "/t/outside"},
+           {"/t/out", "/t"},
+           {"out", "/t/out"},
+           {"", "../x"},
+       }) {
+    try {
+      check_inside(root, path);
+      FAIL() << path << " accepted inside " << root;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    }
+  }
 }
 
 }  // namespace

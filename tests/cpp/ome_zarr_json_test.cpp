@@ -151,5 +151,32 @@ TEST(OmeZarrJson, FrameMetadataAttributesCarryTheVersion) {
   EXPECT_EQ(attrs["frame_metadata"], entries);
 }
 
+// A name is stored as one path component: a position, row, column or field
+// name never reaches outside its parent group, and the plate's lists name the
+// components its well paths are made of.
+TEST(OmeZarrJson, NamesAreStoredAsPathComponents) {
+  const std::vector<Position> series{Position{"../../../v"}, Position{"/srv/elsewhere"},
+                                     Position{"."}};
+  EXPECT_EQ(image_group_path(std::nullopt, series, 0), "..%2F..%2F..%2Fv");
+  EXPECT_EQ(image_group_path(std::nullopt, series, 1), "%2Fsrv%2Felsewhere");
+  EXPECT_EQ(image_group_path(std::nullopt, series, 2), "%2E");
+  const auto groups = container_group_attributes(std::nullopt, series);
+  EXPECT_EQ(groups.at("OME")["ome"]["series"],
+            json::array({"..%2F..%2F..%2Fv", "%2Fsrv%2Felsewhere", "%2E"}));
+
+  const Plate plate{{"..", "A"}, {"/"}, std::nullopt};
+  const std::vector<Position> fields{Position{"..", std::string(".."), std::string("/")},
+                                     Position{"f1", std::string("A"), std::string("/")}};
+  EXPECT_EQ(image_group_path(plate, fields, 0), "%2E%2E/%2F/%2E%2E");
+  EXPECT_EQ(image_group_path(plate, fields, 1), "A/%2F/f1");
+  const json attrs = ome_plate_attributes(plate, fields)["plate"];
+  EXPECT_EQ(attrs["rows"], json::parse(R"([{"name": "%2E%2E"}, {"name": "A"}])"));
+  EXPECT_EQ(attrs["columns"], json::parse(R"([{"name": "%2F"}])"));
+  EXPECT_EQ(attrs["wells"][0]["path"], "%2E%2E/%2F");
+  const auto plate_groups = container_group_attributes(plate, fields);
+  EXPECT_EQ(plate_groups.at("%2E%2E/%2F")["ome"]["well"]["images"][0]["path"], "%2E%2E");
+  EXPECT_EQ(plate_groups.count(".."), 0u);
+}
+
 }  // namespace
 }  // namespace ome_writers::detail

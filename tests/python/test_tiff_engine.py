@@ -302,8 +302,9 @@ def test_multi_file_modes(make_settings, ome_schema, mode: str) -> None:
 def test_overwrite_removes_stale_position_files(make_settings) -> None:
     s = _position_settings(make_settings)
     stream_all(s)
+    # A position file of an earlier, larger run (ours: an OME-TIFF we wrote).
     stale = Path(s.output_path) / "run_p007.ome.tiff"
-    stale.write_bytes(b"old")
+    stale.write_bytes((Path(s.output_path) / "run_p000.ome.tiff").read_bytes())
     with pytest.raises(FileExistsError):
         create_stream(s)
     s.overwrite = True

@@ -1,6 +1,7 @@
 // JSON <-> StreamSettings, validation and output paths.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -477,7 +478,8 @@ Layout validated_layout(const StreamSettings& s) {
   if (s.root_path.empty()) {
     bad(std::string("root_path is required for ") + to_string(s.format.name) + " format.");
   }
-  Layout layout(s);  // checks the dimension rules
+  (void)s.output_path();  // checks root_path
+  Layout layout(s);       // checks the dimension rules
   check_format_rules(s, layout);
   return layout;
 }
@@ -510,6 +512,12 @@ std::string StreamSettings::output_path() const {
       if (ends_with(lower(stem), ".ome")) stem.resize(stem.size() - 4);
       break;
     }
+  }
+  // "dir/" or "dir/.ome.zarr" would write a hidden ".ome.zarr" inside dir.
+  const std::string name = std::filesystem::path(stem).filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    bad("root_path '" + root_path + "' names no file: give the output a name, such as 'dir/data" +
+        output_suffix() + "'");
   }
   if (format.name == FileFormat::kOmeTiff) {
     std::int64_t positions = 1;

@@ -355,7 +355,7 @@ std::string build_ome_xml(const OmeXmlInput& in) {
   ome.append_attribute("xsi:schemaLocation") =
       "http://www.openmicroscopy.org/Schemas/OME/2016-06 "
       "http://www.openmicroscopy.org/Schemas/OME/2016-06/ome.xsd";
-  ome.append_attribute("Creator") = (std::string("ome_writers ") + version()).c_str();
+  ome.append_attribute("Creator") = (std::string(kCreatorPrefix) + version()).c_str();
   if (!in.uuid.empty()) ome.append_attribute("UUID") = in.uuid.c_str();
   if (in.binary_only) {
     auto b = ome.append_child("BinaryOnly");

@@ -53,6 +53,10 @@ struct OmeXmlInput {
   std::optional<std::pair<std::string, std::string>> binary_only;  // (file, uuid)
 };
 
+/// The start of the OME Creator attribute this library writes (the version
+/// follows): how overwrite=True tells our TIFFs from a user's files.
+inline constexpr char kCreatorPrefix[] = "ome_writers ";
+
 /// Builds the OME-XML text.
 std::string build_ome_xml(const OmeXmlInput& input);
 

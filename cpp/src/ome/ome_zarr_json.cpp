@@ -5,6 +5,7 @@
 
 #include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
+#include "util/fs.hpp"
 
 namespace ome_writers::detail {
 
@@ -72,6 +73,12 @@ json ome_well_attributes(const std::vector<std::string>& image_names) {
   json images = json::array();
   for (const auto& n : image_names) images.push_back({{"path", n}});
   return json{{"version", "0.5"}, {"well", {{"images", images}, {"version", "0.5"}}}};
+}
+
+// "<row>/<column>" of a position that names its well, as stored.
+std::string well_path(const Position& p) {
+  return path_component(*p.plate_row, "plate row") + "/" +
+         path_component(*p.plate_column, "plate column");
 }
 
 bool is_xyz(const ArrayAxis& a, char which) {
@@ -178,16 +185,22 @@ json zarr_group_metadata(const json& attributes) {
 
 std::string series_name(const Position& p) {
   if (p.grid_row && p.grid_column) {
-    return p.name + "_" + std::to_string(*p.grid_row) + "_" + std::to_string(*p.grid_column);
+    return path_component(
+        p.name + "_" + std::to_string(*p.grid_row) + "_" + std::to_string(*p.grid_column),
+        "position name");
   }
-  return p.name;
+  return path_component(p.name, "position name");
 }
 
 json ome_plate_attributes(const Plate& plate, const std::vector<Position>& positions) {
   json rows = json::array();
   json columns = json::array();
-  for (const auto& r : plate.row_names) rows.push_back({{"name", r}});
-  for (const auto& c : plate.column_names) columns.push_back({{"name", c}});
+  // A well's path is "<row name>/<column name>" of these lists, so they hold
+  // the stored components.
+  for (const auto& r : plate.row_names) rows.push_back({{"name", path_component(r, "plate row")}});
+  for (const auto& c : plate.column_names) {
+    columns.push_back({{"name", path_component(c, "plate column")}});
+  }
   json wells = json::array();
   std::vector<std::string> seen;
   for (const auto& p : positions) {
@@ -195,7 +208,7 @@ json ome_plate_attributes(const Plate& plate, const std::vector<Position>& posit
     const auto r = std::find(plate.row_names.begin(), plate.row_names.end(), *p.plate_row);
     const auto c = std::find(plate.column_names.begin(), plate.column_names.end(), *p.plate_column);
     if (r == plate.row_names.end() || c == plate.column_names.end()) continue;
-    const std::string path = *p.plate_row + "/" + *p.plate_column;
+    const std::string path = well_path(p);
     if (std::find(seen.begin(), seen.end(), path) != seen.end()) continue;
     seen.push_back(path);
     wells.push_back({{"path", path},
@@ -211,7 +224,7 @@ json ome_plate_attributes(const Plate& plate, const std::vector<Position>& posit
 std::string image_group_path(const std::optional<Plate>& plate,
                              const std::vector<Position>& positions, std::size_t i) {
   const Position& p = positions[i];
-  if (plate) return *p.plate_row + "/" + *p.plate_column + "/" + p.name;
+  if (plate) return well_path(p) + "/" + path_component(p.name, "position name");
   return positions.size() > 1 ? series_name(p) : std::string();
 }
 
@@ -228,8 +241,8 @@ std::map<std::string, json> container_group_attributes(const std::optional<Plate
   groups[""] = json{{"ome", ome_plate_attributes(*plate, positions)}};
   std::map<std::string, std::vector<std::string>> wells;
   for (const auto& p : positions) {
-    groups[*p.plate_row] = json::object();
-    wells[*p.plate_row + "/" + *p.plate_column].push_back(p.name);
+    groups[path_component(*p.plate_row, "plate row")] = json::object();
+    wells[well_path(p)].push_back(path_component(p.name, "position name"));
   }
   for (const auto& [path, names] : wells) groups[path] = json{{"ome", ome_well_attributes(names)}};
   return groups;

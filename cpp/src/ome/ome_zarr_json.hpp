@@ -25,7 +25,8 @@ nlohmann::ordered_json zarr_array_metadata(const Layout& layout,
 /// A group zarr.json with the given attributes.
 nlohmann::ordered_json zarr_group_metadata(const nlohmann::ordered_json& attributes);
 
-/// Series name of a position in the bioformats2raw layout.
+/// Series name of a position in the bioformats2raw layout: its group's path,
+/// the name (with "_<grid row>_<grid column>") as a path_component().
 std::string series_name(const Position& position);
 
 /// The "ome" attribute of an HCS plate group.
@@ -34,7 +35,8 @@ nlohmann::ordered_json ome_plate_attributes(const Plate& plate,
 
 /// Path of the image group of positions[i], relative to the root: "" for a
 /// single image, "<row>/<column>/<name>" in a plate (the position must name
-/// its well), the series name in a bioformats2raw store.
+/// its well), the series name in a bioformats2raw store; each name stored as
+/// a path_component() (util/fs.hpp), never as a path.
 std::string image_group_path(const std::optional<Plate>& plate,
                              const std::vector<Position>& positions, std::size_t i);
 

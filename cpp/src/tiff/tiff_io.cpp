@@ -3,7 +3,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
+#include "ome/ome_xml.hpp"
 #include "ome_writers/errors.hpp"
 
 namespace ome_writers::detail {
@@ -90,6 +92,30 @@ TIFF* open_tiff(const fs::path& path, const char* mode, TiffMessages* messages) 
   TIFF* tif = TIFFOpenExt(path.c_str(), mode, opts);
   TIFFOpenOptionsFree(opts);
   return tif;
+}
+
+bool written_by_ome_writers(const fs::path& path) {
+  char magic[4] = {};
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    const std::size_t n = std::fread(magic, 1, sizeof magic, f);
+    std::fclose(f);
+    if (n != sizeof magic) return false;
+  } else {
+    return false;
+  }
+  const std::string_view m(magic, sizeof magic);
+  using namespace std::string_view_literals;
+  if (m != "II*\0"sv && m != "MM\0*"sv && m != "II+\0"sv && m != "MM\0+"sv) return false;
+  TiffMessages messages;
+  TIFF* tif = open_tiff(path, "r", &messages);
+  if (tif == nullptr) return false;
+  TiffCloser closer{tif};
+  const char* description = nullptr;
+  if (TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &description) != 1 || description == nullptr) {
+    return false;
+  }
+  return std::string_view(description).find(std::string("Creator=\"") + kCreatorPrefix) !=
+         std::string_view::npos;
 }
 
 TIFF* open_client(const fs::path& path, const char* mode, ClientHandle* handle,

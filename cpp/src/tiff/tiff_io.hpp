@@ -35,6 +35,10 @@ TIFF* open_tiff(const std::filesystem::path& path, const char* mode, TiffMessage
 TIFF* open_client(const std::filesystem::path& path, const char* mode, ClientHandle* handle,
                   TiffMessages* messages);
 
+/// Whether `path` is a TIFF this library wrote: the TIFF (or BigTIFF) magic
+/// bytes, and OME-XML in the first ImageDescription with our Creator.
+bool written_by_ome_writers(const std::filesystem::path& path);
+
 /// Throws Error(kIo) naming the operation, the file and libtiff's messages.
 [[noreturn]] void tiff_failure(const std::string& what, const std::filesystem::path& path,
                                const TiffMessages& messages);

@@ -98,7 +98,7 @@ void TiffSink::name_files() {
     if (settings_.format.multi_file_metadata == MultiFileMetadata::kCompanionFile) {
       companion_.name = settings_.format.companion_file == "companion.ome"
                             ? stem + ".companion.ome"
-                            : settings_.format.companion_file;
+                            : path_component(settings_.format.companion_file, "companion_file");
       companion_.uuid = make_uuid();
     }
   } else {
@@ -113,13 +113,35 @@ void TiffSink::prepare_output() {
   std::vector<fs::path> targets;
   for (const auto& f : files_) targets.push_back(f->path);
   if (!companion_.name.empty()) targets.push_back(dir_ / companion_.name);
+  // Every check before anything is removed: a refusal leaves the disk as it was.
   for (const auto& t : targets) {
-    if (fs::exists(fs::symlink_status(t)) && !settings_.overwrite) {
+    check_inside(dir_, t);
+    const auto status = fs::symlink_status(t);
+    if (!fs::exists(status)) continue;
+    if (!settings_.overwrite) {
       throw Error(ErrorCode::kFileExists,
                   "File '" + t.string() + "' already exists. Use overwrite=True to replace it.");
     }
+    // overwrite replaces a file, never a directory; in a multi-position
+    // directory, only the TIFFs this library wrote.
+    const bool companion = !companion_.name.empty() && t == targets.back();
+    if (fs::is_directory(status) || (multi_file_ && !companion && !written_by_ome_writers(t))) {
+      refuse_to_overwrite(t);
+    }
   }
-  if (multi_file_ && fs::is_directory(dir_)) remove_stale_files();
+  if (multi_file_) {
+    const auto status = fs::symlink_status(dir_);
+    if (fs::is_directory(fs::status(dir_))) {
+      remove_stale_files();
+    } else if (fs::exists(status)) {
+      if (!settings_.overwrite) {
+        throw Error(
+            ErrorCode::kFileExists,
+            "File '" + dir_.string() + "' already exists. Use overwrite=True to replace it.");
+      }
+      remove_tree(dir_);  // a file where the output directory goes
+    }
+  }
   for (const auto& t : targets) {
     if (fs::exists(fs::symlink_status(t))) remove_tree(t);
   }
@@ -127,8 +149,16 @@ void TiffSink::prepare_output() {
   open_journal();
 }
 
+void TiffSink::refuse_to_overwrite(const fs::path& path) {
+  throw Error(ErrorCode::kFileExists,
+              "'" + path.string() +
+                  "' exists, but is not an OME-TIFF file written by ome_writers. Refusing to "
+                  "overwrite. Please delete manually.");
+}
+
 void TiffSink::remove_stale_files() const {
-  // Files of an earlier, larger run would otherwise pose as part of this one.
+  // Files of an earlier, larger run would otherwise pose as part of this one;
+  // any other file in the directory is the user's and stays.
   const std::string stem = dir_.filename().string() + "_p";
   const std::string& suffix = settings_.format.suffix;
   for (const auto& entry : fs::directory_iterator(dir_)) {
@@ -142,7 +172,9 @@ void TiffSink::remove_stale_files() const {
           ErrorCode::kFileExists,
           "File '" + entry.path().string() + "' already exists. Use overwrite=True to replace it.");
     }
-    if (ours) remove_tree(entry.path());
+    if (ours && entry.is_regular_file() && written_by_ome_writers(entry.path())) {
+      remove_tree(entry.path());
+    }
   }
 }
 

@@ -72,6 +72,8 @@ class TiffSink final : public Sink {
   void name_files();
   void prepare_output();
   void remove_stale_files() const;
+  /// Throws Error(kFileExists): `path` is not ours to replace.
+  [[noreturn]] static void refuse_to_overwrite(const std::filesystem::path& path);
   void open_journal();
   void open_file(TiffFile& f);
   void write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,

@@ -264,6 +264,53 @@ void remove_tree(const fs::path& path) {
   }
 }
 
+std::string path_component(std::string_view name, std::string_view what) {
+  constexpr std::size_t kNameMax = 255;
+  if (name.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, std::string(what) + " must not be empty");
+  }
+  if (name == "." || name == "..") return name.size() == 1 ? "%2E" : "%2E%2E";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(name.size());
+  for (const char ch : name) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (b < 0x20 || b == 0x7F || ch == '%' || ch == '/' || ch == '\\') {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  if (out.size() > kNameMax) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string(what) + " is too long for a file name: '" + out.substr(0, 40) +
+                    "...' is " + std::to_string(out.size()) + " bytes stored, at most " +
+                    std::to_string(kNameMax));
+  }
+  return out;
+}
+
+void check_inside(const fs::path& root, const fs::path& path) {
+  // Trailing separators leave an empty last element; drop it before comparing.
+  const auto elements = [](const fs::path& p) {
+    const fs::path normal = p.lexically_normal();
+    std::vector<fs::path> out(normal.begin(), normal.end());
+    if (!out.empty() && out.back().empty()) out.pop_back();
+    return out;
+  };
+  const auto r = elements(root);
+  const auto p = elements(path);
+  const bool inside = p.size() >= r.size() && std::equal(r.begin(), r.end(), p.begin()) &&
+                      std::find(p.begin() + static_cast<std::ptrdiff_t>(r.size()), p.end(),
+                                fs::path("..")) == p.end();
+  if (!inside) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "'" + path.string() + "' is not inside the output '" + root.string() + "'");
+  }
+}
+
 void fsync_path(const fs::path& path) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno("cannot open for sync", path);

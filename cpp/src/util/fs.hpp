@@ -40,6 +40,20 @@ void make_directories(const std::filesystem::path& path);
 /// Removes a file or directory tree; missing paths are fine.
 void remove_tree(const std::filesystem::path& path);
 
+/// The path component that stores a user-given name (a position, well or
+/// field name, a companion file name), so that a name is never a path: the
+/// name's bytes, with '%', '/', backslash and control bytes (0x00-0x1F, 0x7F) as
+/// "%XX" (upper-case hex), and the names "." and ".." as "%2E" and "%2E%2E".
+/// Reversible by percent-decoding; a name without those bytes is its own
+/// component. Throws Error(kInvalidArgument), naming `what`, for an empty
+/// name or a component longer than 255 bytes (NAME_MAX).
+std::string path_component(std::string_view name, std::string_view what);
+
+/// Throws Error(kInvalidArgument) unless `path`, lexically normalised, is
+/// `root` (lexically normalised) or lies under it. Call it before creating
+/// anything at `path`.
+void check_inside(const std::filesystem::path& root, const std::filesystem::path& path);
+
 /// fsync of one file or directory.
 void fsync_path(const std::filesystem::path& path);
 

@@ -84,15 +84,17 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
                       "'; give them distinct names (in a plate well, grid coordinates are not "
                       "part of the path)");
     }
+    a->group_dir = a->group.empty() ? root_ : root_ / a->group;
+    a->array_dir = a->group_dir / "0";
+    check_inside(root_, a->array_dir);
     arrays_.push_back(std::move(a));
   }
+  groups_ = container_group_attributes(settings_.plate, layout_.positions);
+  for (const auto& [rel, attrs] : groups_) check_inside(root_, root_ / rel);
   prepare_output();
   root_identity_ = identity_of(root_);
-  groups_ = container_group_attributes(settings_.plate, layout_.positions);
   for (std::size_t i = 0; i < arrays_.size(); ++i) {
     auto& a = *arrays_[i];
-    a.group_dir = a.group.empty() ? root_ : root_ / a.group;
-    a.array_dir = a.group_dir / "0";
     groups_[a.group] = json{{"ome", ome_image_attributes(layout_, layout_.positions[i])}};
     for (const auto& axis : layout_.axes) a.shape.push_back(axis.count);
     make_directories(a.array_dir);
