@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from ome_writers import AcquisitionSettings, Channel, Dimension, Position, create_stream
 
