@@ -113,9 +113,9 @@ TEST(Settings, ValidateChecksEngineOptions) {
   refused(s, "append_timeout must be >= 0, got -1.0");
   s.engine.append_timeout_seconds = 0;
   s.engine.writer_threads = -2;
-  refused(s, "writer_threads must be 0 (one per core) or 1-64, got -2");
+  refused(s, "writer_threads must be >= 0, got -2");
   s.engine.writer_threads = 65;
-  refused(s, "writer_threads must be 0 (one per core) or 1-64, got 65");
+  refused(s, "writer_threads must be at most 64, got 65");
   s.engine.writer_threads = 64;
   EXPECT_NO_THROW(s.validate());
   s.engine.writer_threads = 0;
@@ -138,9 +138,9 @@ TEST(Settings, HugeEngineAndDimensionNumbersAreRefusedByValue) {
     return "accepted";
   };
   EXPECT_EQ(message(R"({"dtype": "uint8", "engine": {"writer_threads": 10000}})"),
-            "writer_threads must be 0 (one per core) or 1-64, got 10000");
+            "writer_threads must be at most 64, got 10000");
   EXPECT_EQ(message(R"({"dtype": "uint8", "engine": {"writer_threads": 4294967297}})"),
-            "writer_threads must be 0 (one per core) or 1-64, got 4294967297");
+            "writer_threads must be at most 64, got 4294967297");
   EXPECT_EQ(
       message(R"({"dtype": "uint8", "dimensions": [{"name": "t", "count": 9223372036854775808}]})"),
       "dimension 't' count must be at most 2^53 (9007199254740992), got 9223372036854775808");

@@ -274,9 +274,11 @@ constexpr std::int64_t kMaxWriterThreads = 64;
 constexpr std::uint64_t kMinBudgetFrames = 4;
 
 void check_writer_threads(std::int64_t threads) {
-  if (threads < 0 || threads > kMaxWriterThreads) {
-    bad("writer_threads must be 0 (one per core) or 1-" + std::to_string(kMaxWriterThreads) +
-        ", got " + std::to_string(threads));
+  // 0 means one per core; the message for a negative count is the one users already match.
+  if (threads < 0) bad("writer_threads must be >= 0, got " + std::to_string(threads));
+  if (threads > kMaxWriterThreads) {
+    bad("writer_threads must be at most " + std::to_string(kMaxWriterThreads) + ", got " +
+        std::to_string(threads));
   }
 }
 
