@@ -40,6 +40,15 @@ void bind_errors(nb::module_& m) {
     try {
       std::rethrow_exception(p);
     } catch (const Error& e) {
+      if (e.code() == ErrorCode::kIo && e.system_errno() != 0) {
+        // OSError(errno, message): Python picks the subclass (PermissionError...) and sets .errno.
+        PyObject* args = Py_BuildValue("(is)", e.system_errno(), e.what());
+        if (args != nullptr) {
+          PyErr_SetObject(PyExc_OSError, args);
+          Py_DECREF(args);
+          return;
+        }
+      }
       PyErr_SetString(exception_class(e.code()), e.what());
     }
   });

@@ -1,6 +1,11 @@
 #include "util/fs.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 
 #include <cstddef>
 #include <filesystem>
@@ -60,6 +65,43 @@ TEST(WriteFile, GatherAndDirectWriteExactlyTheBytesAtAnyAlignment) {
     ++k;
   }
   unmap_pages(aligned, 4u << 20);
+  fs::remove_all(dir);
+}
+
+// A file size limit is reported as EFBIG ("File too large") on every write path, O_DIRECT
+// included (which the kernel answers with EINVAL for the write it cut short). The limit
+// is set in a child process (a death test) so that it binds nothing else.
+TEST(WriteFile, FileSizeLimitReachesTheCallerAsEfbig) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "ome_writers_fsize_test";
+  fs::create_directories(dir);
+  std::byte* aligned = map_pages(1u << 20, /*populate=*/true);
+  std::vector<std::byte> unaligned((1u << 20) + 1);
+  const auto child = [&] {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{300000, 300000};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    int wrong = 0;
+    int bit = 1;
+    const auto expect_efbig = [&](auto&& write) {
+      try {
+        write();
+        wrong |= bit;
+      } catch (const Error& e) {
+        if (e.system_errno() != EFBIG || std::strstr(e.what(), "File too large") == nullptr) {
+          wrong |= bit;
+        }
+      }
+      bit <<= 1;
+    };
+    using Pieces = std::vector<std::pair<const void*, std::size_t>>;
+    expect_efbig([&] { write_file_gather(dir / "a", Pieces{{aligned, 1u << 20}}); });
+    expect_efbig([&] { write_file_direct(dir / "b", aligned, 1u << 20); });
+    expect_efbig([&] { write_file_gather(dir / "c", Pieces{{unaligned.data() + 1, 1u << 20}}); });
+    expect_efbig([&] { write_file(dir / "d", unaligned.data(), unaligned.size()); });
+    std::_Exit(wrong);
+  };
+  EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+  unmap_pages(aligned, 1u << 20);
   fs::remove_all(dir);
 }
 

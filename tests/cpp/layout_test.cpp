@@ -95,5 +95,25 @@ TEST(Layout, RejectsInvalidDimensionLists) {
   }
 }
 
+TEST(Layout, RefusesCountsAndFramesTooLargeToHandle) {
+  auto message = [](std::vector<Dimension> dims) -> std::string {
+    try {
+      Layout{settings(std::move(dims))};
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message({dim("t", kMaxCount + 1), dim("y", 4), dim("x", 4)}),
+            "dimension 't' count must be at most 2^53 (9007199254740992), got 9007199254740993");
+  EXPECT_EQ(message({dim("t", kMaxCount), dim("y", 4), dim("x", 4)}), "accepted");
+  EXPECT_EQ(message({dim("t", 2), dim("y", 1000000000000), dim("x", 512)}),
+            "a frame of 1000000000000 x 512 uint16 is larger than 1099511627776 bytes");
+  EXPECT_EQ(message({dim("t", 2), dim("y", 1LL << 40), dim("x", 1LL << 40)}),
+            "a frame of 1099511627776 x 1099511627776 uint16 is larger than 1099511627776 bytes");
+  EXPECT_EQ(message({dim("t", 2), dim("y", 1 << 19), dim("x", 1 << 20)}), "accepted");  // 2^40
+}
+
 }  // namespace
 }  // namespace ome_writers::detail

@@ -90,6 +90,38 @@ TEST(OmeXml, PlanesAnnotationsAndGlobalMetadata) {
   EXPECT_STREQ(global.child("Value").find_child_by_attribute("M", "K", "b").text().get(), "[1,2]");
 }
 
+TEST(OmeXml, AnyStringReadsBackThroughAnXmlParser) {
+  using namespace std::string_literals;
+  const std::string odd =
+      "a\0b\x01"
+      "c\rd\ne\tf\xef\xbf\xbfg"s;
+  const std::string kept = "a\\u0000b\\u0001c\rd\ne\tf\\uFFFFg";
+  auto s = settings({dim("c", 1, T::kChannel), dim("y", 4), dim("x", 4)}, FileFormat::kOmeTiff);
+  s.dimensions[0].channels = {Channel{odd}};
+  const Layout layout(s);
+  OmeXmlInput in;
+  in.settings = &s;
+  in.layout = &layout;
+  ImageInfo img;
+  PlaneInfo p;
+  p.extra.emplace_back(odd, odd);
+  p.annotation = 0;
+  img.planes.push_back(p);
+  in.images.push_back(img);
+  const std::string xml = build_ome_xml(in);
+  EXPECT_EQ(xml.find('\r'), std::string::npos);
+  for (char ch = 1; ch < 0x20; ++ch) {
+    if (ch != '\t' && ch != '\n') EXPECT_EQ(xml.find(ch), std::string::npos) << int(ch);
+  }
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(xml.c_str()));
+  auto ome = doc.child("OME");
+  EXPECT_EQ(ome.child("Image").child("Pixels").child("Channel").attribute("Name").value(), kept);
+  auto m = ome.child("StructuredAnnotations").child("MapAnnotation").child("Value").child("M");
+  EXPECT_EQ(m.attribute("K").value(), kept);
+  EXPECT_EQ(std::string(m.text().get()), kept);
+}
+
 TEST(OmeXml, BinaryOnlyPointsAtTheMetadataFile) {
   OmeXmlInput in;
   in.uuid = "urn:uuid:1";

@@ -114,8 +114,36 @@ TEST(Settings, ValidateChecksEngineOptions) {
   s.engine.append_timeout_seconds = 0;
   s.engine.writer_threads = -2;
   refused(s, "writer_threads must be >= 0, got -2");
+  s.engine.writer_threads = 65;
+  refused(s, "writer_threads must be at most 64, got 65");
+  s.engine.writer_threads = 64;
+  EXPECT_NO_THROW(s.validate());
   s.engine.writer_threads = 0;
   EXPECT_NO_THROW(s.validate());
+  // 4 x 4 uint16 frames (testing::settings) are 32 bytes: the budget holds at least 4.
+  s.engine.max_memory_bytes = 127;
+  refused(s, "max_memory_bytes 127 is less than 4 frames (128 bytes for frames of 32 bytes)");
+  s.engine.max_memory_bytes = 128;
+  EXPECT_NO_THROW(s.validate());
+}
+
+TEST(Settings, HugeEngineAndDimensionNumbersAreRefusedByValue) {
+  auto message = [](const std::string& text) -> std::string {
+    try {
+      StreamSettings::from_json(text);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message(R"({"dtype": "uint8", "engine": {"writer_threads": 10000}})"),
+            "writer_threads must be at most 64, got 10000");
+  EXPECT_EQ(message(R"({"dtype": "uint8", "engine": {"writer_threads": 4294967297}})"),
+            "writer_threads must be at most 64, got 4294967297");
+  EXPECT_EQ(
+      message(R"({"dtype": "uint8", "dimensions": [{"name": "t", "count": 9223372036854775808}]})"),
+      "dimension 't' count must be at most 2^53 (9007199254740992), got 9223372036854775808");
 }
 
 TEST(Settings, ValidateChecksCodecAgainstFormat) {

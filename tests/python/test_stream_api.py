@@ -491,7 +491,7 @@ def test_engine_options_and_stats(make_settings) -> None:
     s = simple(make_settings, "ome-zarr", count=20)
     with pytest.raises(ValueError, match="max_memory_bytes"):
         create_stream(s, max_memory_bytes=0)
-    with create_stream(s, max_memory_bytes=200, append_timeout=5, writer_threads=1) as stream:
+    with create_stream(s, max_memory_bytes=240, append_timeout=5, writer_threads=1) as stream:
         for i in range(20):
             stream.append(frame_for(i, (6, 5), "uint16"))
         stream.flush()

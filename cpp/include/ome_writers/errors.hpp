@@ -30,13 +30,18 @@ OME_WRITERS_EXPORT const char* error_code_name(ErrorCode code) noexcept;
 /// offending value; code() says which kind of failure it is.
 class OME_WRITERS_EXPORT Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  Error(ErrorCode code, const std::string& message, int system_errno = 0)
+      : std::runtime_error(message), code_(code), system_errno_(system_errno) {}
 
   /// The kind of failure.
   ErrorCode code() const noexcept { return code_; }
+  /// The errno of the failed operating-system call (kIo), unchanged (e.g. EFBIG, ENOSPC);
+  /// 0 when there is none.
+  int system_errno() const noexcept { return system_errno_; }
 
  private:
   ErrorCode code_;
+  int system_errno_;
 };
 
 }  // namespace ome_writers

@@ -38,6 +38,11 @@ int ngff_rank(const Dimension& d) {
 
 }  // namespace
 
+void count_too_large(const std::string& name, const std::string& value) {
+  bad("dimension '" + name + "' count must be at most 2^53 (" + std::to_string(kMaxCount) +
+      "), got " + value);
+}
+
 namespace {
 
 // The per-dimension rules (names, counts, chunking) and where the position
@@ -62,6 +67,7 @@ int check_dimensions(const std::vector<Dimension>& dims, bool* sharded) {
     if (d.count && *d.count <= 0) {
       bad("dimension '" + d.name + "' count must be positive, got " + std::to_string(*d.count));
     }
+    if (d.count && *d.count > kMaxCount) count_too_large(d.name, std::to_string(*d.count));
     if (!d.count && i != 0) {
       bad("Only the first dimension may be unbounded (count=None); '" + d.name + "' has no count");
     }
@@ -158,7 +164,16 @@ Layout::Layout(const StreamSettings& s) {
   height = *dims[dims.size() - 2].count;
   width = *dims[dims.size() - 1].count;
   dtype = s.dtype;
-  frame_bytes = static_cast<std::size_t>(height * width) * bytes_per_element(dtype);
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<std::uint64_t>(height), static_cast<std::uint64_t>(width),
+                             &bytes) ||
+      __builtin_mul_overflow(bytes, std::uint64_t{bytes_per_element(dtype)}, &bytes) ||
+      bytes > kMaxFrameBytes) {
+    bad("a frame of " + std::to_string(height) + " x " + std::to_string(width) + " " +
+        std::string(dtype_name(dtype)) + " is larger than " + std::to_string(kMaxFrameBytes) +
+        " bytes");
+  }
+  frame_bytes = static_cast<std::size_t>(bytes);
 
   // Outer (non-frame) axes in acquisition order.
   std::vector<int> index_dims;  // settings indices, acquisition order

@@ -25,6 +25,14 @@ struct ArrayAxis {
   const Dimension* dimension = nullptr;  ///< the settings entry
 };
 
+/// Largest count of a dimension: every index is exact in a double (JSON readers).
+constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
+/// Largest frame: a bigger one is a typo, and would fail allocating.
+constexpr std::uint64_t kMaxFrameBytes = std::uint64_t{1} << 40;
+
+/// Throws kInvalidArgument: dimension `name`'s count `value` (as given) exceeds kMaxCount.
+[[noreturn]] void count_too_large(const std::string& name, const std::string& value);
+
 /// Validated geometry of a stream.
 class Layout {
  public:

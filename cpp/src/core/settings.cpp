@@ -164,6 +164,10 @@ Dimension parse_dimension(const json& j) {
   if (!j.is_object()) bad("each dimension must be an object, got " + j.dump());
   Dimension d;
   d.name = j.value("name", "");
+  if (auto c = j.find("count"); c != j.end() && c->is_number_unsigned() &&
+                                c->get<std::uint64_t>() > std::uint64_t{INT64_MAX}) {
+    detail::count_too_large(d.name, c->dump());  // before it wraps around to a negative count
+  }
   d.count = opt<std::int64_t>(j, "count");
   if (auto type = opt<std::string>(j, "type")) {
     d.type = static_cast<DimensionType>(parse_enum(kDimTypes, *type, "dimension type"));
@@ -267,6 +271,18 @@ std::string lower(std::string s) {
   return s;
 }
 
+constexpr std::int64_t kMaxWriterThreads = 64;
+constexpr std::uint64_t kMinBudgetFrames = 4;
+
+void check_writer_threads(std::int64_t threads) {
+  // 0 means one per core; the message for a negative count is the one users already match.
+  if (threads < 0) bad("writer_threads must be >= 0, got " + std::to_string(threads));
+  if (threads > kMaxWriterThreads) {
+    bad("writer_threads must be at most " + std::to_string(kMaxWriterThreads) + ", got " +
+        std::to_string(threads));
+  }
+}
+
 }  // namespace
 
 const char* to_string(DimensionType value) noexcept {
@@ -338,7 +354,14 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
     }
     s.engine.append_timeout_seconds =
         e->value("append_timeout_seconds", s.engine.append_timeout_seconds);
-    s.engine.writer_threads = e->value("writer_threads", s.engine.writer_threads);
+    if (auto w = e->find("writer_threads"); w != e->end() && !w->is_null()) {
+      // Read wide: a huge count must be refused by its value, not truncated to an int.
+      const auto threads = w->is_number_unsigned() && w->get<std::uint64_t>() > INT64_MAX
+                               ? INT64_MAX
+                               : w->get<std::int64_t>();
+      check_writer_threads(threads);
+      s.engine.writer_threads = static_cast<int>(threads);
+    }
     s.engine.fsync_on_close = e->value("fsync_on_close", s.engine.fsync_on_close);
     s.engine.direct_io = e->value("direct_io", s.engine.direct_io);
     if (auto lv = e->find("compression_level"); lv != e->end() && !lv->is_null()) {
@@ -443,8 +466,14 @@ void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
   if (!(engine.append_timeout_seconds >= 0)) {
     bad("append_timeout must be >= 0, got " + json(engine.append_timeout_seconds).dump());
   }
-  if (engine.writer_threads < 0) {
-    bad("writer_threads must be >= 0, got " + std::to_string(engine.writer_threads));
+  check_writer_threads(engine.writer_threads);
+  // A budget of a few frames keeps the queue and the writer busy at once; a smaller one
+  // would be raised silently to one frame, so it is refused.
+  const std::uint64_t min_budget = kMinBudgetFrames * layout.frame_bytes;
+  if (engine.max_memory_bytes < min_budget) {
+    bad("max_memory_bytes " + std::to_string(engine.max_memory_bytes) + " is less than " +
+        std::to_string(kMinBudgetFrames) + " frames (" + std::to_string(min_budget) +
+        " bytes for frames of " + std::to_string(layout.frame_bytes) + " bytes)");
   }
   if (engine.compression_level != 0) {
     const int level = engine.compression_level;

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "ome/xml_text.hpp"
 #include "ome_writers/errors.hpp"
 
 namespace ome_writers::detail {
@@ -79,24 +80,24 @@ void add_map_annotation(pugi::xml_node sa, const std::string& id, const std::str
                         const std::vector<std::pair<std::string, std::string>>& entries) {
   auto ma = sa.append_child("MapAnnotation");
   ma.append_attribute("ID") = id.c_str();
-  if (!name_space.empty()) ma.append_attribute("Namespace") = name_space.c_str();
+  if (!name_space.empty()) ma.append_attribute("Namespace") = xml_text(name_space).c_str();
   auto value = ma.append_child("Value");
   for (const auto& [k, v] : entries) {
     auto m = value.append_child("M");
-    m.append_attribute("K") = k.c_str();
-    m.text() = v.c_str();
+    m.append_attribute("K") = xml_text(k).c_str();
+    m.text() = xml_text(v).c_str();
   }
 }
 
 void set_channel_attributes(pugi::xml_node ch, const Channel& meta) {
-  ch.append_attribute("Name") = meta.name.c_str();
+  ch.append_attribute("Name") = xml_text(meta.name).c_str();
   if (meta.color) {
     const auto& rgba = *meta.color;
     const std::uint32_t packed = (std::uint32_t{rgba[0]} << 24) | (std::uint32_t{rgba[1]} << 16) |
                                  (std::uint32_t{rgba[2]} << 8) | std::uint32_t{rgba[3]};
     ch.append_attribute("Color") = static_cast<std::int32_t>(packed);
   }
-  if (meta.fluorophore) ch.append_attribute("Fluor") = meta.fluorophore->c_str();
+  if (meta.fluorophore) ch.append_attribute("Fluor") = xml_text(*meta.fluorophore).c_str();
   if (meta.excitation_wavelength_nm) {
     ch.append_attribute("ExcitationWavelength") = *meta.excitation_wavelength_nm;
     ch.append_attribute("ExcitationWavelengthUnit") = "nm";
@@ -116,7 +117,7 @@ void add_tiff_data(pugi::xml_node px, const TiffDataBlock& td) {
   node.append_attribute("PlaneCount") = td.plane_count;
   if (!td.uuid.empty()) {
     auto u = node.append_child("UUID");
-    u.append_attribute("FileName") = td.file_name.c_str();
+    u.append_attribute("FileName") = xml_text(td.file_name).c_str();
     u.text() = td.uuid.c_str();
   }
 }
@@ -190,7 +191,7 @@ void add_pixels(pugi::xml_node image, const OmeXmlInput& in, const ImageInfo& in
 void add_plate(pugi::xml_node ome, const Plate& plate, const std::vector<Position>& positions) {
   auto node = ome.append_child("Plate");
   node.append_attribute("ID") = "Plate:0";
-  if (plate.name) node.append_attribute("Name") = plate.name->c_str();
+  if (plate.name) node.append_attribute("Name") = xml_text(*plate.name).c_str();
   node.append_attribute("Rows") = static_cast<unsigned>(plate.row_names.size());
   node.append_attribute("Columns") = static_cast<unsigned>(plate.column_names.size());
   auto convention = [](const std::vector<std::string>& names) {
@@ -359,7 +360,7 @@ std::string build_ome_xml(const OmeXmlInput& in) {
   if (!in.uuid.empty()) ome.append_attribute("UUID") = in.uuid.c_str();
   if (in.binary_only) {
     auto b = ome.append_child("BinaryOnly");
-    b.append_attribute("MetadataFile") = in.binary_only->first.c_str();
+    b.append_attribute("MetadataFile") = xml_text(in.binary_only->first).c_str();
     b.append_attribute("UUID") = in.binary_only->second.c_str();
   } else {
     const auto& s = *in.settings;
@@ -368,13 +369,13 @@ std::string build_ome_xml(const OmeXmlInput& in) {
       const auto& pos = in.layout->positions[static_cast<std::size_t>(info.index)];
       auto image = ome.append_child("Image");
       image.append_attribute("ID") = ("Image:" + std::to_string(info.index)).c_str();
-      image.append_attribute("Name") = pos.name.c_str();
+      image.append_attribute("Name") = xml_text(pos.name).c_str();
       if (!in.acquisition_date.empty()) {
         image.append_child("AcquisitionDate").text() = in.acquisition_date.c_str();
       }
       if (pos.x_coord || pos.y_coord || pos.z_coord) {
         auto label = image.append_child("StageLabel");
-        label.append_attribute("Name") = pos.name.c_str();
+        label.append_attribute("Name") = xml_text(pos.name).c_str();
         if (pos.x_coord) set_length(label, "X", "XUnit", *pos.x_coord, std::nullopt);
         if (pos.y_coord) set_length(label, "Y", "YUnit", *pos.y_coord, std::nullopt);
         if (pos.z_coord) set_length(label, "Z", "ZUnit", *pos.z_coord, std::nullopt);
@@ -413,7 +414,7 @@ std::string build_ome_xml(const OmeXmlInput& in) {
   }
   StringWriter writer;
   doc.save(writer, "  ", pugi::format_default, pugi::encoding_utf8);
-  return writer.out;
+  return keep_carriage_returns(std::move(writer.out));
 }
 
 std::string build_ome_xml_for_zarr(const StreamSettings& settings, const Layout& layout,

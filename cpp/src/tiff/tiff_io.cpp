@@ -33,10 +33,14 @@ TIFFOpenOptions* message_options(TiffMessages* messages) {
   return opts;
 }
 
-void client_failure(ClientHandle* h, const char* what) {
+void client_failure(ClientHandle* h, const std::exception& e) {
   if (h->messages == nullptr) return;
   if (!h->messages->text.empty()) h->messages->text += "; ";
-  h->messages->text += what;
+  h->messages->text += e.what();
+  const auto* error = dynamic_cast<const Error*>(&e);
+  if (error != nullptr && h->messages->system_errno == 0) {
+    h->messages->system_errno = error->system_errno();
+  }
 }
 
 tmsize_t client_read(thandle_t handle, void* buf, tmsize_t n) {
@@ -46,7 +50,7 @@ tmsize_t client_read(thandle_t handle, void* buf, tmsize_t n) {
     h->pos += got;
     return static_cast<tmsize_t>(got);
   } catch (const std::exception& e) {
-    client_failure(h, e.what());
+    client_failure(h, e);
     return -1;
   }
 }
@@ -58,7 +62,7 @@ tmsize_t client_write(thandle_t handle, void* buf, tmsize_t n) {
     h->pos += static_cast<std::uint64_t>(n);
     return n;
   } catch (const std::exception& e) {
-    client_failure(h, e.what());
+    client_failure(h, e);
     return -1;
   }
 }
@@ -75,7 +79,7 @@ toff_t client_seek(thandle_t handle, toff_t off, int whence) {
     }
     return h->pos;
   } catch (const std::exception& e) {
-    client_failure(h, e.what());
+    client_failure(h, e);
     return static_cast<toff_t>(-1);
   }
 }
@@ -162,8 +166,10 @@ std::uint64_t TiffFile::size() const {
 
 [[noreturn]] void tiff_failure(const std::string& what, const fs::path& path,
                                const TiffMessages& messages) {
-  throw Error(ErrorCode::kIo, what + " '" + path.string() + "'" +
-                                  (messages.text.empty() ? "" : ": " + messages.text));
+  throw Error(
+      ErrorCode::kIo,
+      what + " '" + path.string() + "'" + (messages.text.empty() ? "" : ": " + messages.text),
+      messages.system_errno);
 }
 
 }  // namespace ome_writers::detail

@@ -17,6 +17,7 @@ namespace ome_writers::detail {
 /// Collects libtiff's messages for one handle (never a global handler).
 struct TiffMessages {
   std::string text;
+  int system_errno = 0;  ///< errno of the first failed file operation, passed on unchanged
 };
 
 /// libtiff's position in a DirectFile: each handle has its own.

@@ -22,7 +22,8 @@ namespace ome_writers::detail {
 namespace fs = std::filesystem;
 
 void throw_errno(const std::string& what, const fs::path& path) {
-  throw Error(ErrorCode::kIo, what + " '" + path.string() + "': " + std::strerror(errno));
+  const int code = errno;
+  throw Error(ErrorCode::kIo, what + " '" + path.string() + "': " + std::strerror(code), code);
 }
 
 namespace {
@@ -46,13 +47,26 @@ class FileDescriptor {
   int fd_;
 };
 
+// O_DIRECT refuses with EINVAL a write the kernel has cut short (RLIMIT_FSIZE, a quota);
+// through the page cache the same write fails with the real reason (EFBIG, EDQUOT...).
+// True when `fd` has just left O_DIRECT and the write should be retried.
+bool leave_direct_after_einval(int fd) {
+  if (errno != EINVAL) return false;
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_DIRECT) == 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) {
+    errno = EINVAL;
+    return false;
+  }
+  return true;
+}
+
 void write_all(int fd, const void* data, std::size_t nbytes, const fs::path& path) {
   const char* p = static_cast<const char*>(data);
   while (nbytes > 0) {
     const std::size_t step = nbytes < (std::size_t{1} << 30) ? nbytes : (std::size_t{1} << 30);
     const ssize_t n = ::write(fd, p, step);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || leave_direct_after_einval(fd)) continue;
       throw_errno("cannot write", path);
     }
     p += n;
@@ -184,7 +198,7 @@ void write_file_gather(const fs::path& path,
     const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
     const ssize_t w = ::pwritev(fd.get(), iov.data() + first, count, offset);
     if (w < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || (is_direct && leave_direct_after_einval(fd.get()))) continue;
       throw_errno("cannot write", path);
     }
     offset += w;

@@ -1,0 +1,133 @@
+"""Limits checked at create_stream (ValueError naming the value, nothing created) and
+operating-system errors passed through unchanged (errno)."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+FORMATS = ["ome-zarr", "ome-tiff"]
+
+
+def _settings(path: Path, fmt: str, t: int = 4, y: int = 6, x: int = 5) -> AcquisitionSettings:
+    return AcquisitionSettings(
+        root_path=str(path / "s"),
+        format=fmt,
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=t, type="time"),
+            Dimension(name="y", count=y),
+            Dimension(name="x", count=x),
+        ],
+    )
+
+
+def _refused(settings: AcquisitionSettings, match: str, **kw: object) -> None:
+    with pytest.raises(ValueError, match=match):
+        create_stream(settings, **kw)
+    assert not Path(settings.output_path).exists()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("threads", [10000, 65, 2**40])
+def test_writer_threads_above_64_are_refused(tmp_path: Path, fmt: str, threads: int) -> None:
+    _refused(
+        _settings(tmp_path, fmt),
+        rf"writer_threads must be at most 64, got {threads}$",
+        writer_threads=threads,
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_writer_threads_0_and_64_are_accepted(tmp_path: Path, fmt: str) -> None:
+    for threads in (0, 64):
+        create_stream(_settings(tmp_path / str(threads), fmt), writer_threads=threads).close()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_memory_budget_below_four_frames_is_refused(tmp_path: Path, fmt: str) -> None:
+    # 6 x 5 uint16 frames: 60 bytes, so at least 240 bytes.
+    _refused(
+        _settings(tmp_path, fmt),
+        r"max_memory_bytes 239 is less than 4 frames \(240 bytes for frames of 60 bytes\)",
+        max_memory_bytes=239,
+    )
+    create_stream(_settings(tmp_path, fmt), max_memory_bytes=240).close()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("count", [2**63, 2**53 + 1])
+def test_counts_beyond_2_53_are_refused_naming_the_dimension(
+    tmp_path: Path, fmt: str, count: int
+) -> None:
+    _refused(
+        _settings(tmp_path, fmt, t=count),
+        rf"dimension 't' count must be at most 2\^53 \(9007199254740992\), got {count}$",
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_frames_too_large_to_allocate_are_refused(tmp_path: Path, fmt: str) -> None:
+    _refused(
+        _settings(tmp_path, fmt, y=10**12, x=512),
+        r"a frame of 1000000000000 x 512 uint16 is larger than 1099511627776 bytes",
+    )
+
+
+def test_empty_root_path_behaves_as_in_0_3_2(tmp_path: Path) -> None:
+    """0.3.2: format "auto" with root_path "" is the in-memory scratch format; an explicit
+    file format raises ValueError("root_path is required for <format> format.")."""
+    dims = _settings(tmp_path, "ome-zarr").dimensions
+    auto = AcquisitionSettings(root_path="", dimensions=dims, dtype="uint16")
+    assert auto.format.name == "scratch"
+    create_stream(auto).close()
+    for fmt in FORMATS:
+        s = AcquisitionSettings(root_path="", dimensions=dims, dtype="uint16", format=fmt)
+        with pytest.raises(ValueError, match=rf"^root_path is required for {fmt} format\.$"):
+            create_stream(s)
+
+
+_FSIZE_CHILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    import numpy as np
+    from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    s = AcquisitionSettings(
+        root_path=sys.argv[2], format=sys.argv[1], dtype="uint16",
+        dimensions=[Dimension(name="t", count=8, type="time"),
+                    Dimension(name="y", count=512), Dimension(name="x", count=512)],
+    )
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+    try:
+        with create_stream(s) as stream:
+            for i in range(8):
+                stream.append(np.full((512, 512), i, np.uint16))
+    except OSError as e:
+        print(e.errno, e.strerror)
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_file_size_limit_reaches_python_as_efbig(tmp_path: Path, fmt: str) -> None:
+    # A 512 KiB chunk or strip over a 300,000-byte limit (not a page multiple: O_DIRECT
+    # would answer EINVAL for the write the kernel cuts short).
+    out = subprocess.run(
+        [sys.executable, "-c", _FSIZE_CHILD, fmt, str(tmp_path / "big")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    code, _, message = out.strip().partition(" ")
+    assert int(code) == errno.EFBIG, out
+    assert "File too large" in message
