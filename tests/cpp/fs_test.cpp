@@ -105,6 +105,20 @@ TEST(WriteFile, FileSizeLimitReachesTheCallerAsEfbig) {
   fs::remove_all(dir);
 }
 
+// A stream's chunk directories are made below its array directory only: a
+// store removed under a running stream is reported, never re-created.
+TEST(MakeDirectories, WithinAFloorNeverCreatesTheFloor) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "ome_writers_mkdir_within_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "array");
+  EXPECT_TRUE(make_directories_within(dir / "array", dir / "array" / "c" / "3" / "0"));
+  EXPECT_TRUE(fs::is_directory(dir / "array" / "c" / "3" / "0"));
+  EXPECT_TRUE(make_directories_within(dir / "array", dir / "array" / "c" / "3" / "0"));
+  fs::remove_all(dir);
+  EXPECT_FALSE(make_directories_within(dir / "array", dir / "array" / "c" / "4" / "0"));
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 TEST(MakeDirectories, CreatesMissingLevelsAcceptsExistingAndRefusesFiles) {
   const fs::path dir = fs::path(::testing::TempDir()) / "ome_writers_mkdir_test";
   fs::remove_all(dir);

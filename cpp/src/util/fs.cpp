@@ -270,6 +270,16 @@ void make_directories(const fs::path& path) {
   throw_errno("cannot create directory", path);
 }
 
+bool make_directories_within(const fs::path& floor, const fs::path& path) {
+  if (path == floor) return fs::is_directory(floor);
+  if (make_one_directory(path)) return true;
+  if (errno == ENOENT && path.has_parent_path() && path.parent_path() != path) {
+    if (!make_directories_within(floor, path.parent_path())) return false;
+    if (make_one_directory(path)) return true;
+  }
+  throw_errno("cannot create directory", path);
+}
+
 void remove_tree(const fs::path& path) {
   std::error_code ec;
   fs::remove_all(path, ec);

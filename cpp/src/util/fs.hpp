@@ -74,6 +74,10 @@ struct FileIdentity {
 /// The identity of what `path` names; nullopt when nothing is there.
 std::optional<FileIdentity> identity_of(const std::filesystem::path& path);
 
+/// make_directories() for a path below `floor`, which it never creates: false
+/// when `floor` is gone (the directories are then left uncreated).
+bool make_directories_within(const std::filesystem::path& floor, const std::filesystem::path& path);
+
 /// Throws Error(kIo) with "<what> '<path>': <strerror(errno)>".
 [[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path);
 

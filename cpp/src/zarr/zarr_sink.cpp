@@ -237,18 +237,16 @@ void ZarrSink::skip_frame(const FrameLocation& where) {
 }
 
 void ZarrSink::check_store() const {
-  // Checked before every slab's directories are made: make_directories would
-  // otherwise re-create a removed store silently (one stat, next to the
-  // mkdir that each slab costs anyway).
-  if (identity_of(root_) != root_identity_) {
-    throw Error(ErrorCode::kIo, "the output '" + root_.string() +
-                                    "' was removed or replaced while the stream was writing it; "
-                                    "frames appended from now on cannot be stored");
-  }
+  if (identity_of(root_) != root_identity_) store_lost();
+}
+
+void ZarrSink::store_lost() const {
+  throw Error(ErrorCode::kIo, "the output '" + root_.string() +
+                                  "' was removed or replaced while the stream was writing it; "
+                                  "frames appended from now on cannot be stored");
 }
 
 void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
-  check_store();
   const UnitGrid units = unit_grid(layout_);
   std::vector<std::int64_t> shape;
   {
@@ -257,14 +255,20 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   }
   const bool rewrite = slab->written_before;
   slab->written_before = true;
-  make_directories(unit_path(a.array_dir, *slab, 0, 0).parent_path().parent_path());
+  // Never above the array: a removed store must not be re-created silently.
+  if (!make_directories_within(a.array_dir,
+                               unit_path(a.array_dir, *slab, 0, 0).parent_path().parent_path())) {
+    store_lost();
+  }
   {
     std::lock_guard lock(mutex_);
     slab->units_pending += static_cast<int>(units.y * units.x);
     a.writing[slab->key] = slab;
   }
   for (std::int64_t uy = 0; uy < units.y; ++uy) {
-    make_directories(unit_path(a.array_dir, *slab, uy, 0).parent_path());
+    if (!make_directories_within(a.array_dir, unit_path(a.array_dir, *slab, uy, 0).parent_path())) {
+      store_lost();
+    }
     for (std::int64_t ux = 0; ux < units.x; ++ux) {
       tasks_.submit([this, &a, slab, uy, ux, shape, rewrite] {
         // Whether the unit was stored or failed, it is no longer in flight.
@@ -356,6 +360,7 @@ std::string ZarrSink::metadata_json() const {
 
 void ZarrSink::update_metadata_json(const std::string& text) {
   const json update = json::parse(text);
+  check_store();
   std::lock_guard lock(mutex_);
   for (const auto& [key, attrs] : update.items()) {
     const std::string rel = key == "." ? "" : key;
@@ -373,6 +378,7 @@ void ZarrSink::update_metadata_json(const std::string& text) {
 }
 
 void ZarrSink::set_global_metadata(const std::string& name_space, const std::string& text) {
+  check_store();
   std::lock_guard lock(mutex_);
   // Global metadata lives on the root group (the image, bf2raw or plate root).
   groups_[""][name_space] = json::parse(text);

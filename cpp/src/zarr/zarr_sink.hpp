@@ -90,6 +90,7 @@ class ZarrSink final : public Sink {
   /// stream (its directories would otherwise be re-created silently, with
   /// the earlier frames gone).
   void check_store() const;
+  [[noreturn]] void store_lost() const;
 
   const StreamSettings& settings_;
   const Layout& layout_;
