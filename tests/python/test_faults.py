@@ -221,3 +221,19 @@ input()  # the test looks at this process's descriptors meanwhile
         child.communicate("\n", timeout=60)
     assert errors, "the size limit never surfaced"
     assert held == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("name", ["threads.ome.zarr", "threads.ome.tiff"])
+def test_closed_stream_keeps_no_threads(tmp_path: Path, name: str) -> None:
+    """close() joins the writer and encoder threads: a program that opens streams
+    one after another does not collect threads until garbage collection."""
+    before = len(os.listdir("/proc/self/task"))
+    s = settings(tmp_path, name)
+    s.compression = "zstd"
+    stream = create_stream(s, writer_threads=8)
+    for i in range(4):
+        stream.append(frame_for(i, (8, 8), "uint16"))
+    assert len(os.listdir("/proc/self/task")) > before
+    stream.close()
+    assert len(os.listdir("/proc/self/task")) == before
