@@ -93,6 +93,10 @@ TEST(Settings, ErrorsNameTheBadValue) {
   expect_error("{not json", "not valid JSON");
   expect_error(R"({"dtype": "uint8", "engine": {"max_memory_bytes": -5}})",
                "max_memory_bytes must be positive, got -5");
+  // Found by the settings fuzzer: a JSON type error deep in a field must not
+  // escape as a nlohmann exception.
+  expect_error(R"({"dtype": "uint8", "plate": {"row_names": ["A"], "column_names": "1"}})",
+               "wrong type");
 }
 
 TEST(Settings, ValidateChecksEngineOptions) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "core/layout.hpp"
 #include "ome_writers/errors.hpp"
@@ -19,10 +20,25 @@ namespace {
   throw Error(ErrorCode::kInvalidArgument, message);
 }
 
+// A JSON number read as a whole number: a float where an integer belongs is
+// refused here (converting an out-of-range float is undefined behaviour).
+std::int64_t whole_number(const json& v, const std::string& what) {
+  if (!v.is_number_integer()) bad(what + " must be an integer, got " + v.dump());
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t{INT64_MAX}) {
+    return INT64_MAX;  // every caller refuses that as too large, by its value
+  }
+  return v.get<std::int64_t>();
+}
+
 template <typename T>
 std::optional<T> opt(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!it->is_number_integer()) {
+      bad(std::string("settings field '") + key + "' has the wrong type: " + it->dump());
+    }
+  }
   try {
     return it->get<T>();
   } catch (const json::exception&) {
@@ -298,14 +314,31 @@ const char* to_string(Compression value) noexcept {
   return enum_name(kCompressions, static_cast<int>(value));
 }
 
+namespace {
+StreamSettings parse_settings(const json& j);
+}  // namespace
+
 StreamSettings StreamSettings::from_json(const std::string& text) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, or a number out of range
     bad(std::string("settings are not valid JSON: ") + e.what());
   }
   if (!j.is_object()) bad("settings JSON must be an object");
+  try {
+    return parse_settings(j);
+  } catch (const json::exception& e) {
+    // A field of the wrong JSON type deep inside (a string where a list of
+    // names belongs...): the caller gets the same error class as for any
+    // other bad setting.
+    bad(std::string("settings JSON has a field of the wrong type: ") + e.what());
+  }
+}
+
+namespace {
+
+StreamSettings parse_settings(const json& j) {
   StreamSettings s;
   s.root_path = j.value("root_path", "");
   if (auto dims = j.find("dimensions"); dims != j.end() && !dims->is_null()) {
@@ -348,7 +381,7 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
   if (auto e = j.find("engine"); e != j.end() && e->is_object()) {
     if (auto m = e->find("max_memory_bytes"); m != e->end() && !m->is_null()) {
       // Read signed: a negative budget must be refused, not wrapped around.
-      const auto bytes = m->get<std::int64_t>();
+      const auto bytes = whole_number(*m, "max_memory_bytes");
       if (bytes <= 0) bad("max_memory_bytes must be positive, got " + std::to_string(bytes));
       s.engine.max_memory_bytes = static_cast<std::uint64_t>(bytes);
     }
@@ -356,21 +389,24 @@ StreamSettings StreamSettings::from_json(const std::string& text) {
         e->value("append_timeout_seconds", s.engine.append_timeout_seconds);
     if (auto w = e->find("writer_threads"); w != e->end() && !w->is_null()) {
       // Read wide: a huge count must be refused by its value, not truncated to an int.
-      const auto threads = w->is_number_unsigned() && w->get<std::uint64_t>() > INT64_MAX
-                               ? INT64_MAX
-                               : w->get<std::int64_t>();
+      const auto threads = whole_number(*w, "writer_threads");
       check_writer_threads(threads);
       s.engine.writer_threads = static_cast<int>(threads);
     }
     s.engine.fsync_on_close = e->value("fsync_on_close", s.engine.fsync_on_close);
     s.engine.direct_io = e->value("direct_io", s.engine.direct_io);
     if (auto lv = e->find("compression_level"); lv != e->end() && !lv->is_null()) {
-      if (!lv->is_number_integer()) bad("compression_level must be an integer, got " + lv->dump());
-      s.engine.compression_level = lv->get<int>();
+      const auto level = whole_number(*lv, "compression_level");
+      if (level < -1000 || level > 1000) {
+        bad("compression_level " + std::to_string(level) + " is out of range");
+      }
+      s.engine.compression_level = static_cast<int>(level);
     }
   }
   return s;
 }
+
+}  // namespace
 
 std::string StreamSettings::to_json() const {
   json j;
