@@ -11,6 +11,7 @@ APT_PACKAGES=(
   build-essential pkg-config git
   libtiff-dev libdeflate-dev libpugixml-dev nlohmann-json3-dev libzstd-dev libblosc-dev liblz4-dev
   libgtest-dev python3-venv python3-dev clang-format
+  clang-14 libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes (scripts/hardening.sh)
 )
 
 missing=()
