@@ -183,10 +183,11 @@ class OMEStream:
                 self._tracker.update(index)
 
     def flush(self) -> None:
-        """Block until every appended frame and its metadata are in the files.
+        """Block until every appended frame and its metadata are on stable storage.
 
-        After `flush()` returns, a crash of this process loses nothing appended
-        before it (see `ome_writers.recover`).
+        The files, the journal and their directory entries are synced: after
+        `flush()` returns, a crash of this process, of the OS or a power loss loses
+        nothing appended before it (see `ome_writers.recover`).
         """
         self._check_open()
         self._engine.flush()

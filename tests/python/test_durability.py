@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,3 +130,56 @@ def test_tiff_survives_sigkill(tmp_path: Path, ome_schema) -> None:  # type: ign
 def test_recover_rejects_a_path_without_journal(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="neither"):
         ome_writers.recover(tmp_path / "nothing.ome.tiff")
+
+
+_SYNC_COUNTER = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+static long calls;
+long ome_writers_test_sync_calls(void) { return calls; }
+#define WRAP(name)                                              \
+  int name(int fd) {                                            \
+    static int (*real)(int);                                    \
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, #name);    \
+    __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);            \
+    return real(fd);                                            \
+  }
+WRAP(fsync)
+WRAP(fdatasync)
+WRAP(syncfs)
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler for the counter")
+@pytest.mark.parametrize("name", ["sync.ome.zarr", "sync.ome.tiff"])
+def test_flush_syncs_to_stable_storage(tmp_path: Path, name: str) -> None:
+    """flush() makes its writes durable (fsync, fdatasync or syncfs), not only visible
+    to other processes: counted by a preloaded wrapper of those calls."""
+    shim = tmp_path / "sync_counter.so"
+    source = tmp_path / "sync_counter.c"
+    source.write_text(_SYNC_COUNTER)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True)
+    script = f"""
+import ctypes, json
+import numpy as np
+from ome_writers import AcquisitionSettings, Dimension, create_stream
+calls = ctypes.CDLL({str(shim)!r}).ome_writers_test_sync_calls
+s = AcquisitionSettings(root_path={str(tmp_path / name)!r}, dtype="uint16",
+    dimensions=[Dimension(name="t", count=None, type="time"),
+                Dimension(name="y", count=8), Dimension(name="x", count=8)])
+stream = create_stream(s)
+for i in range(3):
+    stream.append(np.full((8, 8), i, np.uint16), frame_metadata={{"i": i}})
+before = calls()
+stream.flush()
+after_flush = calls()
+stream.append(np.full((8, 8), 3, np.uint16))
+stream.close()
+print(json.dumps([before, after_flush]))
+"""
+    env = {**os.environ, "LD_PRELOAD": str(shim)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    before, after_flush = json.loads(done.stdout.strip().splitlines()[-1])
+    assert after_flush > before

@@ -70,8 +70,9 @@ class OME_WRITERS_EXPORT Stream {
   void skip(std::uint64_t frames = 1);
 
   /// Waits until every appended frame is in the files, writes partially filled
-  /// chunks and the current metadata, so that a crash after flush() loses nothing
-  /// appended before it.
+  /// chunks and the current metadata, and syncs them to stable storage (files,
+  /// journal, directory entries), so that a process crash, an OS crash or a
+  /// power loss after flush() loses nothing appended before it.
   void flush();
 
   /// Drains the queue, writes the final metadata and closes the files. Idempotent.

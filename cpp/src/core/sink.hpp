@@ -30,7 +30,8 @@ class Sink {
   virtual void flush() = 0;
   /// Writes the final metadata and releases the files.
   virtual void close() = 0;
-  /// After close(): makes the output durable against a power loss.
+  /// After flush() or close(): makes what they wrote durable against an OS
+  /// crash or a power loss (data, sizes, journal, directory entries).
   virtual void sync() const = 0;
   /// Bytes written to files so far.
   virtual std::uint64_t bytes_written() const = 0;

@@ -267,7 +267,12 @@ class Stream::Impl {
             }
             break;
           case Kind::kFlush:
-            if (!failed()) sink_->flush();
+            // Durable, not only handed to the kernel: flush() promises that
+            // an OS crash or a power loss keeps what was appended before it.
+            if (!failed()) {
+              sink_->flush();
+              sink_->sync();
+            }
             break;
           case Kind::kClose:
             // Even after a failure, write the metadata of what reached the files.

@@ -418,7 +418,15 @@ void TiffSink::sync() const {
   if (!companion_.name.empty() && fs::exists(dir_ / companion_.name)) {
     fsync_path(dir_ / companion_.name);
   }
-  if (any) fsync_path(dir_.empty() ? fs::path(".") : dir_);
+  // The journal (beside the output) and the directory entries of the files
+  // and of the journal.
+  const fs::path journal = tiff_journal_path(settings_.output_path());
+  if (fs::exists(journal)) fsync_path(journal);
+  const fs::path here = dir_.empty() ? fs::path(".") : dir_;
+  if (any) fsync_path(here);
+  const fs::path parent =
+      journal.has_parent_path() ? journal.parent_path() : fs::path(".");  // a relative path
+  if (fs::absolute(parent) != fs::absolute(here)) fsync_path(parent);
 }
 
 void TiffSink::write_final_metadata() {
