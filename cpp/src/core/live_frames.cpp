@@ -4,6 +4,11 @@
 
 namespace ome_writers::detail {
 
+void LiveFrames::reserve(std::size_t frames) {
+  std::lock_guard lock(mutex_);
+  entries_.reserve(frames);
+}
+
 void LiveFrames::add(std::uint64_t key, const std::byte* data) {
   std::lock_guard lock(mutex_);
   entries_[key].data = data;

@@ -21,6 +21,9 @@ namespace ome_writers::detail {
 /// is about to release a pinned buffer waits, for one frame's copy at most.
 class LiveFrames {
  public:
+  /// Room for `frames` entries, so that add() on the appending thread never
+  /// rehashes the whole table.
+  void reserve(std::size_t frames);
   /// `data` holds the frame with this key from now on.
   void add(std::uint64_t key, const std::byte* data);
   /// The frame moved from `from` to `to` (a borrowed frame copied into a pooled

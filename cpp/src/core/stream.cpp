@@ -56,6 +56,10 @@ class Stream::Impl {
         kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
     pool_.prewarm(static_cast<std::size_t>(warm));
+    // Frames alive at once: those the budget holds (borrowed ones count too).
+    live_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
+        settings_.engine.max_memory_bytes / std::max<std::size_t>(layout_.frame_bytes, 1) + 1,
+        std::uint64_t{1} << 16)));
     writer_ = std::thread([this] {
       detail::make_background_thread();
       run();
