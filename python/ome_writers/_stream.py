@@ -280,6 +280,7 @@ def create_stream(
     append_timeout: float | None = None,
     writer_threads: int | None = None,
     compression_level: int | None = None,
+    checkpoint_interval: float | None = None,
 ) -> OMEStream:
     """Create the output described by `settings` and return a stream to fill it.
 
@@ -291,7 +292,10 @@ def create_stream(
     one per core up to 4, one more when compressing), `compression_level` the level of
     `settings.compression` (blosc 1-9, zstd 1-22, deflate 1-12; default: the fast
     levels listed in the README; ValueError when out of range or for a codec
-    without levels).
+    without levels). `checkpoint_interval` (default 1.0 s; 0 turns it off) bounds
+    how long after an `append` the frame, with its metadata, is in the files,
+    readable by standard readers and durable, with no further call: the output
+    survives a crash or a kill without `recover()`.
 
     Warns (UserWarning) when root_path's extension names the other format: the
     output is written at `settings.output_path` all the same, as ome-writers 0.3.2
@@ -311,6 +315,8 @@ def create_stream(
         engine_options["append_timeout_seconds"] = float(append_timeout)
     if writer_threads is not None:
         engine_options["writer_threads"] = int(writer_threads)
+    if checkpoint_interval is not None:
+        engine_options["checkpoint_interval_seconds"] = float(checkpoint_interval)
     if compression_level is not None:
         if not isinstance(compression_level, int) or isinstance(compression_level, bool):
             raise TypeError(

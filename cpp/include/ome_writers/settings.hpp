@@ -114,6 +114,11 @@ struct EngineOptions {
   /// integers / 3 for floats, blosc-lz4 5, zstd 1; TIFF zstd 3, deflate 1).
   /// blosc 1-9, zstd 1-22, deflate 1-12; none and LZW take no level.
   int compression_level = 0;
+  /// Seconds between checkpoints: at most this long after an append, with no
+  /// further call, the frame and its metadata are in the files, readable by
+  /// standard readers and durable. 0 turns checkpoints off (flush() and
+  /// close() still write everything).
+  double checkpoint_interval_seconds = 1.0;
 };
 
 /// Everything needed to create a stream.

@@ -18,4 +18,12 @@ QueueItem FrameQueue::pop() {
   return item;
 }
 
+std::optional<QueueItem> FrameQueue::pop_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  if (!ready_.wait_until(lock, deadline, [&] { return !items_.empty(); })) return std::nullopt;
+  QueueItem item = std::move(items_.front());
+  items_.pop_front();
+  return item;
+}
+
 }  // namespace ome_writers::detail

@@ -3,10 +3,12 @@
 // The memory budget behind the buffers provides the bound.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/buffer_pool.hpp"
@@ -24,6 +26,9 @@ struct QueueItem {
   std::uint64_t ticket = 0;       ///< kFlush/kClose: completion ticket
   std::uint64_t first_frame = 0;  ///< kSkip: acquisition number of the first skipped frame
   FrameLocation location;         ///< kFrame: where the frame goes
+  /// kFrame/kSkip: when append() or skip() queued it (the checkpoint is due
+  /// one interval later).
+  std::chrono::steady_clock::time_point queued{};
 };
 
 /// FIFO between append() and the writer thread.
@@ -32,6 +37,8 @@ class FrameQueue {
   void push(QueueItem item);
   /// Blocks until an item is available.
   QueueItem pop();
+  /// Waits until an item is available or `deadline` passes (then nullopt).
+  std::optional<QueueItem> pop_until(std::chrono::steady_clock::time_point deadline);
 
  private:
   std::mutex mutex_;

@@ -393,6 +393,8 @@ StreamSettings parse_settings(const json& j) {
       check_writer_threads(threads);
       s.engine.writer_threads = static_cast<int>(threads);
     }
+    s.engine.checkpoint_interval_seconds =
+        e->value("checkpoint_interval_seconds", s.engine.checkpoint_interval_seconds);
     s.engine.fsync_on_close = e->value("fsync_on_close", s.engine.fsync_on_close);
     s.engine.direct_io = e->value("direct_io", s.engine.direct_io);
     if (auto lv = e->find("compression_level"); lv != e->end() && !lv->is_null()) {
@@ -432,7 +434,8 @@ std::string StreamSettings::to_json() const {
                  {"writer_threads", engine.writer_threads},
                  {"fsync_on_close", engine.fsync_on_close},
                  {"direct_io", engine.direct_io},
-                 {"compression_level", engine.compression_level}};
+                 {"compression_level", engine.compression_level},
+                 {"checkpoint_interval_seconds", engine.checkpoint_interval_seconds}};
   return j.dump();
 }
 
@@ -503,6 +506,11 @@ void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
     bad("append_timeout must be >= 0, got " + json(engine.append_timeout_seconds).dump());
   }
   check_writer_threads(engine.writer_threads);
+  // At most a day: a longer interval means never, which is what 0 says.
+  if (!(engine.checkpoint_interval_seconds >= 0 && engine.checkpoint_interval_seconds <= 86400)) {
+    bad("checkpoint_interval must be between 0 (off) and 86400 seconds, got " +
+        json(engine.checkpoint_interval_seconds).dump());
+  }
   // A budget of a few frames keeps the queue and the writer busy at once; a smaller one
   // would be raised silently to one frame, so it is refused.
   const std::uint64_t min_budget = kMinBudgetFrames * layout.frame_bytes;

@@ -26,11 +26,16 @@ class Sink {
   virtual bool wants_aligned_frames() const { return false; }
   /// Records a frame that has no data (fill value).
   virtual void skip_frame(const FrameLocation& where) = 0;
-  /// Makes everything received so far durable against a process crash.
-  virtual void flush() = 0;
+  /// Makes every frame received so far readable in place by standard readers
+  /// and safe from a crash of this process: data, shapes, IFD links, and the
+  /// journal. The large metadata documents (frame metadata in zarr.json, the
+  /// OME-XML) are rewritten too, unless that would take more than about 5% of
+  /// the writer's time (RewritePacer); the journal then holds what they lack.
+  /// Called by flush() and by the periodic checkpoint.
+  virtual void checkpoint() = 0;
   /// Writes the final metadata and releases the files.
   virtual void close() = 0;
-  /// After flush() or close(): makes what they wrote durable against an OS
+  /// After checkpoint() or close(): makes what they wrote durable against an OS
   /// crash or a power loss (data, sizes, journal, directory entries).
   virtual void sync() const = 0;
   /// Bytes written to files so far.

@@ -2,8 +2,10 @@
 #include "ome_writers/stream.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "core/frame_queue.hpp"
@@ -156,6 +158,7 @@ class Stream::Impl {
     item.buffer = fill();
     item.buffer.track(live_, key);
     item.metadata = std::move(meta);
+    item.queued = std::chrono::steady_clock::now();
     ++next_frame_;
     queue_.push(std::move(item));
   }
@@ -174,6 +177,7 @@ class Stream::Impl {
     item.count = frames;
     item.location.storage_index.clear();
     item.first_frame = next_frame_;
+    item.queued = std::chrono::steady_clock::now();
     next_frame_ += frames;
     queue_.push(std::move(item));
   }
@@ -247,9 +251,36 @@ class Stream::Impl {
     return static_cast<bool>(error_);
   }
 
+  /// The checkpoint interval, or nothing when checkpoints are off.
+  std::optional<std::chrono::steady_clock::duration> checkpoint_interval() const {
+    const double seconds = settings_.engine.checkpoint_interval_seconds;
+    if (!(seconds > 0)) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(seconds));
+  }
+
+  /// In place and durable: what flush() promises, and the periodic
+  /// checkpoint's work (an OS crash or a power loss keeps it too).
+  void checkpoint() {
+    if (failed()) return;
+    sink_->checkpoint();
+    sink_->sync();
+  }
+
   void run() {
+    const auto interval = checkpoint_interval();
+    // When the oldest frame not yet checkpointed is due: one interval after
+    // it was queued. Unset while everything is checkpointed (an idle stream
+    // checkpoints once).
+    std::optional<std::chrono::steady_clock::time_point> due;
     for (;;) {
-      detail::QueueItem item = queue_.pop();
+      std::optional<detail::QueueItem> next = due ? queue_.pop_until(*due) : queue_.pop();
+      if (!next) {
+        run_checkpoint();
+        due.reset();
+        continue;
+      }
+      detail::QueueItem& item = *next;
       using Kind = detail::QueueItem::Kind;
       try {
         switch (item.kind) {
@@ -271,12 +302,8 @@ class Stream::Impl {
             }
             break;
           case Kind::kFlush:
-            // Durable, not only handed to the kernel: flush() promises that
-            // an OS crash or a power loss keeps what was appended before it.
-            if (!failed()) {
-              sink_->flush();
-              sink_->sync();
-            }
+            checkpoint();
+            due.reset();
             break;
           case Kind::kClose:
             // Even after a failure, write the metadata of what reached the files.
@@ -294,7 +321,23 @@ class Stream::Impl {
         }
         done_.notify_all();
         if (item.kind == Kind::kClose) return;
+        continue;
       }
+      if (interval && !due) due = item.queued + *interval;
+      // A busy stream checkpoints between frames.
+      if (due && std::chrono::steady_clock::now() >= *due) {
+        run_checkpoint();
+        due.reset();
+      }
+    }
+  }
+
+  void run_checkpoint() {
+    try {
+      checkpoint();
+    } catch (...) {
+      // Surfaces at the next call, like a failed write.
+      record_error();
     }
   }
 

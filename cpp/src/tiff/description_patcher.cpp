@@ -25,7 +25,8 @@ struct FileAccess {
   std::function<std::uint64_t()> size;
 };
 
-void patch(const fs::path& path, const FileAccess& io, const std::string& xml) {
+/// Finds the first IFD's ImageDescription entry: where it is, and the text's place.
+void locate(const fs::path& path, const FileAccess& io, DescriptionSlots& slots) {
   unsigned char header[16];
   io.read_at(header, sizeof header, 0);
   if (header[0] != 'I' || header[1] != 'I' || header[2] != 43) {
@@ -46,28 +47,46 @@ void patch(const fs::path& path, const FileAccess& io, const std::string& xml) {
     std::uint64_t offset = 0;
     std::memcpy(&count, entry + 4, 8);
     std::memcpy(&offset, entry + 12, 8);
-    const std::uint64_t needed = xml.size() + 1;
-    if (count <= 8 || needed > count) {
-      offset = (io.size() + 1) & ~std::uint64_t{1};
-    } else {
-      // Blank out the old text so no stale tail remains after the new one.
-      const std::string pad(count, '\0');
-      io.write_at(pad.data(), pad.size(), offset);
-    }
-    io.write_at(xml.c_str(), needed, offset);
-    std::memcpy(entry + 4, &needed, 8);
-    std::memcpy(entry + 12, &offset, 8);
-    io.write_at(entry, sizeof entry, at);
+    slots.entry = at;
+    // Text of 8 bytes or less sits inside the entry itself: no place to reuse.
+    slots.slots[0] = count <= 8 ? DescriptionSlots::Slot{} : DescriptionSlots::Slot{offset, count};
+    slots.slots[1] = {};
+    slots.current = 0;
     return;
   }
   throw Error(ErrorCode::kIo, "'" + path.string() + "' has no ImageDescription in its first IFD");
+}
+
+void patch(const fs::path& path, const FileAccess& io, const std::string& xml,
+           DescriptionSlots& slots) {
+  if (slots.entry == 0) locate(path, io, slots);
+  const std::uint64_t needed = xml.size() + 1;
+  const int next = 1 - slots.current;
+  DescriptionSlots::Slot& slot = slots.slots[next];
+  std::string text = xml;
+  text.push_back('\0');
+  if (slot.capacity < needed) {
+    // A new place at the end, half again as large: the document grows with
+    // the run, and each new place costs file space.
+    slot.offset = (io.size() + 1) & ~std::uint64_t{1};
+    slot.capacity = needed + needed / 2;
+    text.resize(slot.capacity, '\0');
+  }
+  io.write_at(text.data(), text.size(), slot.offset);
+  // Count and offset in one write: the entry never names one text's length
+  // and another's place.
+  unsigned char fields[16];
+  std::memcpy(fields, &needed, 8);
+  std::memcpy(fields + 8, &slot.offset, 8);
+  io.write_at(fields, sizeof fields, slots.entry + 4);
+  slots.current = next;
 }
 
 [[noreturn]] void header_unreadable(const fs::path& path) {
   throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
 }
 
-void patch_closed_file(const fs::path& path, const std::string& xml) {
+void patch_closed_file(const fs::path& path, const std::string& xml, DescriptionSlots& slots) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) throw_errno("cannot open", path);
   struct Closer {
@@ -90,10 +109,11 @@ void patch_closed_file(const fs::path& path, const std::string& xml) {
     if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
     return static_cast<std::uint64_t>(st.st_size);
   };
-  patch(path, io, xml);
+  patch(path, io, xml, slots);
 }
 
-void patch_open_file(const fs::path& path, DirectFile& file, const std::string& xml) {
+void patch_open_file(const fs::path& path, DirectFile& file, const std::string& xml,
+                     DescriptionSlots& slots) {
   FileAccess io;
   io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
     if (file.pread(buf, n, off) != n) header_unreadable(path);
@@ -102,16 +122,19 @@ void patch_open_file(const fs::path& path, DirectFile& file, const std::string& 
     file.pwrite(buf, n, off);
   };
   io.size = [&] { return file.size(); };
-  patch(path, io, xml);
+  patch(path, io, xml, slots);
 }
 
 }  // namespace
 
-void patch_image_description(const fs::path& path, DirectFile* open_file, const std::string& xml) {
+void patch_image_description(const fs::path& path, DirectFile* open_file, const std::string& xml,
+                             DescriptionSlots* slots) {
+  DescriptionSlots fresh;  // an earlier process's file: the text is appended
+  DescriptionSlots& use = slots != nullptr ? *slots : fresh;
   if (open_file != nullptr && open_file->is_open()) {
-    patch_open_file(path, *open_file, xml);
+    patch_open_file(path, *open_file, xml, use);
   } else {
-    patch_closed_file(path, xml);
+    patch_closed_file(path, xml, use);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "ome_writers/errors.hpp"
 #include "util/fs.hpp"
@@ -78,20 +79,10 @@ void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
   std::lock_guard lock(mutex_);
   if (fd_ < 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
   const auto* p = static_cast<const std::byte*>(data);
-  if (offset < stage_offset_) {  // behind the stage: a patch
-    const std::size_t behind =
-        static_cast<std::size_t>(std::min<std::uint64_t>(n, stage_offset_ - offset));
-    patch_locked(p, behind, offset);
-    p += behind;
-    n -= behind;
-    offset += behind;
-  }
-  if (n == 0) return;
   std::uint64_t end = stage_offset_ + stage_len_;
-  if (offset < end) {  // overwrite inside the stage
-    const std::size_t at = static_cast<std::size_t>(offset - stage_offset_);
-    const std::size_t k = std::min<std::size_t>(n, stage_len_ - at);
-    std::memcpy(stage_ + at, p, k);
+  if (offset < end) {  // over bytes already in the file
+    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, end - offset));
+    overwrite_locked(p, k, offset);
     p += k;
     n -= k;
     offset += k;
@@ -106,12 +97,137 @@ void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
   append_locked(p, n);
 }
 
+void DirectFile::overwrite_locked(const std::byte* data, std::size_t n, std::uint64_t offset) {
+  held_.push_back(Overwrite{offset, std::vector<std::byte>(data, data + n), kUnsealed});
+}
+
+void DirectFile::seal() {
+  std::lock_guard lock(mutex_);
+  seal_locked();
+}
+
+void DirectFile::seal_locked() {
+  const std::uint64_t size = stage_offset_ + stage_len_;
+  for (auto it = held_.rbegin(); it != held_.rend() && it->after == kUnsealed; ++it) {
+    it->after = size;
+  }
+  // Those whose targets are with the kernel already.
+  release_locked(kernel_end_);
+  apply_patches_locked();
+}
+
+void DirectFile::release_locked(std::uint64_t end) {
+  // In the order they were made (later ones may overlap earlier ones), the
+  // overwrites whose targets lie below `end`: the part in places never handed
+  // to the kernel goes into the stage, to go out with its pages (nothing on
+  // disk leads there yet); the rest waits to be patched in after the write-out.
+  while (!held_.empty() && held_.front().after <= end) {
+    Overwrite w = std::move(held_.front());
+    held_.pop_front();
+    const std::uint64_t w_end = w.offset + w.bytes.size();
+    if (w_end > kernel_end_) {
+      const std::uint64_t from = std::max(w.offset, kernel_end_);
+      std::memcpy(stage_ + (from - stage_offset_), w.bytes.data() + (from - w.offset),
+                  static_cast<std::size_t>(w_end - from));
+      w.bytes.resize(static_cast<std::size_t>(from > w.offset ? from - w.offset : 0));
+    }
+    if (!w.bytes.empty()) patches_.push_back(std::move(w));
+  }
+}
+
+void DirectFile::handed_over_locked(std::uint64_t end) {
+  kernel_end_ = std::max(kernel_end_, end);
+  release_locked(kernel_end_);
+  apply_patches_locked();
+}
+
+void DirectFile::apply_patches_locked() {
+  if (patches_.empty()) return;
+  // The pages they touch, updated in order...
+  struct Page {
+    std::byte* data = nullptr;  // a kept copy, the stage, or `read`
+    std::vector<std::byte> read;
+    std::uint64_t lo = UINT64_MAX;  // changed bytes [lo, hi)
+    std::uint64_t hi = 0;
+    bool kept = false;
+    bool joined = false;  // a patch runs on into the next page
+  };
+  std::map<std::uint64_t, Page> pages;
+  for (const auto& w : patches_) {
+    const std::uint64_t w_end = w.offset + w.bytes.size();
+    for (std::uint64_t at = w.offset; at < w_end;) {
+      const std::uint64_t page = at / kPage * kPage;
+      const std::uint64_t stop = std::min(w_end, page + kPage);
+      Page& p = pages[page];
+      if (p.data == nullptr) {
+        if (page >= stage_offset_) {
+          p.data = stage_ + (page - stage_offset_);
+        } else if (std::byte* kept = direct_fd_ >= 0 ? recent_page_locked(page) : nullptr) {
+          p.data = kept;
+          p.kept = true;
+        } else {
+          p.read.resize(kPage);
+          read_behind_stage_locked(p.read.data(), kPage, page);
+          p.data = p.read.data();
+        }
+      }
+      std::memcpy(p.data + (at - page), w.bytes.data() + (at - w.offset),
+                  static_cast<std::size_t>(stop - at));
+      p.lo = std::min(p.lo, at);
+      p.hi = std::max(p.hi, stop);
+      p.joined = p.joined || stop < w_end;
+      at = stop;
+    }
+  }
+  patches_.clear();
+  // ...then written from the end of the file backwards: links point forward,
+  // so whatever a patch leads to is written before it. A patch across a page
+  // boundary (a description's tag entry) is one write, so no kill leaves half.
+  std::vector<std::map<std::uint64_t, Page>::iterator> order;
+  for (auto it = pages.begin(); it != pages.end(); ++it) order.push_back(it);
+  std::size_t i = order.size();
+  while (i > 0) {
+    std::size_t j = i - 1;  // the run [j, i)
+    while (j > 0 && order[j - 1]->second.joined && order[j - 1]->first + kPage == order[j]->first) {
+      --j;
+    }
+    if (i - j == 1 && order[j]->second.kept) {
+      write_out_locked(order[j]->second.data, kPage, order[j]->first);
+    } else {
+      const std::uint64_t lo = order[j]->second.lo;
+      const std::uint64_t hi = order[i - 1]->second.hi;
+      std::vector<std::byte> span(static_cast<std::size_t>(hi - lo));
+      for (std::size_t k = j; k < i; ++k) {
+        const std::uint64_t page = order[k]->first;
+        const std::uint64_t from = std::max(lo, page);
+        const std::uint64_t to = std::min(hi, page + kPage);
+        std::memcpy(span.data() + (from - lo), order[k]->second.data + (from - page),
+                    static_cast<std::size_t>(to - from));
+      }
+      buffered_write_locked(span.data(), span.size(), lo);
+    }
+    i = j;
+  }
+}
+
+std::size_t DirectFile::held_overwrites() const {
+  std::lock_guard lock(mutex_);
+  return held_.size();
+}
+
+void DirectFile::rename_to(const std::filesystem::path& path) {
+  std::lock_guard lock(mutex_);
+  if (::rename(path_.c_str(), path.c_str()) != 0) throw_errno("cannot rename into place", path);
+  path_ = path;
+}
+
 void DirectFile::append_locked(const std::byte* data, std::size_t n) {
   if (direct_fd_ >= 0 && stage_len_ == 0 && n >= kPage && is_page_aligned(data)) {
     // Page aligned in the file and in memory: straight from the caller's buffer.
     const std::size_t whole = n / kPage * kPage;
     write_out_locked(data, whole, stage_offset_);
     stage_offset_ += whole;
+    handed_over_locked(stage_offset_);
     data += whole;
     n -= whole;
   }
@@ -128,6 +244,8 @@ void DirectFile::append_locked(const std::byte* data, std::size_t n) {
 void DirectFile::write_full_pages_locked() {
   const std::size_t whole = stage_len_ / kPage * kPage;
   if (whole == 0) return;
+  const std::uint64_t end = stage_offset_ + whole;
+  release_locked(end);
   write_out_locked(stage_, whole, stage_offset_);
   // Keep the last pages: the next IFD link (or header) patch lands there.
   const std::size_t keep = std::min<std::size_t>(whole / kPage, kRecentPages);
@@ -137,6 +255,7 @@ void DirectFile::write_full_pages_locked() {
   std::memmove(stage_, stage_ + whole, stage_len_ - whole);
   stage_offset_ += whole;
   stage_len_ -= whole;
+  handed_over_locked(end);
 }
 
 void DirectFile::remember_page_locked(const std::byte* page, std::uint64_t offset) {
@@ -155,21 +274,15 @@ std::byte* DirectFile::recent_page_locked(std::uint64_t page_offset) const {
   return nullptr;
 }
 
-void DirectFile::patch_locked(const std::byte* data, std::size_t n, std::uint64_t offset) {
-  while (n > 0) {
-    const std::uint64_t page = offset / kPage * kPage;
-    const std::size_t in_page = static_cast<std::size_t>(offset - page);
-    const std::size_t k = std::min(n, kPage - in_page);
-    std::byte* kept = direct_fd_ >= 0 ? recent_page_locked(page) : nullptr;
-    if (kept != nullptr) {
-      std::memcpy(kept + in_page, data, k);
-      write_out_locked(kept, kPage, page);
-    } else {
-      buffered_write_locked(data, k, offset);
-    }
-    data += k;
-    n -= k;
-    offset += k;
+void DirectFile::read_behind_stage_locked(std::byte* out, std::size_t n,
+                                          std::uint64_t offset) const {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw_errno("cannot read", path_);
+    if (r == 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is shorter than written");
+    got += static_cast<std::size_t>(r);
   }
 }
 
@@ -264,16 +377,28 @@ std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) c
     std::memcpy(out + done, stage_ + at, n - done);
     done = n;
   }
+  // Readers see the overwrites still held back.
+  for (const auto& w : held_) {
+    const std::uint64_t lo = std::max(offset, w.offset);
+    const std::uint64_t hi = std::min(offset + n, w.offset + w.bytes.size());
+    if (lo < hi) std::memcpy(out + (lo - offset), w.bytes.data() + (lo - w.offset), hi - lo);
+  }
   return done;
 }
 
 void DirectFile::flush() {
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
+  seal_locked();
   write_full_pages_locked();
   // The partial last page goes through the page cache (it stays staged; when
   // it is full it is written again, directly).
-  if (stage_len_ > 0) buffered_write_locked(stage_, stage_len_, stage_offset_);
+  if (stage_len_ > 0) {
+    const std::uint64_t end = stage_offset_ + stage_len_;
+    release_locked(end);
+    buffered_write_locked(stage_, stage_len_, stage_offset_);
+    handed_over_locked(end);
+  }
 }
 
 void DirectFile::release() noexcept {
@@ -288,14 +413,17 @@ void DirectFile::close() {
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
   const std::uint64_t size = stage_offset_ + stage_len_;
+  seal_locked();
   write_full_pages_locked();
   if (stage_len_ > 0) {
+    release_locked(size);
     if (direct_fd_ >= 0) {  // a whole padded page, then trim the padding
       std::memset(stage_ + stage_len_, 0, kPage - stage_len_);
       write_out_locked(stage_, kPage, stage_offset_);
     } else {
       buffered_write_locked(stage_, stage_len_, stage_offset_);
     }
+    handed_over_locked(size);
   }
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_errno("cannot truncate", path_);
   if (direct_fd_ >= 0) ::close(direct_fd_);

@@ -13,10 +13,20 @@
 // Where the file system refuses O_DIRECT (tmpfs...) or `direct` is false, the
 // same staging writes through the page cache, starting writeback early and
 // dropping written stretches from the cache.
+//
+// Valid at every instant: a write over bytes already in the file (an IFD link,
+// the header, a description pointer) may point at anything written up to the
+// next seal() (libtiff links an IFD before it writes it). It reaches the
+// kernel only after all of that has: a process killed at any moment leaves a
+// file whose links all lead to complete data. Such a write is held (reads see
+// it) until the write-out that completes its targets; it goes out with that
+// write-out's pages when its own place is in them and was never handed to the
+// kernel (nothing on disk leads there yet), else right after it, as a patch.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <vector>
@@ -42,8 +52,15 @@ class DirectFile {
   void align_next_append();
   /// End of the file (after padding, when align_next_append() asked for it).
   std::uint64_t end();
-  /// Hands every byte to the kernel: a crash of this process loses nothing.
+  /// Declares that the overwrites made so far point only at bytes written by now.
+  void seal();
+  /// seal(), hands every byte to the kernel, then the held overwrites: a crash
+  /// of this process loses nothing, and the file is valid at every step.
   void flush();
+  /// Renames the file (it stays open); the new name is used in messages.
+  void rename_to(const std::filesystem::path& path);
+  /// Overwrites still held back (for tests).
+  std::size_t held_overwrites() const;
   /// flush(), trims the padding of the last page, closes the file. Idempotent.
   void close();
   /// Closes the descriptors without writing what is still staged (after a
@@ -57,10 +74,31 @@ class DirectFile {
   static constexpr std::size_t kPage = 4096;
   static constexpr std::size_t kRecentPages = 8;
 
+  /// An overwrite of bytes [offset, offset + bytes.size()) that may point at
+  /// the file's first `after` bytes (kUnsealed: until the next seal()).
+  struct Overwrite {
+    std::uint64_t offset = 0;
+    std::vector<std::byte> bytes;
+    std::uint64_t after = 0;
+  };
+  static constexpr std::uint64_t kUnsealed = UINT64_MAX;
+
+  void seal_locked();
+
+  void overwrite_locked(const std::byte* data, std::size_t n, std::uint64_t offset);
+  /// Before a write-out up to `end` (or once the kernel has the file up to
+  /// it): the held overwrites whose targets lie below `end`, into the stage
+  /// or onto patches_.
+  void release_locked(std::uint64_t end);
+  /// After the file's first `end` bytes reached the kernel: the held
+  /// overwrites whose targets they complete.
+  void handed_over_locked(std::uint64_t end);
+  /// Writes patches_ into the file, the last page first.
+  void apply_patches_locked();
+  void read_behind_stage_locked(std::byte* out, std::size_t n, std::uint64_t offset) const;
   void append_locked(const std::byte* data, std::size_t n);
   void write_full_pages_locked();
   void write_out_locked(const std::byte* data, std::size_t n, std::uint64_t offset);
-  void patch_locked(const std::byte* data, std::size_t n, std::uint64_t offset);
   void remember_page_locked(const std::byte* page, std::uint64_t offset);
   std::byte* recent_page_locked(std::uint64_t page_offset) const;
   void buffered_write_locked(const void* data, std::size_t n, std::uint64_t offset);
@@ -81,6 +119,11 @@ class DirectFile {
   // Page-cache mode: writeback started up to here / dropped up to here.
   std::uint64_t written_back_ = 0;
   std::uint64_t released_ = 0;
+  // The file's first kernel_end_ bytes have been handed to the kernel (in the
+  // stage's state at the time).
+  std::uint64_t kernel_end_ = 0;
+  std::deque<Overwrite> held_;      // in the order they were made
+  std::vector<Overwrite> patches_;  // released, for places the kernel has
 };
 
 }  // namespace ome_writers::detail

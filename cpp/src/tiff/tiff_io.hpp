@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "tiff/description_patcher.hpp"
 #include "tiff/direct_file.hpp"
 
 namespace ome_writers::detail {
@@ -53,6 +54,7 @@ struct TiffFile {
   std::uint64_t counted_bytes = 0;  ///< its size as the sink's bytes_written() last counted it
   std::unique_ptr<DirectFile> io;   ///< while the stream writes the file
   ClientHandle handle;              ///< libtiff's position in `io`
+  DescriptionSlots description;     ///< where its OME-XML is rewritten
 
   TiffFile() = default;
   TiffFile(const TiffFile&) = delete;
@@ -60,8 +62,13 @@ struct TiffFile {
   ~TiffFile();
 
   /// Creates the file as a BigTIFF that libtiff writes through a DirectFile
-  /// staging `stage_bytes` (with O_DIRECT when `direct`).
+  /// staging `stage_bytes` (with O_DIRECT when `direct`). It is written under
+  /// a temporary name until publish(): a reader never finds it without its
+  /// header and first IFD.
   void create(std::size_t stage_bytes, bool direct);
+  /// After its first IFD: hands everything to the kernel and renames the file
+  /// to `path`.
+  void publish();
   /// Closes libtiff's handle and the DirectFile (the file stays).
   void close();
   /// close() after a failure: never throws, and releases the descriptors even

@@ -217,9 +217,11 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
   TiffFile& f = *files_[image.file];
   if (f.tif == nullptr) open_file(f);
   format_.set_tags(f.tif);
-  if (f.ifds == 0) {
-    // Placeholder until close() writes the final document.
-    const std::string xml = xml_for(image.file);
+  const bool first = f.ifds == 0;
+  if (first) {
+    // Until the next checkpoint (or close()) writes the current document.
+    const std::string xml =
+        first_description(static_cast<std::size_t>(position), plane, storage_index);
     TIFFSetField(f.tif, TIFFTAG_IMAGEDESCRIPTION, xml.c_str());
   }
   const std::byte* pixels = stored_pixels(data);
@@ -229,9 +231,31 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
     write_raw_strips(f, pixels);
   }
   if (!TIFFWriteDirectory(f.tif)) tiff_failure("cannot write a directory to", f.path, f.messages);
+  // The link to this IFD (written before it) may go out once the IFD has.
+  if (f.io != nullptr) {
+    f.io->seal();
+    if (first) f.publish();
+  }
   std::lock_guard lock(mutex_);
   record_plane(image, f, plane, storage_index);
   count_size(f.counted_bytes, f.size());
+}
+
+std::string TiffSink::first_description(std::size_t image_index, const PlaneInfo* plane,
+                                        const std::vector<std::int64_t>& storage_index) const {
+  std::lock_guard lock(mutex_);
+  std::vector<TiffImage> images = images_;
+  TiffImage& image = images[image_index];
+  image.ifds.push_back(0);
+  ++image.frames;
+  if (plane != nullptr) {
+    PlaneInfo p = plane_at(*plane, layout_, storage_index);
+    if (!p.extra.empty()) p.annotation = next_annotation_;
+    image.planes.push_back(std::move(p));
+  }
+  const TiffOmeState state{settings_, layout_,     acquisition_date_, global_, images,
+                           file_ids_, multi_file_, companion_,        closed_};
+  return file_ome_xml(state, image.file);
 }
 
 const std::byte* TiffSink::stored_pixels(const std::byte* frame) {
@@ -286,6 +310,7 @@ void TiffSink::record_plane(TiffImage& image, TiffFile& f, const PlaneInfo* plan
                             const std::vector<std::int64_t>& storage_index) {
   image.ifds.push_back(f.ifds++);
   ++image.frames;
+  metadata_dirty_ = true;
   if (plane != nullptr) {
     PlaneInfo p = plane_at(*plane, layout_, storage_index);
     if (!p.extra.empty()) p.annotation = next_annotation_++;
@@ -323,24 +348,35 @@ void TiffSink::skip_frame(const FrameLocation& where) {
   journal_line(json{{"p", where.position}, {"i", where.storage_index}, {"skip", true}}.dump());
 }
 
-void TiffSink::flush() {
+void TiffSink::checkpoint() {
+  // Planes and their IFD links first, then the documents that describe them.
   for (auto& f : files_) {
     if (f->tif != nullptr && !TIFFFlush(f->tif)) tiff_failure("cannot flush", f->path, f->messages);
-  }
-  {
-    // Bring the OME-XML up to date, so the files describe every plane so far
-    // even if the process dies before close().
-    std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < files_.size(); ++i) {
-      if (files_[i]->ifds > 0) rewrite_description(*files_[i], xml_for(i));
-    }
-  }
-  for (auto& f : files_) {
     if (f->io != nullptr) f->io->flush();
   }
   if (journal_ != nullptr && std::fflush(journal_) != 0) {
     throw_errno("cannot flush journal", tiff_journal_path(settings_.output_path()));
   }
+  {
+    std::lock_guard lock(mutex_);
+    if (!metadata_dirty_ || !metadata_pacer_.due()) return;
+    metadata_pacer_.run([&] { write_current_metadata(); });
+  }
+  // The switches to the new descriptions.
+  for (auto& f : files_) {
+    if (f->io != nullptr) f->io->flush();
+  }
+}
+
+void TiffSink::write_current_metadata() {
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    if (files_[i]->ifds > 0) {
+      rewrite_description(*files_[i], xml_for(i));
+      if (files_[i]->io != nullptr) files_[i]->io->seal();
+    }
+  }
+  if (!companion_.name.empty()) write_companion(companion_ome_xml(ome_state()));
+  metadata_dirty_ = false;
 }
 
 std::uint64_t TiffSink::bytes_written() const { return bytes_written_.load(); }
@@ -355,7 +391,7 @@ std::string TiffSink::xml_for(std::size_t file_index) const {
 }
 
 void TiffSink::rewrite_description(TiffFile& f, const std::string& xml) {
-  patch_image_description(f.path, f.io.get(), xml);
+  patch_image_description(f.path, f.io.get(), xml, &f.description);
   count_size(f.counted_bytes, f.size());
 }
 
@@ -477,6 +513,7 @@ void TiffSink::set_global_metadata(const std::string& name_space, const std::str
   {
     std::lock_guard lock(mutex_);
     global_[name_space] = json::parse(text);
+    metadata_dirty_ = true;
   }
   if (closed_) {
     std::unique_lock files_lock(files_mutex_);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/layout.hpp"
+#include "core/rewrite_pacer.hpp"
 #include "core/sink.hpp"
 #include "core/task_pool.hpp"
 #include "ome/ome_xml.hpp"
@@ -40,7 +41,7 @@ class TiffSink final : public Sink {
   void write_frame(const FrameLocation& where, FrameBuffer frame,
                    const std::string& metadata_json) override;
   void skip_frame(const FrameLocation& where) override;
-  void flush() override;
+  void checkpoint() override;
   void close() override;
   /// fsync of each file written (and its directory).
   void sync() const override;
@@ -86,6 +87,12 @@ class TiffSink final : public Sink {
   /// Under mutex_: adds the plane just written to its Image.
   void record_plane(TiffImage& image, TiffFile& f, const PlaneInfo* plane,
                     const std::vector<std::int64_t>& storage_index);
+  /// The OME-XML a new file starts with: its first plane already described,
+  /// so that the file is a valid OME-TIFF from the moment it appears.
+  std::string first_description(std::size_t image_index, const PlaneInfo* plane,
+                                const std::vector<std::int64_t>& storage_index) const;
+  /// Under mutex_: the OME-XML of every file (and the companion) brought up to date.
+  void write_current_metadata();
   /// Under mutex_: brings bytes_written() up to date with a file's size.
   void count_size(std::uint64_t& counted, std::uint64_t size);
   void finish_images();
@@ -129,6 +136,8 @@ class TiffSink final : public Sink {
   // files are closed or their metadata patched: a read sees the file whole.
   mutable std::shared_mutex files_mutex_;
   bool closed_ = false;
+  bool metadata_dirty_ = false;  // the OME-XML in the files lacks planes or global metadata
+  RewritePacer metadata_pacer_;
   std::map<std::int64_t, std::string> final_xml_;  // file index (-1 companion) -> XML
 };
 

@@ -47,6 +47,70 @@ class FileDescriptor {
   int fd_;
 };
 
+// A file that appears at its path only once it is complete: created unnamed
+// in its directory (O_TMPFILE) and linked in by publish(). A process killed
+// while writing it leaves no file rather than a short one (a short chunk makes
+// readers fail on the whole array). Where the file system has no unnamed
+// files, it is created at its path. O_DIRECT is dropped where it is refused.
+class NewFile {
+ public:
+  NewFile(const fs::path& path, bool direct) : path_(path) {
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    const int base = O_WRONLY | O_CLOEXEC;
+    for (const bool unnamed : {true, false}) {
+      for (const bool d : {direct, false}) {
+        fd_ = unnamed ? ::open(dir.c_str(), base | O_TMPFILE | (d ? O_DIRECT : 0), 0666)
+                      : ::open(path.c_str(), base | O_CREAT | O_TRUNC | (d ? O_DIRECT : 0), 0666);
+        if (fd_ >= 0) {
+          unnamed_ = unnamed;
+          direct_ = d;
+          return;
+        }
+        if (!(d && errno == EINVAL)) break;  // EINVAL with O_DIRECT: try without
+      }
+      // Unnamed files unsupported here: a named one.
+      if (!(unnamed && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))) break;
+    }
+    throw_errno("cannot create", path);
+  }
+  ~NewFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  NewFile(const NewFile&) = delete;
+  NewFile& operator=(const NewFile&) = delete;
+
+  int fd() const { return fd_; }
+  bool direct() const { return direct_; }
+
+  /// Links the complete file in at its path (replacing a file there) and closes it.
+  void publish() {
+    if (unnamed_) link_in();
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) throw_errno("cannot close", path_);
+  }
+
+ private:
+  void link_in() {
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc serves everyone else.
+      if (::linkat(fd_, "", AT_FDCWD, path_.c_str(), AT_EMPTY_PATH) == 0) return;
+      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        return;
+      }
+      if (errno != EEXIST) break;
+      ::unlink(path_.c_str());  // a file left at the path: replaced, as O_TRUNC would
+    }
+    throw_errno("cannot link into place", path_);
+  }
+
+  fs::path path_;
+  int fd_ = -1;
+  bool unnamed_ = false;
+  bool direct_ = false;
+};
+
 // O_DIRECT refuses with EINVAL a write the kernel has cut short (RLIMIT_FSIZE, a quota);
 // through the page cache the same write fails with the real reason (EFBIG, EDQUOT...).
 // True when `fd` has just left O_DIRECT and the write should be retried.
@@ -126,10 +190,9 @@ void write_bounced(int fd, const std::vector<std::pair<const void*, std::size_t>
 }  // namespace
 
 void write_file(const fs::path& path, const void* data, std::size_t nbytes) {
-  FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (fd.get() < 0) throw_errno("cannot create", path);
-  write_all(fd.get(), data, nbytes, path);
-  if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+  NewFile file(path, false);
+  write_all(file.fd(), data, nbytes, path);
+  file.publish();
 }
 
 void write_file_direct(const fs::path& path, const void* data, std::size_t nbytes) {
@@ -142,27 +205,24 @@ void write_file_direct(const fs::path& path, const void* data, std::size_t nbyte
     write_file_gather(path, {{data, nbytes}});
     return;
   }
-  FileDescriptor fd(
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0666));
-  if (fd.get() < 0) {
-    if (errno == EINVAL) {  // no O_DIRECT on this file system (tmpfs...)
-      write_file(path, data, nbytes);
-      return;
-    }
-    throw_errno("cannot create", path);
+  NewFile file(path, true);
+  if (!file.direct()) {  // no O_DIRECT on this file system (tmpfs...)
+    write_all(file.fd(), data, nbytes, path);
+    file.publish();
+    return;
   }
   const std::size_t body = nbytes / kAlign * kAlign;
-  write_all(fd.get(), data, body, path);
+  write_all(file.fd(), data, body, path);
   if (body < nbytes) {
     // The tail goes out as one padded block; ftruncate trims the padding.
     alignas(kAlign) static thread_local std::byte tail[kAlign];
     std::memset(tail, 0, kAlign);
     std::memcpy(tail, static_cast<const std::byte*>(data) + body, nbytes - body);
-    write_all(fd.get(), tail, kAlign, path);
-    if (::ftruncate(fd.get(), static_cast<off_t>(nbytes)) != 0)
+    write_all(file.fd(), tail, kAlign, path);
+    if (::ftruncate(file.fd(), static_cast<off_t>(nbytes)) != 0)
       throw_errno("cannot truncate", path);
   }
-  if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+  file.publish();
 }
 
 void write_file_gather(const fs::path& path,
@@ -177,15 +237,11 @@ void write_file_gather(const fs::path& path,
   // Unaligned pieces go out with O_DIRECT too, through the bounce buffer, when
   // there is enough of them for that to pay (small files use the page cache).
   const bool direct = aligned || total >= 16 * kAlign;
-  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
-  int raw = ::open(path.c_str(), flags | (direct ? O_DIRECT : 0), 0666);
-  const bool is_direct = direct && raw >= 0;
-  if (raw < 0 && direct && errno == EINVAL) raw = ::open(path.c_str(), flags, 0666);  // tmpfs...
-  FileDescriptor fd(raw);
-  if (fd.get() < 0) throw_errno("cannot create", path);
+  NewFile file(path, direct);
+  const bool is_direct = file.direct();
   if (is_direct && !aligned) {
-    write_bounced(fd.get(), pieces, path);
-    if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+    write_bounced(file.fd(), pieces, path);
+    file.publish();
     return;
   }
   // pwritev in batches; a short write continues from where it stopped.
@@ -196,9 +252,9 @@ void write_file_gather(const fs::path& path,
   off_t offset = 0;
   while (first < iov.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
-    const ssize_t w = ::pwritev(fd.get(), iov.data() + first, count, offset);
+    const ssize_t w = ::pwritev(file.fd(), iov.data() + first, count, offset);
     if (w < 0) {
-      if (errno == EINTR || (is_direct && leave_direct_after_einval(fd.get()))) continue;
+      if (errno == EINTR || (is_direct && leave_direct_after_einval(file.fd()))) continue;
       throw_errno("cannot write", path);
     }
     offset += w;
@@ -212,7 +268,7 @@ void write_file_gather(const fs::path& path,
       iov[first].iov_len -= left;
     }
   }
-  if (::close(fd.release()) != 0) throw_errno("cannot close", path);
+  file.publish();
 }
 
 void write_file_atomic(const fs::path& path, std::string_view content) {

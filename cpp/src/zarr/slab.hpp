@@ -27,6 +27,7 @@ struct Slab {
   std::int64_t expected = 1;         // frames inside the array (extent if unbounded)
   std::int64_t arrived = 0;
   std::int64_t with_data = 0;
+  std::int64_t with_data_written = 0;  // with_data when its units were last handed to the writers
   bool written_before = false;
   int units_pending = 0;  // encode tasks not yet finished (guarded by the sink's mutex)
   // The queue's own buffers, in C order over the index axes (no copy): empty

@@ -50,6 +50,7 @@ struct ZarrSink::ArrayState {
   // frames from here, never from a half-written file.
   std::map<std::vector<std::int64_t>, std::shared_ptr<Slab>> writing;
   std::vector<json> frame_metadata;
+  bool frame_metadata_dirty = false;  // entries the group's zarr.json lacks
   std::FILE* journal = nullptr;
 };
 
@@ -221,6 +222,7 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
     std::fwrite(line.data(), 1, line.size(), a.journal);
     std::lock_guard lock(mutex_);
     a.frame_metadata.push_back(std::move(entry));
+    a.frame_metadata_dirty = true;
   }
   place(a, where, &frame);
 }
@@ -262,6 +264,7 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   }
   {
     std::lock_guard lock(mutex_);
+    slab->with_data_written = slab->with_data;
     slab->units_pending += static_cast<int>(units.y * units.x);
     a.writing[slab->key] = slab;
   }
@@ -289,14 +292,16 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   }
 }
 
-void ZarrSink::flush() {
+void ZarrSink::checkpoint() {
   check_store();
   for (auto& a : arrays_) {
+    // Partial slabs are written as they stand (missing frames read as the
+    // fill value) and rewritten, atomically, when they fill.
     std::vector<std::shared_ptr<Slab>> partial;
     {
       std::lock_guard lock(mutex_);
       for (auto& [key, slab] : a->open) {
-        if (slab->with_data > 0) partial.push_back(slab);
+        if (slab->with_data > slab->with_data_written) partial.push_back(slab);
       }
     }
     for (auto& slab : partial) write_slab(*a, slab);
@@ -304,10 +309,19 @@ void ZarrSink::flush() {
   tasks_.wait();
   std::lock_guard lock(mutex_);
   for (auto& a : arrays_) {
-    write_array_metadata(*a);
-    if (a->journal != nullptr) std::fflush(a->journal);
-    if (!a->frame_metadata.empty()) write_group(a->group);
+    if (a->shape_dirty) write_array_metadata(*a);
+    if (a->journal != nullptr && std::fflush(a->journal) != 0) {
+      throw_errno("cannot write journal", a->group_dir / kZarrJournalName);
+    }
   }
+  if (!frame_metadata_pacer_.due()) return;
+  frame_metadata_pacer_.run([&] {
+    for (auto& a : arrays_) {
+      if (!a->frame_metadata_dirty) continue;
+      write_group(a->group);
+      a->frame_metadata_dirty = false;
+    }
+  });
 }
 
 void ZarrSink::close() {

@@ -32,6 +32,7 @@
 #include "codec/codecs.hpp"
 #include "core/layout.hpp"
 #include "core/memory_budget.hpp"
+#include "core/rewrite_pacer.hpp"
 #include "core/sink.hpp"
 #include "core/task_pool.hpp"
 #include "util/fs.hpp"
@@ -54,7 +55,7 @@ class ZarrSink final : public Sink {
   void skip_frame(const FrameLocation& where) override;
   /// Plain (uncompressed) units go to the disk from the frames' buffers.
   bool wants_aligned_frames() const override;
-  void flush() override;
+  void checkpoint() override;
   void close() override;
   /// One syncfs() for the whole store: thousands of unit files would cost a
   /// journal commit each with fsync(). (The units themselves went out with
@@ -105,6 +106,7 @@ class ZarrSink final : public Sink {
   mutable std::mutex mutex_;  // guards groups_, arrays_' metadata and slabs
   std::map<std::string, nlohmann::ordered_json> groups_;  // relative path -> attributes
   std::vector<std::unique_ptr<ArrayState>> arrays_;
+  RewritePacer frame_metadata_pacer_;  // the image groups' zarr.json with frame metadata
   bool closed_ = false;
 };
 
