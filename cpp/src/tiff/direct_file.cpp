@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -20,7 +21,15 @@ namespace {
 // reached the disk two steps behind (no dirty-page build-up, no reclaim).
 constexpr std::uint64_t kWritebackStep = 16u << 20;
 
+std::atomic<KernelWriteHook> g_kernel_write_hook{nullptr};
+
+void after_kernel_write(int fd) {
+  if (KernelWriteHook hook = g_kernel_write_hook.load(std::memory_order_relaxed)) hook(fd);
+}
+
 }  // namespace
+
+void set_kernel_write_hook(KernelWriteHook hook) noexcept { g_kernel_write_hook.store(hook); }
 
 DirectFile::DirectFile(const std::filesystem::path& path, std::size_t stage_bytes, bool direct)
     : path_(path), capacity_(std::max<std::size_t>((stage_bytes + kPage - 1) / kPage, 1) * kPage) {
@@ -294,6 +303,7 @@ void DirectFile::buffered_write_locked(const void* data, std::size_t n, std::uin
       if (errno == EINTR) continue;
       throw_errno("cannot write", path_);
     }
+    after_kernel_write(fd_);
     p += w;
     n -= static_cast<std::size_t>(w);
     offset += static_cast<std::uint64_t>(w);
@@ -311,6 +321,7 @@ void DirectFile::write_out_locked(const std::byte* data, std::size_t n, std::uin
       break;
     }
     if (w < 0) throw_errno("cannot write", path_);
+    after_kernel_write(fd_);
     data += w;
     n -= static_cast<std::size_t>(w);
     offset += static_cast<std::uint64_t>(w);

@@ -33,6 +33,12 @@
 
 namespace ome_writers::detail {
 
+/// Called after every write a DirectFile hands to the kernel, with its
+/// descriptor: a kill may come between any two of them, and tests check the
+/// file at each such point. nullptr (the default): none.
+using KernelWriteHook = void (*)(int fd);
+void set_kernel_write_hook(KernelWriteHook hook) noexcept;
+
 class DirectFile {
  public:
   /// Creates (truncates) `path`. `stage_bytes` is rounded up to whole pages.

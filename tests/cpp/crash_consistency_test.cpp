@@ -1,0 +1,185 @@
+// An OME-TIFF stream killed at any moment leaves a valid file: checked at every
+// point where a kill can fall, i.e. after each write the stream hands to the
+// kernel. At each one, what the kernel holds of the published file is copied
+// and opened with libtiff: every IFD reachable from the header reads whole,
+// holds the frame acquired at its index (each frame is unique), and the first
+// IFD's ImageDescription is a complete OME-XML document.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <tiffio.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <pugixml.hpp>
+#include <string>
+#include <vector>
+
+#include "ome_writers/stream.hpp"
+#include "test_support.hpp"
+#include "tiff/direct_file.hpp"
+
+namespace ome_writers {
+namespace {
+
+namespace fs = std::filesystem;
+using ome_writers::testing::dim;
+using ome_writers::testing::settings;
+using T = DimensionType;
+
+std::vector<std::uint16_t> frame(std::int64_t h, std::int64_t w, int k) {
+  std::vector<std::uint16_t> f(static_cast<std::size_t>(h * w));
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    f[i] = static_cast<std::uint16_t>(k * 7919 + static_cast<int>(i) * 3 + 1);
+  }
+  return f;
+}
+
+/// What the checker sees (the hook is a plain function pointer).
+struct Checker {
+  fs::path published;
+  fs::path snapshot;
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  int points = 0;      // kill points checked on the published file
+  int max_planes = 0;  // most planes reachable at any point
+  std::vector<std::string> failures;
+
+  void check(int fd) {
+    struct stat by_fd {};
+    struct stat by_path {};
+    // Only the published file counts: before that, no reader can find it.
+    if (::fstat(fd, &by_fd) != 0 || ::stat(published.c_str(), &by_path) != 0 ||
+        by_fd.st_ino != by_path.st_ino) {
+      return;
+    }
+    ++points;
+    std::vector<char> bytes(static_cast<std::size_t>(by_fd.st_size));
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+      const ssize_t r =
+          ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    std::ofstream(snapshot, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(got));
+    check_snapshot();
+  }
+
+  void fail(const std::string& what) {
+    if (failures.size() < 20) {
+      failures.push_back("kill point " + std::to_string(points) + ": " + what);
+    }
+  }
+
+  void check_snapshot() {
+    TIFFSetErrorHandler(nullptr);
+    TIFFSetWarningHandler(nullptr);
+    TIFF* tif = TIFFOpen(snapshot.c_str(), "r");
+    if (tif == nullptr) return fail("libtiff cannot open the file");
+    const char* description = nullptr;
+    if (TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &description) != 1) {
+      fail("no ImageDescription");
+    } else {
+      pugi::xml_document doc;
+      const auto parsed = doc.load_string(description);
+      if (!parsed || std::string(doc.document_element().name()) != "OME") {
+        fail(std::string("ImageDescription is not a whole OME document: ") + parsed.description());
+      }
+    }
+    std::vector<std::uint16_t> plane(static_cast<std::size_t>(height * width));
+    int k = 0;
+    do {
+      const tmsize_t want = static_cast<tmsize_t>(plane.size() * 2);
+      tmsize_t at = 0;
+      for (tstrip_t s = 0; s < TIFFNumberOfStrips(tif); ++s) {
+        const tmsize_t n =
+            TIFFReadEncodedStrip(tif, s, reinterpret_cast<char*>(plane.data()) + at, want - at);
+        if (n < 0) {
+          fail("IFD " + std::to_string(k) + " strip " + std::to_string(s) + " unreadable");
+          break;
+        }
+        at += n;
+      }
+      if (plane != frame(height, width, k)) fail("IFD " + std::to_string(k) + " holds other data");
+      ++k;
+    } while (TIFFReadDirectory(tif));
+    max_planes = std::max(max_planes, k);
+    TIFFClose(tif);
+  }
+};
+
+Checker* g_checker = nullptr;
+
+class CrashConsistency : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ome_writers_crash_" + std::to_string(::getpid()) + "_" + std::to_string(GetParam()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    detail::set_kernel_write_hook(nullptr);
+    g_checker = nullptr;
+    fs::remove_all(dir_);
+  }
+  fs::path dir_;
+};
+
+// Layouts: small planes (many per page), planes that straddle pages, planes
+// large enough to go straight from their slots (O_DIRECT), compressed planes;
+// flush() calls in between (checkpoints: description switches, links patched
+// behind the stage).
+TEST_P(CrashConsistency, EveryKillPointLeavesAValidFile) {
+  struct Case {
+    std::int64_t h, w;
+    int frames;
+    Compression compression;
+    int flush_every;
+  };
+  const Case cases[] = {{16, 16, 300, Compression::kNone, 37},
+                        {48, 40, 120, Compression::kNone, 11},
+                        {1024, 1024, 6, Compression::kNone, 4},
+                        {64, 48, 150, Compression::kZstd, 23}};
+  const Case c = cases[GetParam()];
+  auto s =
+      settings({dim("t", c.frames, T::kTime), dim("y", c.h, T::kSpace), dim("x", c.w, T::kSpace)},
+               FileFormat::kOmeTiff, (dir_ / "k.ome.tiff").string());
+  s.compression = c.compression;
+  s.engine.checkpoint_interval_seconds = 0;  // flush() places the checkpoints here
+  Checker checker;
+  checker.published = dir_ / "k.ome.tiff";
+  checker.snapshot = dir_ / "snapshot.tif";
+  checker.height = c.h;
+  checker.width = c.w;
+  g_checker = &checker;
+  detail::set_kernel_write_hook([](int fd) { g_checker->check(fd); });
+  {
+    Stream stream(s);
+    for (int k = 0; k < c.frames; ++k) {
+      const auto f = frame(c.h, c.w, k);
+      stream.append(f.data(), f.size() * 2, R"({"k": )" + std::to_string(k) + "}");
+      if ((k + 1) % c.flush_every == 0) stream.flush();
+    }
+    stream.close();
+  }
+  detail::set_kernel_write_hook(nullptr);
+  EXPECT_GT(checker.points, 2) << "too few kill points were checked";
+  EXPECT_GT(checker.max_planes, c.frames / 2);
+  // And the closed file holds every plane.
+  fs::copy_file(checker.published, checker.snapshot, fs::copy_options::overwrite_existing);
+  checker.max_planes = 0;
+  checker.check_snapshot();
+  EXPECT_EQ(checker.max_planes, c.frames);
+  for (const auto& f : checker.failures) ADD_FAILURE() << f;
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, CrashConsistency, ::testing::Range(0, 4));
+
+}  // namespace
+}  // namespace ome_writers
