@@ -145,6 +145,8 @@ void bind_stream(nb::module_& m) {
             d["queue_bytes"] = st.queue_bytes;
             d["peak_queue_bytes"] = st.peak_queue_bytes;
             d["append_waits"] = st.append_waits;
+            d["checkpoints"] = st.checkpoints;
+            d["checkpoint_seconds"] = st.checkpoint_seconds;
             return d;
           },
           "Counters of the stream as a dict.")

@@ -47,7 +47,7 @@ class Engine:
     def close(self) -> None:
         raise NotImplementedError
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
         return {}
 
     def get_metadata(self) -> Any:
@@ -99,7 +99,7 @@ class NativeEngine(Engine):
     def close(self) -> None:
         self._core.close()
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
         return dict(self._core.stats())
 
     def locate(self, frame_number: int) -> tuple[int, tuple[int, ...]]:

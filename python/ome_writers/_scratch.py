@@ -320,7 +320,7 @@ class ScratchEngine(Engine):
 
     # ------------------------------------------------------------- lifecycle
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
         """Frame and byte counters (no queue: frames are stored synchronously)."""
         with self._lock:
             return {
@@ -330,6 +330,8 @@ class ScratchEngine(Engine):
                 "queue_bytes": 0,
                 "peak_queue_bytes": 0,
                 "append_waits": 0,
+                "checkpoints": 0,
+                "checkpoint_seconds": 0.0,
             }
 
     def flush(self) -> None:

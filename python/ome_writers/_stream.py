@@ -217,8 +217,12 @@ class OMEStream:
         """Frames given to `append` and `skip` so far."""
         return self._frames
 
-    def stats(self) -> dict[str, int]:
-        """Engine counters: frames and bytes written, queue bytes, waits."""
+    def stats(self) -> dict[str, float]:
+        """Engine counters: frames and bytes written, queue bytes, waits, checkpoints.
+
+        `checkpoints` counts the checkpoints done (periodic and `flush()`), and
+        `checkpoint_seconds` the writer time they took, syncs included.
+        """
         return self._engine.stats()
 
     def get_metadata(self) -> Any:

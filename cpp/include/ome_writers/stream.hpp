@@ -22,6 +22,8 @@ struct StreamStats {
   std::uint64_t queue_bytes = 0;      ///< bytes held by queued frames and chunk buffers now
   std::uint64_t peak_queue_bytes = 0;
   std::uint64_t append_waits = 0;  ///< appends that had to wait for room
+  std::uint64_t checkpoints = 0;   ///< checkpoints done (periodic and flush())
+  double checkpoint_seconds = 0;   ///< writer time they took, syncs included
 };
 
 /// Where a frame goes: which position and which index in storage order.

@@ -218,6 +218,8 @@ class Stream::Impl {
     s.queue_bytes = budget_.used();
     s.peak_queue_bytes = budget_.peak();
     s.append_waits = append_waits_;
+    s.checkpoints = checkpoints_;
+    s.checkpoint_seconds = static_cast<double>(checkpoint_ns_.load()) / 1e9;
     return s;
   }
 
@@ -263,8 +265,14 @@ class Stream::Impl {
   /// checkpoint's work (an OS crash or a power loss keeps it too).
   void checkpoint() {
     if (failed()) return;
+    const auto start = std::chrono::steady_clock::now();
     sink_->checkpoint();
     sink_->sync();
+    checkpoint_ns_ +=
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count());
+    ++checkpoints_;
   }
 
   void run() {
@@ -356,6 +364,8 @@ class Stream::Impl {
   std::atomic<std::uint64_t> next_frame_{0};
   std::atomic<std::uint64_t> append_waits_{0};
   std::atomic<std::uint64_t> frames_written_{0};
+  std::atomic<std::uint64_t> checkpoints_{0};
+  std::atomic<std::uint64_t> checkpoint_ns_{0};
   mutable std::mutex mutex_;
   std::condition_variable done_;
   std::uint64_t tickets_issued_ = 0;
