@@ -108,8 +108,10 @@ def main() -> int:
         return 0
     os.makedirs(args.dir, exist_ok=True)
     root = str(Path(args.dir) / f"ab-checkpoint-{os.getpid()}")
-    print(f"| case | format | frames | ckpt 1.0 MB/s | ckpt 0 MB/s | ratio | checkpoints | "
-          f"share of time |")
+    print(
+        "| case | format | frames | ckpt 1.0 MB/s | ckpt 0 MB/s | ratio | checkpoints | "
+        "share of time |"
+    )
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     worst = float("inf")
     for case in args.cases.split(","):
@@ -128,8 +130,11 @@ def main() -> int:
             cps = statistics.median(x["checkpoints"] for x in runs[1.0])
             share = statistics.median(x["checkpoint_share"] for x in runs[1.0])
             worst = min(worst, on / off)
-            print(f"| {case} | {fmt} | {frames} | {on:.0f} | {off:.0f} | {on / off:.3f} | "
-                  f"{cps:.0f} | {100 * share:.2f}% |", flush=True)
+            print(
+                f"| {case} | {fmt} | {frames} | {on:.0f} | {off:.0f} | {on / off:.3f} | "
+                f"{cps:.0f} | {100 * share:.2f}% |",
+                flush=True,
+            )
     print(f"\nworst ratio (checkpoint 1.0 ÷ off): {worst:.3f}")
     return 0
 
