@@ -283,6 +283,32 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   }
 }
 
+void write_file_atomic_streamed(const fs::path& path,
+                                const std::function<void(const TextSink&)>& produce) {
+  fs::path tmp = path;
+  tmp += ".tmp" + std::to_string(::getpid());
+  {
+    NewFile file(tmp, false);
+    std::string buffer;
+    const std::size_t kFlushAt = 1 << 20;
+    produce([&](std::string_view piece) {
+      buffer.append(piece);
+      if (buffer.size() >= kFlushAt) {
+        write_all(file.fd(), buffer.data(), buffer.size(), tmp);
+        buffer.clear();
+      }
+    });
+    write_all(file.fd(), buffer.data(), buffer.size(), tmp);
+    file.publish();
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    errno = saved;
+    throw_errno("cannot rename into place", path);
+  }
+}
+
 std::string read_file(const fs::path& path) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno("cannot open", path);

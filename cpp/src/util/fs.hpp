@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,14 @@ namespace ome_writers::detail {
 /// Writes `content` to `path` through a temporary file and rename(), so a
 /// reader (or a crash) sees the old or the new file, never half of one.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+/// Receives a document's text piece by piece.
+using TextSink = std::function<void(std::string_view)>;
+
+/// write_file_atomic() of a document too large to hold in memory: `produce`
+/// hands its text, in order, to the sink it is given.
+void write_file_atomic_streamed(const std::filesystem::path& path,
+                                const std::function<void(const TextSink&)>& produce);
 
 /// Writes `nbytes` at `data` to a new file (truncating), with one write call
 /// per 1 GiB. Returns the number of bytes written.

@@ -1,11 +1,11 @@
 // ZarrSink::recover: folds the frame-metadata journals of a store left by a
 // crashed process into its zarr.json files.
 #include <algorithm>
-#include <fstream>
 
 #include "core/journal.hpp"
 #include "ome/ome_zarr_json.hpp"
 #include "util/fs.hpp"
+#include "zarr/group_document.hpp"
 #include "zarr/zarr_sink.hpp"
 
 namespace ome_writers::detail {
@@ -15,32 +15,25 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-/// A journal's complete entries, and the extent along the index axes of the
-/// frames they describe.
-struct JournalEntries {
-  json entries = json::array();
+/// The extent along the index axes of the frames a journal describes, and
+/// how many entries it has (lines cut short or garbled by the crash left out).
+struct JournalExtent {
   std::vector<std::int64_t> extent;
+  std::size_t entries = 0;
 };
 
-JournalEntries read_journal(const fs::path& journal) {
-  JournalEntries out;
-  std::ifstream in(journal);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    json entry;
-    try {
-      entry = json::parse(line);
-    } catch (const json::exception&) {
-      break;  // a line cut short by the crash
-    }
+JournalExtent scan_journal(const Journal& journal) {
+  JournalExtent out;
+  journal.for_each_line(0, journal.size(), [&](std::string_view line, std::uint64_t) {
+    if (!json::accept(line) || line.front() != '{') return;
+    const json entry = json::parse(line);
     const auto idx = entry.value("storage_index", std::vector<std::int64_t>{});
     if (out.extent.size() < idx.size()) out.extent.resize(idx.size(), 0);
     for (std::size_t i = 0; i < idx.size(); ++i) {
       out.extent[i] = std::max(out.extent[i], idx[i] + 1);
     }
-    out.entries.push_back(std::move(entry));
-  }
+    ++out.entries;
+  });
   return out;
 }
 
@@ -75,13 +68,14 @@ std::size_t ZarrSink::recover(const fs::path& root) {
   }
   for (const fs::path& journal : journals) {
     const fs::path group = journal.parent_path();
-    json meta = json::parse(read_file(group / "zarr.json"));
-    const JournalEntries read = read_journal(journal);
-    recovered += read.entries.size();
-    meta["attributes"]["ome_writers"] = frame_metadata_attributes(read.entries);
-    write_file_atomic(group / "zarr.json", meta.dump(2));
+    const json meta = json::parse(read_file(group / "zarr.json"));
+    Journal lines = Journal::open(journal);
+    const JournalExtent read = scan_journal(lines);
+    recovered += read.entries;
+    write_image_group(group / "zarr.json", meta.value("attributes", json::object()),
+                      FrameMetadataSource{&lines, lines.size(), /*check_lines=*/true});
     grow_array_shape(group / "0" / "zarr.json", read.extent);
-    fs::remove(journal, ec);
+    lines.remove();
   }
   return recovered;
 }

@@ -7,6 +7,7 @@
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
 #include "util/fs.hpp"
+#include "zarr/group_document.hpp"
 
 namespace ome_writers::detail {
 
@@ -49,9 +50,9 @@ struct ZarrSink::ArrayState {
   // Complete slabs whose units are still being written: readers take their
   // frames from here, never from a half-written file.
   std::map<std::vector<std::int64_t>, std::shared_ptr<Slab>> writing;
-  std::vector<json> frame_metadata;
+  // Frame metadata: the journal's lines (none in memory).
+  Journal journal;
   bool frame_metadata_dirty = false;  // entries the group's zarr.json lacks
-  std::FILE* journal = nullptr;
 };
 
 ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryBudget& budget,
@@ -108,11 +109,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
   }
 }
 
-ZarrSink::~ZarrSink() {
-  for (auto& a : arrays_) {
-    if (a->journal != nullptr) std::fclose(a->journal);
-  }
-}
+ZarrSink::~ZarrSink() = default;
 
 void ZarrSink::prepare_output() {
   std::error_code ec;
@@ -138,17 +135,22 @@ void ZarrSink::prepare_output() {
 }
 
 void ZarrSink::write_group(const std::string& rel) const {
-  json attrs = groups_.at(rel);
+  const json& attrs = groups_.at(rel);
+  const fs::path dir = rel.empty() ? root_ : root_ / rel;
+  make_directories(dir);
   // Every image group carries the block, empty or not, so that readers of
   // ome_writers.frame_metadata find it on every image; the bf2raw and plate
   // roots own no frames and get none.
   for (const auto& a : arrays_) {
-    if (a->group == rel) {
-      attrs["ome_writers"] = frame_metadata_attributes(json(a->frame_metadata));
+    if (a->group != rel) continue;
+    FrameMetadataSource entries;
+    if (a->journal.is_open()) {
+      entries.journal = &a->journal;
+      entries.end = a->journal.size();
     }
+    write_image_group(dir / "zarr.json", attrs, entries);
+    return;
   }
-  const fs::path dir = rel.empty() ? root_ : root_ / rel;
-  make_directories(dir);
   write_file_atomic(dir / "zarr.json", zarr_group_metadata(attrs).dump(2));
 }
 
@@ -214,14 +216,13 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
   if (!metadata_json.empty()) {
     json entry = json::parse(metadata_json);
     entry["storage_index"] = where.storage_index;
-    if (a.journal == nullptr) {
-      a.journal = std::fopen((a.group_dir / kZarrJournalName).c_str(), "a");
-      if (a.journal == nullptr) throw_errno("cannot open journal", a.group_dir / kZarrJournalName);
+    if (!a.journal.is_open()) {
+      Journal created = Journal::create(a.group_dir / kZarrJournalName);
+      std::lock_guard lock(mutex_);  // readers of the group document check it
+      a.journal = std::move(created);
     }
-    const std::string line = entry.dump() + "\n";
-    std::fwrite(line.data(), 1, line.size(), a.journal);
+    a.journal.append(entry.dump());
     std::lock_guard lock(mutex_);
-    a.frame_metadata.push_back(std::move(entry));
     a.frame_metadata_dirty = true;
   }
   place(a, where, &frame);
@@ -310,9 +311,7 @@ void ZarrSink::checkpoint() {
   std::lock_guard lock(mutex_);
   for (auto& a : arrays_) {
     if (a->shape_dirty) write_array_metadata(*a);
-    if (a->journal != nullptr && std::fflush(a->journal) != 0) {
-      throw_errno("cannot write journal", a->group_dir / kZarrJournalName);
-    }
+    if (a->journal.is_open()) a->journal.flush();
   }
   if (!frame_metadata_pacer_.due()) return;
   frame_metadata_pacer_.run([&] {
@@ -334,8 +333,11 @@ void ZarrSink::close() {
     std::vector<std::unique_ptr<ArrayState>>& arrays;
     ~Release() {
       for (auto& a : arrays) {
-        if (a->journal != nullptr) std::fclose(a->journal);
-        a->journal = nullptr;
+        try {
+          a->journal.close();
+        } catch (...) {
+          // Already failing; the descriptor is released all the same.
+        }
       }
     }
   } release{arrays_};
@@ -356,12 +358,7 @@ void ZarrSink::close() {
   for (auto& a : arrays_) write_array_metadata(*a);
   write_groups();
   for (auto& a : arrays_) {
-    if (a->journal != nullptr) {
-      std::fclose(a->journal);
-      a->journal = nullptr;
-      std::error_code ec;
-      fs::remove(a->group_dir / kZarrJournalName, ec);
-    }
+    if (a->journal.is_open()) a->journal.remove();
   }
 }
 

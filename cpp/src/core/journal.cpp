@@ -1,0 +1,181 @@
+#include "core/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <exception>
+#include <utility>
+
+#include "ome_writers/errors.hpp"
+#include "util/fs.hpp"
+
+namespace ome_writers::detail {
+
+namespace {
+
+// Sequential reads of a journal go through this much at a time.
+constexpr std::size_t kReadChunk = 1 << 20;
+
+}  // namespace
+
+Journal Journal::create(const std::filesystem::path& path) {
+  Journal j;
+  j.path_ = path;
+  j.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (j.fd_ < 0) throw_errno("cannot create journal", path);
+  j.writable_ = true;
+  return j;
+}
+
+Journal Journal::open(const std::filesystem::path& path) {
+  Journal j;
+  j.path_ = path;
+  j.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (j.fd_ < 0) throw_errno("cannot open journal", path);
+  struct stat st {};
+  if (::fstat(j.fd_, &st) != 0) throw_errno("cannot stat journal", path);
+  j.written_ = static_cast<std::uint64_t>(st.st_size);
+  return j;
+}
+
+Journal::Journal(Journal&& other) noexcept { *this = std::move(other); }
+
+Journal& Journal::operator=(Journal&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    writable_ = other.writable_;
+    buffer_ = std::move(other.buffer_);
+    written_ = other.written_;
+  }
+  return *this;
+}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::uint64_t Journal::append(std::string_view line) {
+  std::lock_guard lock(mutex_);
+  if (!writable_ || fd_ < 0) {
+    throw Error(ErrorCode::kIo, "journal '" + path_.string() + "' is not open for writing");
+  }
+  const std::uint64_t offset = written_ + buffer_.size();
+  buffer_.append(line);
+  buffer_.push_back('\n');
+  if (buffer_.size() >= kBufferBytes) flush_locked();
+  return offset;
+}
+
+void Journal::flush() {
+  std::lock_guard lock(mutex_);
+  flush_locked();
+}
+
+void Journal::flush_locked() const {
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t w = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done,
+                               static_cast<off_t>(written_ + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      // What was written stays counted; the rest stays buffered for a retry.
+      buffer_.erase(0, done);
+      written_ += done;
+      throw_errno("cannot write journal", path_);
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  written_ += done;
+  buffer_.clear();
+}
+
+std::uint64_t Journal::size() const {
+  std::lock_guard lock(mutex_);
+  return written_ + buffer_.size();
+}
+
+std::string Journal::line_at(std::uint64_t offset) const {
+  std::lock_guard lock(mutex_);
+  if (offset + 1 > written_) flush_locked();
+  std::string out;
+  char buf[4096];
+  for (std::uint64_t at = offset;;) {
+    const ssize_t r = ::pread(fd_, buf, sizeof buf, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw_errno("cannot read journal", path_);
+    if (r == 0) return out;  // the last line, cut short
+    const std::string_view got(buf, static_cast<std::size_t>(r));
+    const std::size_t nl = got.find('\n');
+    out.append(got.substr(0, nl));
+    if (nl != std::string_view::npos) return out;
+    at += static_cast<std::uint64_t>(r);
+  }
+}
+
+void Journal::for_each_line(std::uint64_t from, std::uint64_t to,
+                            const std::function<void(std::string_view, std::uint64_t)>& f) const {
+  {
+    std::lock_guard lock(mutex_);
+    if (to > written_) flush_locked();
+    to = std::min(to, written_);
+  }
+  std::string chunk;
+  std::uint64_t at = from;    // file offset of chunk[0]
+  std::uint64_t read = from;  // next byte to read
+  while (read < to) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, to - read));
+    const std::size_t old = chunk.size();
+    chunk.resize(old + want);
+    const ssize_t r = ::pread(fd_, chunk.data() + old, want, static_cast<off_t>(read));
+    if (r < 0 && errno == EINTR) {
+      chunk.resize(old);
+      continue;
+    }
+    if (r < 0) throw_errno("cannot read journal", path_);
+    chunk.resize(old + static_cast<std::size_t>(r));
+    if (r == 0) break;
+    read += static_cast<std::uint64_t>(r);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (nl > start) f(std::string_view(chunk).substr(start, nl - start), at + start);
+    }
+    chunk.erase(0, start);
+    at += start;
+  }
+}
+
+void Journal::close() {
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0) return;
+  // The descriptor goes whatever happens: a stream that failed must let go
+  // of its files at close().
+  std::exception_ptr failure;
+  if (writable_) {
+    try {
+      flush_locked();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  ::close(fd_);
+  fd_ = -1;
+  if (failure) std::rethrow_exception(failure);
+}
+
+void Journal::remove() {
+  {
+    std::lock_guard lock(mutex_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    buffer_.clear();
+  }
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+}
+
+}  // namespace ome_writers::detail
