@@ -118,17 +118,18 @@ std::string Journal::line_at(std::uint64_t offset) const {
 
 void Journal::for_each_line(std::uint64_t from, std::uint64_t to,
                             const std::function<void(std::string_view, std::uint64_t)>& f) const {
+  std::uint64_t end = 0;
   {
     std::lock_guard lock(mutex_);
-    if (to > written_) flush_locked();
-    to = std::min(to, written_);
+    flush_locked();
+    end = written_;
   }
   std::string chunk;
   std::uint64_t at = from;    // file offset of chunk[0]
   std::uint64_t read = from;  // next byte to read
-  while (read < to) {
+  while (at < to && read < end) {
     const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, to - read));
+        static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, end - read));
     const std::size_t old = chunk.size();
     chunk.resize(old + want);
     const ssize_t r = ::pread(fd_, chunk.data() + old, want, static_cast<off_t>(read));
@@ -141,7 +142,8 @@ void Journal::for_each_line(std::uint64_t from, std::uint64_t to,
     if (r == 0) break;
     read += static_cast<std::uint64_t>(r);
     std::size_t start = 0;
-    for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string::npos; start = nl + 1) {
+    for (std::size_t nl; at + start < to && (nl = chunk.find('\n', start)) != std::string::npos;
+         start = nl + 1) {
       if (nl > start) f(std::string_view(chunk).substr(start, nl - start), at + start);
     }
     chunk.erase(0, start);

@@ -53,8 +53,9 @@ class Journal {
   std::uint64_t size() const;
   /// The line at `offset` (without its newline).
   std::string line_at(std::uint64_t offset) const;
-  /// Calls `f(line, offset)` for each complete line from `from` up to `to`
-  /// (a line cut short at the end of the file, by a crash, is left out).
+  /// Calls `f(line, offset)` for each complete line that starts at or after
+  /// `from` and before `to` (`from` must start a line; a line cut short at the
+  /// end of the file, by a crash, is left out).
   void for_each_line(std::uint64_t from, std::uint64_t to,
                      const std::function<void(std::string_view, std::uint64_t)>& f) const;
   /// Closes the file (it stays on disk).

@@ -108,6 +108,15 @@ void set_channel_attributes(pugi::xml_node ch, const Channel& meta) {
   }
 }
 
+// Generated elements are written where a marker comment stands in the
+// document built in memory (write_ome_xml).
+constexpr std::string_view kMarker = "<!--ome_writers:";
+
+void add_marker(pugi::xml_node parent, const std::string& kind, std::int64_t image) {
+  parent.append_child(pugi::node_comment)
+      .set_value(("ome_writers:" + kind + ":" + std::to_string(image)).c_str());
+}
+
 void add_tiff_data(pugi::xml_node px, const TiffDataBlock& td) {
   auto node = px.append_child("TiffData");
   node.append_attribute("IFD") = td.ifd;
@@ -181,10 +190,12 @@ void add_pixels(pugi::xml_node image, const OmeXmlInput& in, const ImageInfo& in
       set_channel_attributes(ch, cdim->channels[static_cast<std::size_t>(c)]);
     }
   }
-  if (info.tiff_data.empty()) {
+  if (info.tiff_data.empty() && !info.each_tiff_data) {
     px.append_child("MetadataOnly");
   }
+  if (info.each_tiff_data) add_marker(px, "tiffdata", info.index);
   for (const auto& td : info.tiff_data) add_tiff_data(px, td);
+  if (info.each_plane) add_marker(px, "planes", info.index);
   for (const auto& p : info.planes) add_plane(px, p);
 }
 
@@ -345,7 +356,10 @@ PlaneInfo plane_from_metadata(const json& metadata) {
   return p;
 }
 
-std::string build_ome_xml(const OmeXmlInput& in) {
+namespace {
+
+/// The document with marker comments where generated elements go.
+std::string ome_xml_skeleton(const OmeXmlInput& in) {
   pugi::xml_document doc;
   auto decl = doc.append_child(pugi::node_declaration);
   decl.append_attribute("version") = "1.0";
@@ -384,10 +398,14 @@ std::string build_ome_xml(const OmeXmlInput& in) {
     }
     bool any = !in.global_metadata.empty();
     for (const auto& info : in.images) {
+      any = any || info.annotated > 0;
       for (const auto& p : info.planes) any = any || p.annotation >= 0;
     }
     if (any) {
       auto sa = ome.append_child("StructuredAnnotations");
+      for (const auto& info : in.images) {
+        if (info.each_plane && info.annotated > 0) add_marker(sa, "annotations", info.index);
+      }
       std::vector<const PlaneInfo*> annotated;
       for (const auto& info : in.images) {
         for (const auto& p : info.planes) {
@@ -400,7 +418,9 @@ std::string build_ome_xml(const OmeXmlInput& in) {
       for (const PlaneInfo* p : annotated) {
         add_map_annotation(sa, "Annotation:" + std::to_string(p->annotation), "", p->extra);
       }
-      std::int64_t next = annotated.empty() ? 0 : annotated.back()->annotation + 1;
+      std::int64_t next = in.first_global_annotation >= 0 ? in.first_global_annotation
+                          : annotated.empty()             ? 0
+                                                          : annotated.back()->annotation + 1;
       for (const auto& [name_space, value] : in.global_metadata) {
         std::vector<std::pair<std::string, std::string>> entries;
         if (value.is_object()) {
@@ -412,6 +432,122 @@ std::string build_ome_xml(const OmeXmlInput& in) {
       }
     }
   }
+  StringWriter writer;
+  doc.save(writer, "  ", pugi::format_default, pugi::encoding_utf8);
+  return keep_carriage_returns(std::move(writer.out));
+}
+
+/// Prints single elements as they would appear at a depth of the document.
+class ElementPrinter {
+ public:
+  template <typename Add>
+  void print(Add&& add, unsigned depth, const TextSink& out) {
+    add(pugi::xml_node(doc_));
+    writer_.out.clear();
+    doc_.first_child().print(writer_, "  ", pugi::format_default, pugi::encoding_utf8, depth);
+    doc_.remove_children();
+    out(keep_carriage_returns(std::move(writer_.out)));
+    writer_.out = std::string();
+  }
+
+ private:
+  pugi::xml_document doc_;
+  StringWriter writer_;
+};
+
+/// The generated elements a marker stands for.
+void write_generated(const ImageInfo& info, std::string_view kind, unsigned depth,
+                     ElementPrinter& printer, const TextSink& out) {
+  if (kind == "tiffdata") {
+    info.each_tiff_data([&](const TiffDataBlock& td) {
+      printer.print([&](pugi::xml_node parent) { add_tiff_data(parent, td); }, depth, out);
+    });
+  } else if (kind == "planes") {
+    info.each_plane([&](const PlaneInfo& p) {
+      printer.print([&](pugi::xml_node parent) { add_plane(parent, p); }, depth, out);
+    });
+  } else if (kind == "annotations") {
+    info.each_plane([&](const PlaneInfo& p) {
+      if (p.annotation < 0) return;
+      printer.print(
+          [&](pugi::xml_node parent) {
+            add_map_annotation(parent, "Annotation:" + std::to_string(p.annotation), "", p.extra);
+          },
+          depth, out);
+    });
+  }
+}
+
+}  // namespace
+
+void write_ome_xml(const OmeXmlInput& in, const TextSink& out) {
+  const std::string skeleton = ome_xml_skeleton(in);
+  const std::string_view text(skeleton);
+  ElementPrinter printer;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t m = text.find(kMarker, pos);
+    if (m == std::string_view::npos) break;
+    // The marker's whole line goes; the elements take its indentation.
+    const std::size_t line = text.rfind('\n', m) + 1;
+    std::size_t end = text.find("-->", m) + 3;
+    if (end < text.size() && text[end] == '\n') ++end;
+    out(text.substr(pos, line - pos));
+    const std::string_view body = text.substr(m + kMarker.size(), end - m - kMarker.size());
+    const std::size_t colon = body.find(':');
+    const std::string_view kind = body.substr(0, colon);
+    const std::int64_t index = std::stoll(std::string(body.substr(colon + 1)));
+    for (const auto& info : in.images) {
+      if (info.index == index) {
+        write_generated(info, kind, static_cast<unsigned>((m - line) / 2), printer, out);
+      }
+    }
+    pos = end;
+  }
+  out(text.substr(pos));
+}
+
+std::string build_ome_xml(const OmeXmlInput& in) {
+  std::string out;
+  write_ome_xml(in, [&](std::string_view piece) { out.append(piece); });
+  return out;
+}
+
+std::string with_global_metadata(const std::string& xml, const std::string& name_space,
+                                 const json& value) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml.c_str(), pugi::parse_default | pugi::parse_declaration)) {
+    throw Error(ErrorCode::kIo, "the OME-XML to update does not parse");
+  }
+  pugi::xml_node ome = doc.child("OME");
+  if (!ome || ome.child("BinaryOnly")) return xml;
+  pugi::xml_node sa = ome.child("StructuredAnnotations");
+  if (!sa) sa = ome.append_child("StructuredAnnotations");
+  const std::string ns = xml_text(name_space);
+  std::int64_t next = 0;
+  pugi::xml_node found;
+  for (pugi::xml_node ma : sa.children("MapAnnotation")) {
+    const std::string id = ma.attribute("ID").value();
+    if (id.rfind("Annotation:", 0) == 0) {
+      std::int64_t n = -1;
+      const char* digits = id.c_str() + 11;
+      std::from_chars(digits, id.c_str() + id.size(), n);
+      next = std::max(next, n + 1);
+    }
+    if (ns == ma.attribute("Namespace").value()) found = ma;
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (value.is_object()) {
+    for (const auto& [k, v] : value.items()) entries.emplace_back(k, v.dump());
+  } else {
+    entries.emplace_back("value", value.dump());
+  }
+  std::string id = "Annotation:" + std::to_string(next);
+  if (found) {
+    id = found.attribute("ID").value();
+    sa.remove_child(found);
+  }
+  add_map_annotation(sa, id, name_space, entries);
   StringWriter writer;
   doc.save(writer, "  ", pugi::format_default, pugi::encoding_utf8);
   return keep_carriage_returns(std::move(writer.out));

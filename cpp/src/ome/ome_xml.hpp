@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "core/layout.hpp"
 #include "ome_writers/settings.hpp"
+#include "util/text_sink.hpp"
 
 namespace ome_writers::detail {
 
@@ -33,12 +35,22 @@ struct TiffDataBlock {
   std::string uuid;
 };
 
+/// Hands elements to a callback one at a time, in document order.
+template <typename T>
+using Generator = std::function<void(const std::function<void(const T&)>&)>;
+
 /// One Image (one position).
 struct ImageInfo {
   std::int64_t index = 0;  ///< position index
   std::int64_t size_z = 1, size_c = 1, size_t_ = 1;
-  std::vector<TiffDataBlock> tiff_data;  ///< empty: MetadataOnly
+  std::vector<TiffDataBlock> tiff_data;  ///< empty (and no each_tiff_data): MetadataOnly
   std::vector<PlaneInfo> planes;
+  /// Elements too many to hold (one per frame of a long run), written one at
+  /// a time where the document has them: TiffData before `tiff_data`, Planes
+  /// before `planes`, and the planes' MapAnnotations (`annotated` of them).
+  Generator<TiffDataBlock> each_tiff_data;
+  Generator<PlaneInfo> each_plane;
+  std::int64_t annotated = 0;
 };
 
 /// Everything one OME-XML document says.
@@ -51,6 +63,9 @@ struct OmeXmlInput {
   std::map<std::string, nlohmann::json> global_metadata;
   /// When set, the document only points at the file that holds the metadata.
   std::optional<std::pair<std::string, std::string>> binary_only;  // (file, uuid)
+  /// ID number of the first global-metadata MapAnnotation (-1: after the
+  /// planes' annotations in `images`).
+  std::int64_t first_global_annotation = -1;
 };
 
 /// The start of the OME Creator attribute this library writes (the version
@@ -59,6 +74,10 @@ inline constexpr char kCreatorPrefix[] = "ome_writers ";
 
 /// Builds the OME-XML text.
 std::string build_ome_xml(const OmeXmlInput& input);
+
+/// Writes the OME-XML text to `out` piece by piece: the generated elements
+/// are never all in memory.
+void write_ome_xml(const OmeXmlInput& input, const TextSink& out);
 
 /// OME-XML for an OME-Zarr bioformats2raw store (Images with MetadataOnly).
 /// The caller supplies the document's UUID ("urn:uuid:...") and the
@@ -81,6 +100,12 @@ std::string make_uuid();
 
 /// Current UTC time as ISO 8601 with a Z suffix.
 std::string utc_now_iso8601();
+
+/// `xml` (a whole OME document) with the global metadata under `name_space`
+/// set to `value`: its MapAnnotation replaced, or added with the next free ID.
+/// A BinaryOnly document is returned as it is.
+std::string with_global_metadata(const std::string& xml, const std::string& name_space,
+                                 const nlohmann::json& value);
 
 /// Splits frame metadata (JSON object text) into plane attributes and extras.
 PlaneInfo plane_from_metadata(const nlohmann::json& metadata);

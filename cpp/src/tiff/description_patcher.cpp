@@ -57,22 +57,46 @@ void locate(const fs::path& path, const FileAccess& io, DescriptionSlots& slots)
   throw Error(ErrorCode::kIo, "'" + path.string() + "' has no ImageDescription in its first IFD");
 }
 
-void patch(const fs::path& path, const FileAccess& io, const std::string& xml,
+using Producer = std::function<void(const TextSink&)>;
+
+void patch(const fs::path& path, const FileAccess& io, const Producer& produce,
            DescriptionSlots& slots) {
   if (slots.entry == 0) locate(path, io, slots);
-  const std::uint64_t needed = xml.size() + 1;
+  std::uint64_t length = 0;
+  produce([&](std::string_view piece) { length += piece.size(); });
+  const std::uint64_t needed = length + 1;
   const int next = 1 - slots.current;
   DescriptionSlots::Slot& slot = slots.slots[next];
-  std::string text = xml;
-  text.push_back('\0');
+  std::uint64_t pad = 1;  // the NUL
   if (slot.capacity < needed) {
     // A new place at the end, half again as large: the document grows with
     // the run, and each new place costs file space.
     slot.offset = (io.size() + 1) & ~std::uint64_t{1};
     slot.capacity = needed + needed / 2;
-    text.resize(slot.capacity, '\0');
+    pad = slot.capacity - length;
   }
-  io.write_at(text.data(), text.size(), slot.offset);
+  // Through a buffer: the pieces are small (an element each).
+  std::string buffer;
+  std::uint64_t at = slot.offset;
+  const auto write_out = [&] {
+    io.write_at(buffer.data(), buffer.size(), at);
+    at += buffer.size();
+    buffer.clear();
+  };
+  produce([&](std::string_view piece) {
+    buffer.append(piece);
+    if (buffer.size() >= (1u << 20)) write_out();
+  });
+  if (at + buffer.size() - slot.offset != length) {
+    throw Error(ErrorCode::kInternal,
+                "the OME-XML of '" + path.string() + "' changed while it was written");
+  }
+  while (pad > 0) {
+    const std::uint64_t k = std::min<std::uint64_t>(pad, 1u << 20);
+    buffer.append(static_cast<std::size_t>(k), '\0');
+    pad -= k;
+    write_out();
+  }
   // Count and offset in one write: the entry never names one text's length
   // and another's place.
   unsigned char fields[16];
@@ -86,7 +110,7 @@ void patch(const fs::path& path, const FileAccess& io, const std::string& xml,
   throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
 }
 
-void patch_closed_file(const fs::path& path, const std::string& xml, DescriptionSlots& slots) {
+void patch_closed_file(const fs::path& path, const Producer& xml, DescriptionSlots& slots) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) throw_errno("cannot open", path);
   struct Closer {
@@ -112,7 +136,7 @@ void patch_closed_file(const fs::path& path, const std::string& xml, Description
   patch(path, io, xml, slots);
 }
 
-void patch_open_file(const fs::path& path, DirectFile& file, const std::string& xml,
+void patch_open_file(const fs::path& path, DirectFile& file, const Producer& xml,
                      DescriptionSlots& slots) {
   FileAccess io;
   io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
@@ -128,6 +152,12 @@ void patch_open_file(const fs::path& path, DirectFile& file, const std::string& 
 }  // namespace
 
 void patch_image_description(const fs::path& path, DirectFile* open_file, const std::string& xml,
+                             DescriptionSlots* slots) {
+  patch_image_description(
+      path, open_file, [&](const TextSink& out) { out(xml); }, slots);
+}
+
+void patch_image_description(const fs::path& path, DirectFile* open_file, const Producer& xml,
                              DescriptionSlots* slots) {
   DescriptionSlots fresh;  // an earlier process's file: the text is appended
   DescriptionSlots& use = slots != nullptr ? *slots : fresh;

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "tiff/direct_file.hpp"
+#include "util/text_sink.hpp"
 
 namespace ome_writers::detail {
 
@@ -32,5 +34,12 @@ struct DescriptionSlots {
 /// text is appended.
 void patch_image_description(const std::filesystem::path& path, DirectFile* open_file,
                              const std::string& xml, DescriptionSlots* slots = nullptr);
+
+/// The same for a document too large to hold: `produce` hands its text to the
+/// sink it is given, the same text each time it is called (twice: its length
+/// decides where it goes).
+void patch_image_description(const std::filesystem::path& path, DirectFile* open_file,
+                             const std::function<void(const TextSink&)>& produce,
+                             DescriptionSlots* slots = nullptr);
 
 }  // namespace ome_writers::detail

@@ -1,6 +1,7 @@
 #include "tiff/tiff_ome_input.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <utility>
 
@@ -12,28 +13,55 @@ char axis_letter(const std::string& name) {
   return static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
 }
 
-/// One TiffData per plane, with its z, c and t: the planes of an Image that
-/// shares its file with other Images interleave with theirs.
-void add_plane_blocks(const TiffImage& img, const Layout& layout, ImageInfo& info) {
-  const std::string order = tiff_dimension_order(layout);
-  for (std::size_t p = 0; p < img.ifds.size(); ++p) {
-    TiffDataBlock td;
-    td.ifd = img.ifds[p];
-    td.plane_count = 1;
-    std::int64_t rest = static_cast<std::int64_t>(p);
-    std::int64_t zct[3] = {0, 0, 0};
-    for (std::size_t k = 2; k < 5; ++k) {
-      const char d = order[k];
-      const std::int64_t size = d == 'Z' ? info.size_z : d == 'C' ? info.size_c : info.size_t_;
-      const std::int64_t v = rest % size;
-      rest /= size;
-      (d == 'Z' ? zct[0] : d == 'C' ? zct[1] : zct[2]) = v;
-    }
-    td.first_z = zct[0];
-    td.first_c = zct[1];
-    td.first_t = zct[2];
-    info.tiff_data.push_back(td);
+/// The TiffData of plane `p` alone, with its z, c and t (sizes: z, c, t).
+TiffDataBlock plane_block(const TiffImage& img, const std::string& order,
+                          const std::array<std::int64_t, 3>& sizes, std::size_t p) {
+  TiffDataBlock td;
+  td.ifd = img.ifds[p];
+  td.plane_count = 1;
+  std::int64_t rest = static_cast<std::int64_t>(p);
+  std::int64_t zct[3] = {0, 0, 0};
+  for (std::size_t k = 2; k < 5; ++k) {
+    const char d = order[k];
+    const std::size_t slot = d == 'Z' ? 0 : d == 'C' ? 1 : 2;
+    zct[slot] = rest % sizes[slot];
+    rest /= sizes[slot];
   }
+  td.first_z = zct[0];
+  td.first_c = zct[1];
+  td.first_t = zct[2];
+  return td;
+}
+
+/// One TiffData per plane: the planes of an Image that shares its file with
+/// other Images interleave with theirs. Generated, one per frame of a run.
+void add_plane_blocks(const TiffImage& img, const Layout& layout, ImageInfo& info) {
+  const std::array<std::int64_t, 3> sizes{info.size_z, info.size_c, info.size_t_};
+  info.each_tiff_data = [&img, &layout, sizes](const std::function<void(const TiffDataBlock&)>& f) {
+    const std::string order = tiff_dimension_order(layout);
+    for (std::size_t p = 0; p < img.ifds.size(); ++p) f(plane_block(img, order, sizes, p));
+  };
+}
+
+/// The planes with metadata, from their journal entries, in order: one pass
+/// over the journal's stretch that holds them, other Images' lines skipped.
+void add_journal_planes(const TiffOmeState& state, const TiffImage& img, ImageInfo& info) {
+  if (img.plane_lines.empty() || state.journal == nullptr) return;
+  info.annotated = img.annotated;
+  info.each_plane = [&img, &state](const std::function<void(const PlaneInfo&)>& f) {
+    std::size_t next = 0;
+    state.journal->for_each_line(
+        img.plane_lines.front(), img.plane_lines.back() + 1,
+        [&](std::string_view line, std::uint64_t offset) {
+          if (next >= img.plane_lines.size() || offset != img.plane_lines[next]) return;
+          ++next;
+          const nlohmann::json entry = nlohmann::json::parse(line);
+          PlaneInfo p = plane_at(plane_from_metadata(entry.at("m")), state.layout,
+                                 entry.value("i", std::vector<std::int64_t>{}));
+          p.annotation = entry.value("a", std::int64_t{-1});
+          f(p);
+        });
+  };
 }
 
 void add_tiff_data(const TiffOmeState& state, const TiffImage& img, ImageInfo& info) {
@@ -71,7 +99,8 @@ ImageInfo image_info(const TiffOmeState& state, std::size_t index, std::int64_t 
     (n == 'z' ? info.size_z : n == 'c' ? info.size_c : info.size_t_) = size;
   }
   add_tiff_data(state, img, info);
-  info.planes = img.planes;
+  add_journal_planes(state, img, info);
+  info.planes = img.pending;
   return info;
 }
 
@@ -108,6 +137,7 @@ OmeXmlInput full_ome_input(const TiffOmeState& state, const std::string& uuid) {
   in.uuid = uuid;
   in.acquisition_date = state.acquisition_date;
   in.global_metadata = state.global_metadata;
+  in.first_global_annotation = state.next_annotation;
   const std::int64_t inner = planes_per_outer_index(state.settings, state.layout);
   for (std::size_t i = 0; i < state.images.size(); ++i) {
     in.images.push_back(image_info(state, i, inner));
@@ -115,20 +145,50 @@ OmeXmlInput full_ome_input(const TiffOmeState& state, const std::string& uuid) {
   return in;
 }
 
-std::string file_ome_xml(const TiffOmeState& state, std::size_t file_index) {
+void write_file_ome_xml(const TiffOmeState& state, std::size_t file_index, const TextSink& out) {
   const TiffFileId& f = state.files[file_index];
   if (state.multi_file) {
     const auto mode = state.settings.format.multi_file_metadata;
-    if (mode == MultiFileMetadata::kCompanionFile) return binary_only_xml(f.uuid, state.companion);
+    if (mode == MultiFileMetadata::kCompanionFile) {
+      out(binary_only_xml(f.uuid, state.companion));
+      return;
+    }
     if (mode == MultiFileMetadata::kMasterTiff && file_index != 0) {
-      return binary_only_xml(f.uuid, state.files[0]);
+      out(binary_only_xml(f.uuid, state.files[0]));
+      return;
     }
   }
-  return build_ome_xml(full_ome_input(state, f.uuid));
+  write_ome_xml(full_ome_input(state, f.uuid), out);
+}
+
+std::string file_ome_xml(const TiffOmeState& state, std::size_t file_index) {
+  std::string xml;
+  write_file_ome_xml(state, file_index, [&](std::string_view piece) { xml.append(piece); });
+  return xml;
+}
+
+void write_companion_ome_xml(const TiffOmeState& state, const TextSink& out) {
+  write_ome_xml(full_ome_input(state, state.companion.uuid), out);
 }
 
 std::string companion_ome_xml(const TiffOmeState& state) {
   return build_ome_xml(full_ome_input(state, state.companion.uuid));
+}
+
+std::string tiff_journal_entry(std::int64_t position, const std::vector<std::int64_t>& index,
+                               const std::string& metadata_json, std::int64_t annotation) {
+  // The metadata text is already valid JSON (checked by append): spliced in,
+  // re-serialised only if it spans lines (the journal is one entry per line).
+  std::string line = nlohmann::json{{"p", position}, {"i", index}}.dump();
+  if (metadata_json.empty()) return line;
+  line.pop_back();
+  line += ",\"m\":";
+  line += metadata_json.find('\n') == std::string::npos
+              ? metadata_json
+              : nlohmann::json::parse(metadata_json).dump();
+  if (annotation >= 0) line += ",\"a\":" + std::to_string(annotation);
+  line += "}";
+  return line;
 }
 
 }  // namespace ome_writers::detail

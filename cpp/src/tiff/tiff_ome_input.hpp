@@ -10,18 +10,25 @@
 #include <string>
 #include <vector>
 
+#include "core/journal.hpp"
 #include "core/layout.hpp"
 #include "ome/ome_xml.hpp"
 #include "ome_writers/settings.hpp"
 
 namespace ome_writers::detail {
 
-/// One OME Image (one position): where its planes went and their metadata.
+/// One OME Image (one position): where its planes went and where their
+/// metadata is (the journal's lines: none of it is held in memory).
 struct TiffImage {
   std::size_t file = 0;
   std::int64_t frames = 0;         ///< planes written (blank ones included)
   std::vector<std::int64_t> ifds;  ///< IFD of each plane, in plane order
-  std::vector<PlaneInfo> planes;   ///< planes that carry metadata
+  /// Journal offsets of the entries of the planes that carry metadata.
+  std::vector<std::uint64_t> plane_lines;
+  std::int64_t annotated = 0;  ///< planes among them with a MapAnnotation
+  /// Planes not in the journal yet (the first plane of a file, described
+  /// before it is written).
+  std::vector<PlaneInfo> pending;
 };
 
 /// A file of the output as the OME-XML names it.
@@ -42,6 +49,9 @@ struct TiffOmeState {
   const TiffFileId& companion;  ///< name empty: no companion file
   /// After close the outermost axis counts the planes written even when bounded.
   bool closed;
+  const Journal* journal;  ///< where the planes' metadata is
+  /// ID number of the next MapAnnotation (the global metadata's come after the planes').
+  std::int64_t next_annotation;
 };
 
 /// Planes of one index of the outermost (acquisition order) axis.
@@ -55,10 +65,18 @@ PlaneInfo plane_at(PlaneInfo plane, const Layout& layout,
 OmeXmlInput full_ome_input(const TiffOmeState& state, const std::string& uuid);
 
 /// The OME-XML of file `file_index`: the full document, or BinaryOnly when
-/// another file (or the companion) holds the metadata.
+/// another file (or the companion) holds the metadata. Written piece by
+/// piece (write_...) or returned whole.
+void write_file_ome_xml(const TiffOmeState& state, std::size_t file_index, const TextSink& out);
 std::string file_ome_xml(const TiffOmeState& state, std::size_t file_index);
 
 /// The OME-XML of the companion file (the full document).
+void write_companion_ome_xml(const TiffOmeState& state, const TextSink& out);
 std::string companion_ome_xml(const TiffOmeState& state);
+
+/// The journal entry of a frame written to an OME-TIFF: its position, storage
+/// index, metadata (JSON object text, or empty) and MapAnnotation number (-1: none).
+std::string tiff_journal_entry(std::int64_t position, const std::vector<std::int64_t>& index,
+                               const std::string& metadata_json, std::int64_t annotation);
 
 }  // namespace ome_writers::detail

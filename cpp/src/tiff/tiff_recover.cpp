@@ -1,6 +1,7 @@
 // Recovery of an OME-TIFF stream that crashed: its files hold the planes, its
 // journal says where each belongs and what metadata it carries.
-#include <fstream>
+#include <optional>
+#include <utility>
 
 #include "ome_writers/errors.hpp"
 #include "tiff/tiff_io.hpp"
@@ -33,49 +34,56 @@ std::vector<std::int64_t> planes_on_disk(const std::vector<std::unique_ptr<TiffF
 
 }  // namespace
 
-bool TiffSink::replay(const json& entry, const std::vector<std::int64_t>& on_disk) {
+bool TiffSink::replay(const json& entry, std::uint64_t offset,
+                      const std::vector<std::int64_t>& on_disk) {
   const auto position = entry.value("p", std::int64_t{0});
   TiffImage& image = images_.at(static_cast<std::size_t>(position));
   TiffFile& f = *files_[image.file];
   if (f.ifds >= on_disk[image.file]) return false;
-  std::optional<PlaneInfo> plane;
-  if (entry.contains("m")) plane = plane_from_metadata(entry.at("m"));
-  record_plane(image, f, plane ? &*plane : nullptr, entry.value("i", std::vector<std::int64_t>{}));
+  std::optional<std::uint64_t> line;
+  if (entry.contains("m")) line = offset;
+  record_plane(image, f, line, entry.value("a", std::int64_t{-1}) >= 0);
   return true;
 }
 
 std::uint64_t TiffSink::recover(const fs::path& journal) {
-  std::ifstream in(journal);
-  std::string line;
-  if (!std::getline(in, line)) {
+  Journal lines = Journal::open(journal);
+  std::optional<json> head;
+  lines.for_each_line(0, lines.size(), [&](std::string_view line, std::uint64_t) {
+    if (!head) head = json::parse(line);
+  });
+  if (!head) {
     throw Error(ErrorCode::kInvalidArgument, "journal '" + journal.string() + "' is empty");
   }
-  const json head = json::parse(line);
-  const StreamSettings settings = StreamSettings::from_json(head.at("settings").dump());
+  const StreamSettings settings = StreamSettings::from_json(head->at("settings").dump());
   const Layout layout(settings);
-  TiffSink sink(settings, layout, nullptr, &head);
+  TiffSink sink(settings, layout, nullptr, &*head);
   // Planes actually in each file (a plane journaled but not linked is dropped).
   const std::vector<std::int64_t> on_disk = planes_on_disk(sink.files_);
   std::uint64_t frames = 0;
-  while (std::getline(in, line)) {
-    json entry;
-    try {
-      entry = json::parse(line);
-    } catch (const json::exception&) {
-      break;  // the line the crash cut short
+  bool first = true;
+  bool replaying = true;
+  lines.for_each_line(0, lines.size(), [&](std::string_view line, std::uint64_t offset) {
+    if (std::exchange(first, false) || !replaying) return;  // the head; or past the end
+    if (!json::accept(line)) {
+      replaying = false;  // the line the crash cut short
+      return;
     }
-    if (!sink.replay(entry, on_disk)) break;
-    ++frames;
-  }
+    replaying = sink.replay(json::parse(line), offset, on_disk);
+    if (replaying) ++frames;
+  });
   // With one position the planes after the last journal line are still in order.
   if (sink.images_.size() == 1) {
     TiffImage& image = sink.images_[0];
     TiffFile& f = *sink.files_[image.file];
     while (f.ifds < on_disk[image.file]) {
-      sink.record_plane(image, f, nullptr, {});
+      sink.record_plane(image, f, std::nullopt, false);
       ++frames;
     }
   }
+  // The documents read the planes' metadata from the journal, until close()
+  // removes it.
+  sink.journal_ = std::move(lines);
   for (auto& f : sink.files_) {
     if (f->ifds > 0) {
       f->tif = open_tiff(f->path, "a8", &f->messages);

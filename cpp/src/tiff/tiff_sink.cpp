@@ -54,9 +54,7 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPoo
   prepare_output();
 }
 
-TiffSink::~TiffSink() {
-  if (journal_ != nullptr) std::fclose(journal_);
-}
+TiffSink::~TiffSink() = default;
 
 void TiffSink::check_settings() const {
   if (!ome_pixel_type(layout_.dtype)) {
@@ -179,28 +177,20 @@ void TiffSink::remove_stale_files() const {
 }
 
 void TiffSink::open_journal() {
-  const fs::path jp = tiff_journal_path(settings_.output_path());
-  journal_ = std::fopen(jp.c_str(), "w");
-  if (journal_ == nullptr) throw_errno("cannot create journal", jp);
+  journal_ = Journal::create(tiff_journal_path(settings_.output_path()));
   json head{{"settings", json::parse(settings_.to_json())},
             {"acquisition_date", acquisition_date_}};
   for (const auto& id : file_ids_) head["uuids"].push_back(id.uuid);
   head["companion_uuid"] = companion_.uuid;
-  journal_line(head.dump());
-}
-
-void TiffSink::journal_line(const std::string& line) {
-  if (journal_ == nullptr) return;
-  std::fwrite(line.data(), 1, line.size(), journal_);
-  std::fputc('\n', journal_);
+  journal_.append(head.dump());
 }
 
 void TiffSink::close_journal() {
-  if (journal_ != nullptr) {
-    std::fclose(journal_);
-    journal_ = nullptr;
+  if (journal_.is_open()) {
+    journal_.remove();
+  } else {
+    remove_tree(tiff_journal_path(settings_.output_path()));
   }
-  remove_tree(tiff_journal_path(settings_.output_path()));
 }
 
 void TiffSink::open_file(TiffFile& f) {
@@ -212,7 +202,8 @@ void TiffSink::open_file(TiffFile& f) {
 }
 
 void TiffSink::write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,
-                           const std::vector<std::int64_t>& storage_index) {
+                           const std::vector<std::int64_t>& storage_index,
+                           const std::string& journal_entry) {
   TiffImage& image = images_[static_cast<std::size_t>(position)];
   TiffFile& f = *files_[image.file];
   if (f.tif == nullptr) open_file(f);
@@ -236,8 +227,13 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
     f.io->seal();
     if (first) f.publish();
   }
+  // The entry before the plane is recorded: documents built from the record
+  // find its metadata in the journal.
+  std::optional<std::uint64_t> line;
+  if (!journal_entry.empty()) line = journal_.append(journal_entry);
   std::lock_guard lock(mutex_);
-  record_plane(image, f, plane, storage_index);
+  record_plane(image, f, plane != nullptr ? line : std::nullopt,
+               plane != nullptr && !plane->extra.empty());
   count_size(f.counted_bytes, f.size());
 }
 
@@ -248,13 +244,15 @@ std::string TiffSink::first_description(std::size_t image_index, const PlaneInfo
   TiffImage& image = images[image_index];
   image.ifds.push_back(0);
   ++image.frames;
+  std::int64_t next_annotation = next_annotation_;
   if (plane != nullptr) {
     PlaneInfo p = plane_at(*plane, layout_, storage_index);
-    if (!p.extra.empty()) p.annotation = next_annotation_;
-    image.planes.push_back(std::move(p));
+    if (!p.extra.empty()) p.annotation = next_annotation++;
+    image.pending.push_back(std::move(p));
   }
-  const TiffOmeState state{settings_, layout_,     acquisition_date_, global_, images,
-                           file_ids_, multi_file_, companion_,        closed_};
+  const TiffOmeState state{settings_, layout_,   acquisition_date_, global_,
+                           images,    file_ids_, multi_file_,       companion_,
+                           closed_,   &journal_, next_annotation};
   return file_ome_xml(state, image.file);
 }
 
@@ -306,15 +304,15 @@ void TiffSink::write_lzw_strips(TiffFile& f, const std::byte* pixels) {
   }
 }
 
-void TiffSink::record_plane(TiffImage& image, TiffFile& f, const PlaneInfo* plane,
-                            const std::vector<std::int64_t>& storage_index) {
+void TiffSink::record_plane(TiffImage& image, TiffFile& f, std::optional<std::uint64_t> line,
+                            bool annotated) {
   image.ifds.push_back(f.ifds++);
   ++image.frames;
   metadata_dirty_ = true;
-  if (plane != nullptr) {
-    PlaneInfo p = plane_at(*plane, layout_, storage_index);
-    if (!p.extra.empty()) p.annotation = next_annotation_++;
-    image.planes.push_back(std::move(p));
+  if (line) image.plane_lines.push_back(*line);
+  if (line && annotated) {
+    ++image.annotated;
+    ++next_annotation_;
   }
 }
 
@@ -328,24 +326,16 @@ void TiffSink::write_frame(const FrameLocation& where, FrameBuffer frame,
                            const std::string& metadata_json) {
   std::optional<PlaneInfo> plane;
   if (!metadata_json.empty()) plane = plane_from_metadata(json::parse(metadata_json));
-  write_plane(where.position, frame.data(), plane ? &*plane : nullptr, where.storage_index);
+  // Its MapAnnotation takes the next number (record_plane counts it).
+  const std::int64_t annotation = plane && !plane->extra.empty() ? next_annotation_ : -1;
+  write_plane(where.position, frame.data(), plane ? &*plane : nullptr, where.storage_index,
+              tiff_journal_entry(where.position, where.storage_index, metadata_json, annotation));
   frame.reset();
-  // The metadata text is already valid JSON (checked by append): splice it in,
-  // re-serialised only if it spans lines (the journal is one entry per line).
-  std::string line = json{{"p", where.position}, {"i", where.storage_index}}.dump();
-  if (!metadata_json.empty()) {
-    line.pop_back();
-    line += ",\"m\":";
-    line += metadata_json.find('\n') == std::string::npos ? metadata_json
-                                                          : json::parse(metadata_json).dump();
-    line += "}";
-  }
-  journal_line(line);
 }
 
 void TiffSink::skip_frame(const FrameLocation& where) {
-  write_plane(where.position, blank_.data(), nullptr, where.storage_index);
-  journal_line(json{{"p", where.position}, {"i", where.storage_index}, {"skip", true}}.dump());
+  write_plane(where.position, blank_.data(), nullptr, where.storage_index,
+              json{{"p", where.position}, {"i", where.storage_index}, {"skip", true}}.dump());
 }
 
 void TiffSink::checkpoint() {
@@ -354,9 +344,7 @@ void TiffSink::checkpoint() {
     if (f->tif != nullptr && !TIFFFlush(f->tif)) tiff_failure("cannot flush", f->path, f->messages);
     if (f->io != nullptr) f->io->flush();
   }
-  if (journal_ != nullptr && std::fflush(journal_) != 0) {
-    throw_errno("cannot flush journal", tiff_journal_path(settings_.output_path()));
-  }
+  if (journal_.is_open()) journal_.flush();
   {
     std::lock_guard lock(mutex_);
     if (!metadata_dirty_ || !metadata_pacer_.due()) return;
@@ -371,33 +359,39 @@ void TiffSink::checkpoint() {
 void TiffSink::write_current_metadata() {
   for (std::size_t i = 0; i < files_.size(); ++i) {
     if (files_[i]->ifds > 0) {
-      rewrite_description(*files_[i], xml_for(i));
+      rewrite_description(*files_[i],
+                          [&](const TextSink& out) { write_file_ome_xml(ome_state(), i, out); });
       if (files_[i]->io != nullptr) files_[i]->io->seal();
     }
   }
-  if (!companion_.name.empty()) write_companion(companion_ome_xml(ome_state()));
+  if (!companion_.name.empty()) {
+    write_companion([&](const TextSink& out) { write_companion_ome_xml(ome_state(), out); });
+  }
   metadata_dirty_ = false;
 }
 
 std::uint64_t TiffSink::bytes_written() const { return bytes_written_.load(); }
 
 TiffOmeState TiffSink::ome_state() const {
-  return TiffOmeState{settings_, layout_,     acquisition_date_, global_, images_,
-                      file_ids_, multi_file_, companion_,        closed_};
+  return TiffOmeState{settings_, layout_,   acquisition_date_, global_,
+                      images_,   file_ids_, multi_file_,       companion_,
+                      closed_,   &journal_, next_annotation_};
 }
 
 std::string TiffSink::xml_for(std::size_t file_index) const {
   return file_ome_xml(ome_state(), file_index);
 }
 
-void TiffSink::rewrite_description(TiffFile& f, const std::string& xml) {
-  patch_image_description(f.path, f.io.get(), xml, &f.description);
+void TiffSink::rewrite_description(TiffFile& f,
+                                   const std::function<void(const TextSink&)>& produce) {
+  patch_image_description(f.path, f.io.get(), produce, &f.description);
   count_size(f.counted_bytes, f.size());
 }
 
-void TiffSink::write_companion(const std::string& xml) {
-  write_file_atomic(dir_ / companion_.name, xml);
-  count_size(companion_bytes_, xml.size());
+void TiffSink::write_companion(const std::function<void(const TextSink&)>& produce) {
+  const fs::path path = dir_ / companion_.name;
+  write_file_atomic_streamed(path, produce);
+  count_size(companion_bytes_, fs::file_size(path));
 }
 
 void TiffSink::finish_images() {
@@ -411,7 +405,7 @@ void TiffSink::finish_images() {
     const std::int64_t frames = images_[i].frames;
     const std::int64_t target = std::max<std::int64_t>(1, (frames + inner - 1) / inner) * inner;
     for (std::int64_t n = frames; n < target; ++n) {
-      write_plane(static_cast<std::int64_t>(i), blank_.data(), nullptr, {});
+      write_plane(static_cast<std::int64_t>(i), blank_.data(), nullptr, {}, "");
     }
   }
 }
@@ -425,8 +419,11 @@ void TiffSink::close() {
     TiffSink& sink;
     ~Release() {
       for (auto& f : sink.files_) f->release();
-      if (sink.journal_ != nullptr) std::fclose(sink.journal_);
-      sink.journal_ = nullptr;
+      try {
+        sink.journal_.close();
+      } catch (...) {
+        // Already failing; the descriptor is released all the same.
+      }
     }
   } release{*this};
   finish_images();
@@ -466,21 +463,43 @@ void TiffSink::sync() const {
 }
 
 void TiffSink::write_final_metadata() {
+  // Streamed from the journal: the documents of a long run are never whole
+  // in memory.
   for (std::size_t i = 0; i < files_.size(); ++i) {
-    final_xml_[static_cast<std::int64_t>(i)] = xml_for(i);
-    rewrite_description(*files_[i], final_xml_[static_cast<std::int64_t>(i)]);
+    rewrite_description(*files_[i],
+                        [&](const TextSink& out) { write_file_ome_xml(ome_state(), i, out); });
   }
   if (!companion_.name.empty()) {
-    final_xml_[-1] = companion_ome_xml(ome_state());
-    write_companion(final_xml_[-1]);
+    write_companion([&](const TextSink& out) { write_companion_ome_xml(ome_state(), out); });
   }
+}
+
+std::map<std::int64_t, std::string> TiffSink::documents_on_disk() const {
+  std::map<std::int64_t, std::string> out;
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    const TiffFile& f = *files_[i];
+    if (!fs::exists(f.path)) continue;
+    TiffMessages messages;
+    TIFF* tif = open_tiff(f.path, "r", &messages);
+    if (tif == nullptr) tiff_failure("cannot open", f.path, messages);
+    const TiffCloser closer{tif};
+    const char* text = nullptr;
+    if (TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &text) == 1 && text != nullptr) {
+      out[static_cast<std::int64_t>(i)] = text;
+    }
+  }
+  if (!companion_.name.empty() && fs::exists(dir_ / companion_.name)) {
+    out[-1] = read_file(dir_ / companion_.name);
+  }
+  return out;
 }
 
 std::string TiffSink::metadata_json() const {
   std::lock_guard lock(mutex_);
   json out = json::object();
   if (closed_) {
-    for (const auto& [k, xml] : final_xml_) out[std::to_string(k)] = xml;
+    // The journal is gone: the documents are read back from the files.
+    for (const auto& [k, xml] : documents_on_disk()) out[std::to_string(k)] = xml;
     return out.dump();
   }
   for (std::size_t i = 0; i < files_.size(); ++i) out[std::to_string(i)] = xml_for(i);
@@ -498,14 +517,15 @@ void TiffSink::update_metadata_json(const std::string& text) {
   const json update = json::parse(text);
   for (const auto& [key, xml] : update.items()) {
     const std::int64_t k = std::stoll(key);
+    const std::string doc = xml.get<std::string>();
+    const auto produce = [&](const TextSink& out) { out(doc); };
     if (k == -1 && !companion_.name.empty()) {
-      write_companion(xml.get<std::string>());
+      write_companion(produce);
     } else if (k >= 0 && static_cast<std::size_t>(k) < files_.size()) {
-      rewrite_description(*files_[static_cast<std::size_t>(k)], xml.get<std::string>());
+      rewrite_description(*files_[static_cast<std::size_t>(k)], produce);
     } else {
       throw Error(ErrorCode::kInvalidArgument, "no OME-TIFF file with index " + key);
     }
-    final_xml_[k] = xml.get<std::string>();
   }
 }
 
@@ -516,9 +536,20 @@ void TiffSink::set_global_metadata(const std::string& name_space, const std::str
     metadata_dirty_ = true;
   }
   if (closed_) {
+    // The journal is gone: the documents in the files are edited.
     std::unique_lock files_lock(files_mutex_);
     std::lock_guard lock(mutex_);
-    write_final_metadata();
+    const json value = json::parse(text);
+    for (const auto& [k, xml] : documents_on_disk()) {
+      const std::string edited = with_global_metadata(xml, name_space, value);
+      if (edited == xml) continue;
+      const auto produce = [&](const TextSink& out) { out(edited); };
+      if (k == -1) {
+        write_companion(produce);
+      } else {
+        rewrite_description(*files_[static_cast<std::size_t>(k)], produce);
+      }
+    }
   }
 }
 

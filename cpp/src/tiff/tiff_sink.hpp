@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/journal.hpp"
 #include "core/layout.hpp"
 #include "core/rewrite_pacer.hpp"
 #include "core/sink.hpp"
@@ -77,16 +79,21 @@ class TiffSink final : public Sink {
   [[noreturn]] static void refuse_to_overwrite(const std::filesystem::path& path);
   void open_journal();
   void open_file(TiffFile& f);
+  /// Writes a plane, then its journal entry (`journal_entry`, none when
+  /// empty), then adds it to its Image. `plane`: its metadata, if any.
   void write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,
-                   const std::vector<std::int64_t>& storage_index);
+                   const std::vector<std::int64_t>& storage_index,
+                   const std::string& journal_entry);
   /// The plane as stored before compression: bit-packed, or a copy that
   /// libtiff may change in place, or the frame itself.
   const std::byte* stored_pixels(const std::byte* frame);
   void write_raw_strips(TiffFile& f, const std::byte* pixels);
   void write_lzw_strips(TiffFile& f, const std::byte* pixels);
-  /// Under mutex_: adds the plane just written to its Image.
-  void record_plane(TiffImage& image, TiffFile& f, const PlaneInfo* plane,
-                    const std::vector<std::int64_t>& storage_index);
+  /// Under mutex_: adds the plane just written to its Image; `line`: the
+  /// journal offset of its entry when it carries metadata, `annotated` when
+  /// that metadata has a MapAnnotation.
+  void record_plane(TiffImage& image, TiffFile& f, std::optional<std::uint64_t> line,
+                    bool annotated);
   /// The OME-XML a new file starts with: its first plane already described,
   /// so that the file is a valid OME-TIFF from the moment it appears.
   std::string first_description(std::size_t image_index, const PlaneInfo* plane,
@@ -98,19 +105,22 @@ class TiffSink final : public Sink {
   void finish_images();
   TiffOmeState ome_state() const;
   std::string xml_for(std::size_t file_index) const;
-  /// Writes the OME-XML of every file (and the companion) and keeps it for get_metadata.
+  /// Writes the OME-XML of every file (and the companion).
   void write_final_metadata();
-  void write_companion(const std::string& xml);
-  void rewrite_description(TiffFile& f, const std::string& xml);
-  void journal_line(const std::string& line);
+  void write_companion(const std::function<void(const TextSink&)>& produce);
+  void rewrite_description(TiffFile& f, const std::function<void(const TextSink&)>& produce);
+  /// After close: the OME-XML documents as the files hold them.
+  std::map<std::int64_t, std::string> documents_on_disk() const;
   void close_journal();
   /// Index of a plane in its Image: planes are in acquisition order whatever
   /// the storage order.
   std::int64_t plane_number(const std::vector<std::int64_t>& storage_index) const;
   std::optional<PlaneLocation> locate_plane(std::int64_t position, std::int64_t plane) const;
   bool read_plane(const PlaneLocation& where, void* out) const;
-  /// Recovery: replays one journal entry; false when its plane is not in the files.
-  bool replay(const nlohmann::json& entry, const std::vector<std::int64_t>& on_disk);
+  /// Recovery: replays one journal entry (at `offset`); false when its plane
+  /// is not in the files.
+  bool replay(const nlohmann::json& entry, std::uint64_t offset,
+              const std::vector<std::int64_t>& on_disk);
 
   const StreamSettings& settings_;
   const Layout& layout_;
@@ -128,7 +138,7 @@ class TiffSink final : public Sink {
   StripEncoder encoder_;
   std::vector<std::byte> scratch_;
   std::vector<std::byte> blank_;
-  std::FILE* journal_ = nullptr;
+  Journal journal_;
   std::uint64_t companion_bytes_ = 0;
   std::atomic<std::uint64_t> bytes_written_{0};
   mutable std::mutex mutex_;
@@ -138,7 +148,6 @@ class TiffSink final : public Sink {
   bool closed_ = false;
   bool metadata_dirty_ = false;  // the OME-XML in the files lacks planes or global metadata
   RewritePacer metadata_pacer_;
-  std::map<std::int64_t, std::string> final_xml_;  // file index (-1 companion) -> XML
 };
 
 }  // namespace ome_writers::detail

@@ -10,14 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "util/text_sink.hpp"
+
 namespace ome_writers::detail {
 
 /// Writes `content` to `path` through a temporary file and rename(), so a
 /// reader (or a crash) sees the old or the new file, never half of one.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
-
-/// Receives a document's text piece by piece.
-using TextSink = std::function<void(std::string_view)>;
 
 /// write_file_atomic() of a document too large to hold in memory: `produce`
 /// hands its text, in order, to the sink it is given.
