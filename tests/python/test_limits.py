@@ -52,6 +52,21 @@ def test_writer_threads_0_and_64_are_accepted(tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_queued_frame_metadata_counts_against_the_budget(tmp_path: Path, fmt: str) -> None:
+    """A frame's metadata text is held until it is journaled: it counts in the budget."""
+    import numpy as np
+
+    text = "x" * (1 << 20)
+    with create_stream(_settings(tmp_path, fmt)) as stream:
+        stream.append(np.zeros((6, 5), "uint16"), frame_metadata={"note": text})
+        stream.flush()
+        stats = stream.stats()
+        # The frame is 60 bytes; what the queue held at its peak was mostly the text.
+        assert stats["peak_queue_bytes"] >= len(text)
+        assert stats["queue_bytes"] == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_memory_budget_below_four_frames_is_refused(tmp_path: Path, fmt: str) -> None:
     # 6 x 5 uint16 frames: 60 bytes, so at least 240 bytes.
     _refused(

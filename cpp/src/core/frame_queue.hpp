@@ -20,12 +20,13 @@ namespace ome_writers::detail {
 struct QueueItem {
   enum class Kind { kFrame, kSkip, kFlush, kClose };
   Kind kind = Kind::kFrame;
-  FrameBuffer buffer;             ///< kFrame
-  std::string metadata;           ///< kFrame: JSON object text or empty
-  std::uint64_t count = 0;        ///< kSkip: frames skipped
-  std::uint64_t ticket = 0;       ///< kFlush/kClose: completion ticket
-  std::uint64_t first_frame = 0;  ///< kSkip: acquisition number of the first skipped frame
-  FrameLocation location;         ///< kFrame: where the frame goes
+  FrameBuffer buffer;                ///< kFrame
+  std::string metadata;              ///< kFrame: JSON object text or empty
+  std::uint64_t metadata_bytes = 0;  ///< kFrame: budget bytes its metadata holds
+  std::uint64_t count = 0;           ///< kSkip: frames skipped
+  std::uint64_t ticket = 0;          ///< kFlush/kClose: completion ticket
+  std::uint64_t first_frame = 0;     ///< kSkip: acquisition number of the first skipped frame
+  FrameLocation location;            ///< kFrame: where the frame goes
   /// kFrame/kSkip: when append() or skip() queued it (the checkpoint is due
   /// one interval later).
   std::chrono::steady_clock::time_point queued{};

@@ -146,8 +146,11 @@ class Stream::Impl {
     const std::uint64_t key =
         layout_.frame_key(item.location.position, item.location.storage_index);
     bool waited = false;
+    // The metadata text is held until the writer has journaled it: it counts
+    // against the budget too (a long string per frame must not grow the heap
+    // without bound while the writer is behind).
     if (!budget_.acquire_for_frame(
-            layout_.frame_bytes,
+            layout_.frame_bytes + meta.size(),
             std::chrono::duration<double>(settings_.engine.append_timeout_seconds), &waited)) {
       throw Error(ErrorCode::kTimeout, "append timed out after " +
                                            std::to_string(settings_.engine.append_timeout_seconds) +
@@ -157,6 +160,7 @@ class Stream::Impl {
     if (waited) ++append_waits_;
     item.buffer = fill();
     item.buffer.track(live_, key);
+    item.metadata_bytes = meta.size();
     item.metadata = std::move(meta);
     item.queued = std::chrono::steady_clock::now();
     ++next_frame_;
@@ -300,6 +304,7 @@ class Stream::Impl {
               }
               sink_->write_frame(item.location, std::move(item.buffer), item.metadata);
             }
+            release_metadata(item);
             ++frames_written_;
             pool_.prepare_spare();
             break;
@@ -322,6 +327,7 @@ class Stream::Impl {
       } catch (...) {
         record_error();
       }
+      release_metadata(item);  // also when the frame could not be written
       if (item.kind == Kind::kFlush || item.kind == Kind::kClose) {
         {
           std::lock_guard lock(mutex_);
@@ -338,6 +344,12 @@ class Stream::Impl {
         due.reset();
       }
     }
+  }
+
+  void release_metadata(detail::QueueItem& item) {
+    if (item.metadata_bytes == 0) return;
+    budget_.release(item.metadata_bytes, /*frame=*/false);
+    item.metadata_bytes = 0;
   }
 
   void run_checkpoint() {
