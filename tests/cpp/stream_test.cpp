@@ -4,6 +4,7 @@
 #include <tiffio.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -428,6 +429,61 @@ TEST_F(StreamTest, RefusedBorrowedFramesAreNeverReleased) {
             ErrorCode::kClosed);
   EXPECT_EQ(released, 1);
 }
+
+}  // namespace
+}  // namespace ome_writers
+
+namespace ome_writers {
+namespace {
+
+// The periodic checkpoint, with no call after the appends: the frames and
+// their metadata reach the files, in place, while the stream stays open.
+// (Polls the checkpoint counter rather than timing it: no timed assertion.)
+class Checkpoint : public StreamTest, public ::testing::WithParamInterface<FileFormat> {};
+
+TEST_P(Checkpoint, PutsIdleFramesInPlaceWithTheirMetadata) {
+  const FileFormat format = GetParam();
+  const bool tiff = format == FileFormat::kOmeTiff;
+  const fs::path out = dir_ / (tiff ? "c.ome.tiff" : "c.ome.zarr");
+  auto s =
+      settings({dim("t", std::nullopt, T::kTime), dim("y", 12, T::kSpace), dim("x", 10, T::kSpace)},
+               format, out.string());
+  s.engine.checkpoint_interval_seconds = 0.05;
+  Stream stream(s);
+  for (std::uint16_t i = 0; i < 5; ++i) {
+    const auto f = frame(12, 10, i);
+    stream.append(f.data(), f.size() * 2, R"({"i": )" + std::to_string(i) + R"(, "k": "v"})");
+  }
+  for (int waited = 0; stream.stats().checkpoints == 0 && waited < 2000; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(stream.stats().checkpoints, 1u);
+  if (tiff) {
+    TIFF* tif = TIFFOpen(out.c_str(), "r");
+    ASSERT_NE(tif, nullptr);
+    EXPECT_EQ(TIFFNumberOfDirectories(tif), 5);
+    const char* xml = nullptr;
+    ASSERT_EQ(TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &xml), 1);
+    const std::string doc(xml);
+    std::size_t planes = 0;
+    for (std::size_t at = 0; (at = doc.find("<Plane ", at)) != std::string::npos; ++at) ++planes;
+    EXPECT_EQ(planes, 5u);
+    EXPECT_NE(doc.find("SizeT=\"5\""), std::string::npos);
+    TIFFClose(tif);
+  } else {
+    const auto group = nlohmann::json::parse(std::ifstream(out / "zarr.json"));
+    EXPECT_EQ(group["attributes"]["ome_writers"]["frame_metadata"].size(), 5u);
+    const auto array = nlohmann::json::parse(std::ifstream(out / "0" / "zarr.json"));
+    EXPECT_EQ(array["shape"][0], 5);
+    for (int t = 0; t < 5; ++t) {
+      EXPECT_TRUE(fs::exists(out / "0" / "c" / std::to_string(t) / "0" / "0")) << t;
+    }
+  }
+  stream.close();
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, Checkpoint,
+                         ::testing::Values(FileFormat::kOmeZarr, FileFormat::kOmeTiff));
 
 }  // namespace
 }  // namespace ome_writers
