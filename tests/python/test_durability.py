@@ -183,3 +183,55 @@ print(json.dumps([before, after_flush]))
     )
     before, after_flush = json.loads(done.stdout.strip().splitlines()[-1])
     assert after_flush > before
+
+
+EARLY = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+    settings = AcquisitionSettings(
+        root_path=sys.argv[1], dtype="uint16",
+        dimensions=[Dimension(name="t", count=50, type="time"),
+                    Dimension(name="y", count=8), Dimension(name="x", count=8)],
+    )
+    stream = create_stream(settings, checkpoint_interval=3600)
+    for i in range(3):
+        stream.append(np.full((8, 8), i + 1, "uint16"), frame_metadata={"i": i})
+    while stream.stats()["frames_written"] < 3:  # handed to the writer, not checkpointed
+        time.sleep(0.001)
+    print("APPENDED", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", ["ome-zarr", "ome-tiff"])
+def test_recover_after_a_kill_before_any_checkpoint(tmp_path: Path, fmt: str) -> None:
+    """Killed before its first checkpoint: recover() still works (the TIFF journal's
+    head is on disk from the start) and leaves an output the readers open."""
+    script = tmp_path / "early.py"
+    script.write_text(EARLY)
+    root = tmp_path / ("early.ome.zarr" if fmt == "ome-zarr" else "early.ome.tiff")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "APPENDED"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    frames = ome_writers.recover(root)
+    assert frames >= 0
+    leftovers = [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name or "journal" in p.name]
+    assert leftovers == []
+    if fmt == "ome-tiff":
+        import tifffile
+
+        with tifffile.TiffFile(root) as tf:
+            assert len(tf.pages) >= 1
+            np.testing.assert_array_equal(tf.pages[0].asarray(), np.full((8, 8), 1, "uint16"))
+    else:
+        data = read_zarr_both(root / "0")
+        assert data.shape == (50, 8, 8)

@@ -6,6 +6,7 @@
 #include "ome_writers/errors.hpp"
 #include "tiff/tiff_io.hpp"
 #include "tiff/tiff_sink.hpp"
+#include "util/fs.hpp"
 
 namespace ome_writers::detail {
 
@@ -58,6 +59,17 @@ std::uint64_t TiffSink::recover(const fs::path& journal) {
   const StreamSettings settings = StreamSettings::from_json(head->at("settings").dump());
   const Layout layout(settings);
   TiffSink sink(settings, layout, nullptr, &*head);
+  // A file still under its temporary name (killed before its first plane was
+  // written) or a document on its way into place is not part of the output.
+  std::error_code ec;
+  for (const auto& f : sink.files_) {
+    const fs::path dir = f->path.has_parent_path() ? f->path.parent_path() : fs::path(".");
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      const std::string stem = f->path.filename().string() + ".tmp";
+      if (name.rfind(stem, 0) == 0 && is_temporary_name(name)) fs::remove(entry.path(), ec);
+    }
+  }
   // Planes actually in each file (a plane journaled but not linked is dropped).
   const std::vector<std::int64_t> on_disk = planes_on_disk(sink.files_);
   std::uint64_t frames = 0;

@@ -183,6 +183,9 @@ void TiffSink::open_journal() {
   for (const auto& id : file_ids_) head["uuids"].push_back(id.uuid);
   head["companion_uuid"] = companion_.uuid;
   journal_.append(head.dump());
+  // On disk at once: recover() needs the head even if the process dies
+  // before the first checkpoint.
+  journal_.flush();
 }
 
 void TiffSink::close_journal() {

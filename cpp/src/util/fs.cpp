@@ -309,6 +309,13 @@ void write_file_atomic_streamed(const fs::path& path,
   }
 }
 
+bool is_temporary_name(const std::string& name) {
+  const std::size_t at = name.rfind(".tmp");
+  if (at == std::string::npos || at == 0 || at + 4 == name.size()) return false;
+  return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(at + 4), name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::string read_file(const fs::path& path) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno("cannot open", path);

@@ -42,6 +42,10 @@ void write_file_gather(const std::filesystem::path& path,
 /// Reads a whole file. Throws Error(kIo) when it cannot.
 std::string read_file(const std::filesystem::path& path);
 
+/// Whether `name` is a temporary this library writes on the way to a file
+/// ("<file>.tmp<pid>"): what a killed process can leave behind.
+bool is_temporary_name(const std::string& name);
+
 /// Creates a directory and its parents (mode 0777 & ~umask).
 void make_directories(const std::filesystem::path& path);
 

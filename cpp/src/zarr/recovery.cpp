@@ -62,10 +62,14 @@ std::size_t ZarrSink::recover(const fs::path& root) {
   std::error_code ec;
   // Collect first: the journals are removed as they are folded.
   std::vector<fs::path> journals;
+  std::vector<fs::path> temporaries;  // a zarr.json on its way into place when the process died
   for (auto it = fs::recursive_directory_iterator(root, ec);
        it != fs::recursive_directory_iterator(); ++it) {
-    if (it->path().filename() == kZarrJournalName) journals.push_back(it->path());
+    const std::string name = it->path().filename().string();
+    if (name == kZarrJournalName) journals.push_back(it->path());
+    if (is_temporary_name(name) && it->is_regular_file()) temporaries.push_back(it->path());
   }
+  for (const fs::path& t : temporaries) fs::remove(t, ec);
   for (const fs::path& journal : journals) {
     const fs::path group = journal.parent_path();
     const json meta = json::parse(read_file(group / "zarr.json"));
