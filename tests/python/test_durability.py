@@ -16,6 +16,7 @@ import pytest
 
 import ome_writers
 from conftest import frame_for, read_zarr_both
+from ome_writers import AcquisitionSettings, Dimension, create_stream
 
 WRITER = textwrap.dedent(
     """
@@ -235,3 +236,38 @@ def test_recover_after_a_kill_before_any_checkpoint(tmp_path: Path, fmt: str) ->
     else:
         data = read_zarr_both(root / "0")
         assert data.shape == (50, 8, 8)
+
+
+@pytest.mark.parametrize("fmt", ["ome-zarr", "ome-tiff"])
+def test_idle_stream_gets_its_paced_metadata_in_place(tmp_path: Path, fmt: str) -> None:
+    """A checkpoint may leave a large document for later (its rewrites are paced to
+    ~5% of the writer's time); an idle stream still gets it in place, one interval on."""
+    import time
+
+    frames = 20_000
+    settings = AcquisitionSettings(
+        root_path=str(tmp_path / ("idle.ome.zarr" if fmt == "ome-zarr" else "idle.ome.tiff")),
+        dtype="uint16",
+        dimensions=[Dimension(name="t", count=None), Dimension(name="y", count=4),
+                    Dimension(name="x", count=4)],
+    )  # fmt: skip
+    frame = np.zeros((4, 4), "uint16")
+
+    def in_place() -> int:
+        """Frames whose metadata the documents in the output hold now."""
+        if fmt == "ome-zarr":
+            attrs = json.loads((Path(settings.output_path) / "zarr.json").read_text())
+            return len(attrs["attributes"]["ome_writers"]["frame_metadata"])
+        import tifffile
+
+        with tifffile.TiffFile(settings.output_path) as tf:
+            return tf.ome_metadata.count("<Plane ")
+
+    with create_stream(settings, checkpoint_interval=0.05) as stream:
+        for i in range(frames):
+            stream.append(frame, frame_metadata={"i": i, "label": "x"})
+        # Idle from here: only the periodic checkpoint can bring the documents up to date.
+        deadline = time.monotonic() + 60
+        while in_place() < frames and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert in_place() == frames

@@ -31,8 +31,9 @@ class Sink {
   /// journal. The large metadata documents (frame metadata in zarr.json, the
   /// OME-XML) are rewritten too, unless that would take more than about 5% of
   /// the writer's time (RewritePacer); the journal then holds what they lack.
-  /// Called by flush() and by the periodic checkpoint.
-  virtual void checkpoint() = 0;
+  /// Called by flush() and by the periodic checkpoint. Returns false when a
+  /// document was left for later (it is tried again one interval on).
+  virtual bool checkpoint() = 0;
   /// Writes the final metadata and releases the files.
   virtual void close() = 0;
   /// After checkpoint() or close(): makes what they wrote durable against an OS

@@ -267,16 +267,18 @@ class Stream::Impl {
 
   /// In place and durable: what flush() promises, and the periodic
   /// checkpoint's work (an OS crash or a power loss keeps it too).
-  void checkpoint() {
-    if (failed()) return;
+  /// Returns false when the sink left a large document for later (paced).
+  bool checkpoint() {
+    if (failed()) return true;
     const auto start = std::chrono::steady_clock::now();
-    sink_->checkpoint();
+    const bool complete = sink_->checkpoint();
     sink_->sync();
     checkpoint_ns_ +=
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                        std::chrono::steady_clock::now() - start)
                                        .count());
     ++checkpoints_;
+    return complete;
   }
 
   void run() {
@@ -285,11 +287,16 @@ class Stream::Impl {
     // it was queued. Unset while everything is checkpointed (an idle stream
     // checkpoints once).
     std::optional<std::chrono::steady_clock::time_point> due;
+    // After a checkpoint: nothing is due, unless a paced document was left
+    // for later; then it is tried again one interval on (an idle stream too).
+    const auto checkpointed = [&](bool complete) {
+      due.reset();
+      if (!complete && interval) due = std::chrono::steady_clock::now() + *interval;
+    };
     for (;;) {
       std::optional<detail::QueueItem> next = due ? queue_.pop_until(*due) : queue_.pop();
       if (!next) {
-        run_checkpoint();
-        due.reset();
+        checkpointed(run_checkpoint());
         continue;
       }
       detail::QueueItem& item = *next;
@@ -315,8 +322,7 @@ class Stream::Impl {
             }
             break;
           case Kind::kFlush:
-            checkpoint();
-            due.reset();
+            checkpointed(checkpoint());
             break;
           case Kind::kClose:
             // Even after a failure, write the metadata of what reached the files.
@@ -339,10 +345,7 @@ class Stream::Impl {
       }
       if (interval && !due) due = item.queued + *interval;
       // A busy stream checkpoints between frames.
-      if (due && std::chrono::steady_clock::now() >= *due) {
-        run_checkpoint();
-        due.reset();
-      }
+      if (due && std::chrono::steady_clock::now() >= *due) checkpointed(run_checkpoint());
     }
   }
 
@@ -352,12 +355,13 @@ class Stream::Impl {
     item.metadata_bytes = 0;
   }
 
-  void run_checkpoint() {
+  bool run_checkpoint() {
     try {
-      checkpoint();
+      return checkpoint();
     } catch (...) {
       // Surfaces at the next call, like a failed write.
       record_error();
+      return true;
     }
   }
 

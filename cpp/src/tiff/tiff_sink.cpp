@@ -341,7 +341,7 @@ void TiffSink::skip_frame(const FrameLocation& where) {
               json{{"p", where.position}, {"i", where.storage_index}, {"skip", true}}.dump());
 }
 
-void TiffSink::checkpoint() {
+bool TiffSink::checkpoint() {
   // Planes and their IFD links first, then the documents that describe them.
   for (auto& f : files_) {
     if (f->tif != nullptr && !TIFFFlush(f->tif)) tiff_failure("cannot flush", f->path, f->messages);
@@ -350,13 +350,15 @@ void TiffSink::checkpoint() {
   if (journal_.is_open()) journal_.flush();
   {
     std::lock_guard lock(mutex_);
-    if (!metadata_dirty_ || !metadata_pacer_.due()) return;
+    if (!metadata_dirty_) return true;
+    if (!metadata_pacer_.due()) return false;
     metadata_pacer_.run([&] { write_current_metadata(); });
   }
   // The switches to the new descriptions.
   for (auto& f : files_) {
     if (f->io != nullptr) f->io->flush();
   }
+  return true;
 }
 
 void TiffSink::write_current_metadata() {

@@ -43,7 +43,7 @@ class TiffSink final : public Sink {
   void write_frame(const FrameLocation& where, FrameBuffer frame,
                    const std::string& metadata_json) override;
   void skip_frame(const FrameLocation& where) override;
-  void checkpoint() override;
+  bool checkpoint() override;
   void close() override;
   /// fsync of each file written (and its directory).
   void sync() const override;

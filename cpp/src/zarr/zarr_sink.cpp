@@ -293,7 +293,7 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
   }
 }
 
-void ZarrSink::checkpoint() {
+bool ZarrSink::checkpoint() {
   check_store();
   for (auto& a : arrays_) {
     // Partial slabs are written as they stand (missing frames read as the
@@ -313,7 +313,10 @@ void ZarrSink::checkpoint() {
     if (a->shape_dirty) write_array_metadata(*a);
     if (a->journal.is_open()) a->journal.flush();
   }
-  if (!frame_metadata_pacer_.due()) return;
+  bool dirty = false;
+  for (auto& a : arrays_) dirty = dirty || a->frame_metadata_dirty;
+  if (!dirty) return true;
+  if (!frame_metadata_pacer_.due()) return false;
   frame_metadata_pacer_.run([&] {
     for (auto& a : arrays_) {
       if (!a->frame_metadata_dirty) continue;
@@ -321,6 +324,7 @@ void ZarrSink::checkpoint() {
       a->frame_metadata_dirty = false;
     }
   });
+  return true;
 }
 
 void ZarrSink::close() {

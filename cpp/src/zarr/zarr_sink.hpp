@@ -55,7 +55,7 @@ class ZarrSink final : public Sink {
   void skip_frame(const FrameLocation& where) override;
   /// Plain (uncompressed) units go to the disk from the frames' buffers.
   bool wants_aligned_frames() const override;
-  void checkpoint() override;
+  bool checkpoint() override;
   void close() override;
   /// One syncfs() for the whole store: thousands of unit files would cost a
   /// journal commit each with fsync(). (The units themselves went out with
