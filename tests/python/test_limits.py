@@ -169,3 +169,42 @@ def test_a_metadata_value_over_10_mib_round_trips(tmp_path: Path, fmt: str) -> N
     else:
         attrs = json.loads((Path(settings.output_path) / "zarr.json").read_text())["attributes"]
         assert attrs["ome_writers"]["frame_metadata"][0]["note"] == text
+
+
+def test_tiny_frames_stay_within_the_budget(tmp_path: Path) -> None:
+    """A 16x16 uint16 frame is 512 bytes: a page-sized slot each would let the queue
+    take 8x the budget (and a kernel mapping each). Peak RSS growth stays within
+    the budget + 64 MiB while appends outrun the writer. (The slots are the same for
+    both formats; OME-TIFF is the one fast enough to keep this test short.)"""
+    fmt = "ome-tiff"
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from ome_writers import AcquisitionSettings, Dimension, create_stream
+
+        def hwm():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+
+        s = AcquisitionSettings(
+            root_path={str(tmp_path / "tiny")!r}, format={fmt!r}, dtype="uint16",
+            dimensions=[Dimension(name="t", count=None), Dimension(name="y", count=16),
+                        Dimension(name="x", count=16)])
+        frame = np.zeros((16, 16), "uint16")
+        stream = create_stream(s, max_memory_bytes=32 << 20)
+        base = hwm()
+        peak_queue = 0
+        for i in range(150_000):
+            stream.append(frame)
+            if i % 1000 == 0:
+                peak_queue = max(peak_queue, stream.stats()["queue_bytes"])
+        grown = hwm() - base
+        stream.close()
+        print(grown, peak_queue)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    grown, peak_queue = (float(v) for v in out.stdout.split())
+    assert peak_queue > 16 << 20, "the queue never filled: the test measured nothing"
+    assert grown <= 32 + 64, f"peak RSS grew {grown:.0f} MiB with a 32 MiB budget"

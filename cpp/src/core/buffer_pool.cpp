@@ -1,5 +1,12 @@
 #include "core/buffer_pool.hpp"
 
+#include <cstring>
+#include <new>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "util/frame_copy.hpp"
 #include "util/pages.hpp"
 
@@ -74,13 +81,39 @@ void FrameBuffer::adopt() {
   }
 }
 
+namespace {
+
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kHeapAlign = 64;  // a cache line
+
+std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
 BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
-    : block_bytes_(block_bytes == 0 ? 1 : block_bytes), budget_(budget) {}
+    : block_bytes_(block_bytes == 0 ? 1 : block_bytes),
+      heap_(block_bytes_ < kHeapBelow),
+      charged_bytes_(round_up(block_bytes_, heap_ ? kHeapAlign : kPage)),
+      budget_(budget) {}
 
-// Mapped in one call: a fault per page on the appending thread costs ~2x more.
-std::byte* BufferPool::allocate() const { return map_pages(block_bytes_, /*populate=*/true); }
+std::byte* BufferPool::allocate() const {
+  if (heap_) {
+    auto* block =
+        static_cast<std::byte*>(::operator new (charged_bytes_, std::align_val_t{kHeapAlign}));
+    std::memset(block, 0, charged_bytes_);  // mapped now, not on the appending thread
+    return block;
+  }
+  // Mapped in one call: a fault per page on the appending thread costs ~2x more.
+  return map_pages(block_bytes_, /*populate=*/true);
+}
 
-void BufferPool::deallocate(std::byte* block) const { unmap_pages(block, block_bytes_); }
+void BufferPool::deallocate(std::byte* block) const {
+  if (heap_) {
+    ::operator delete (block, std::align_val_t{kHeapAlign});
+  } else {
+    unmap_pages(block, block_bytes_);
+  }
+}
 
 BufferPool::~BufferPool() { release_idle(); }
 
@@ -91,14 +124,18 @@ void BufferPool::release_idle() {
     idle.swap(free_);
   }
   for (auto* block : idle) {
-    budget_.unkeep(block_bytes_);
+    budget_.unkeep(charged_bytes_);
     deallocate(block);
   }
+#ifdef __GLIBC__
+  // glibc keeps freed heap blocks for reuse: hand them back to the system.
+  if (heap_ && !idle.empty()) ::malloc_trim(0);
+#endif
 }
 
 void BufferPool::prewarm(std::size_t blocks) {
   std::vector<std::byte*> fresh;
-  for (std::size_t i = 0; i < blocks && budget_.try_keep(block_bytes_); ++i) {
+  for (std::size_t i = 0; i < blocks && budget_.try_keep(charged_bytes_); ++i) {
     fresh.push_back(allocate());
   }
   std::lock_guard lock(mutex_);
@@ -110,7 +147,7 @@ void BufferPool::prepare_spare() {
     std::lock_guard lock(mutex_);
     if (!free_.empty()) return;
   }
-  if (!budget_.try_keep(block_bytes_)) return;
+  if (!budget_.try_keep(charged_bytes_)) return;
   std::byte* block = allocate();
   std::lock_guard lock(mutex_);
   free_.push_back(block);
@@ -124,7 +161,7 @@ std::byte* BufferPool::take_block() {
     if (!free_.empty()) {
       std::byte* block = free_.back();
       free_.pop_back();
-      budget_.unkeep(block_bytes_);
+      budget_.unkeep(charged_bytes_);
       return block;
     }
   }
@@ -133,28 +170,28 @@ std::byte* BufferPool::take_block() {
 
 std::byte* BufferPool::copy_borrowed(const std::byte* data) {
   std::byte* block = take_block();
-  budget_.unmark_borrowed(block_bytes_);  // the frame is in this process's memory now
+  budget_.unmark_borrowed(charged_bytes_);  // the frame is in this process's memory now
   copy_frame(block, data, block_bytes_);
   return block;
 }
 
 FrameBuffer BufferPool::borrow(const std::byte* data, std::function<void()> release) {
-  budget_.mark_borrowed(block_bytes_);
+  budget_.mark_borrowed(charged_bytes_);
   return FrameBuffer(this, data, std::move(release));
 }
 
 void BufferPool::return_borrowed(bool adopted) {
-  budget_.unmark_borrowed(block_bytes_);
-  budget_.release(block_bytes_, !adopted);
+  budget_.unmark_borrowed(charged_bytes_);
+  budget_.release(charged_bytes_, !adopted);
 }
 
 void BufferPool::adopt() { budget_.adopt_frame(); }
 
 void BufferPool::give_back(std::byte* block, bool adopted) {
-  budget_.release(block_bytes_, !adopted);
+  budget_.release(charged_bytes_, !adopted);
   {
     std::lock_guard lock(mutex_);
-    if (budget_.try_keep(block_bytes_)) {
+    if (budget_.try_keep(charged_bytes_)) {
       free_.push_back(block);
       return;
     }

@@ -81,6 +81,9 @@ class BufferPool {
   /// writer is done with it.
   FrameBuffer borrow(const std::byte* data, std::function<void()> release);
   std::size_t block_bytes() const { return block_bytes_; }
+  /// What one block costs in memory, and in the budget: a mapping is whole
+  /// pages, a heap block (small frames) a few bytes more than the frame.
+  std::size_t charged_bytes() const { return charged_bytes_; }
 
   /// Allocates and touches one spare block while the budget has room for it,
   /// so that append() copies into memory that is already mapped (no page
@@ -106,6 +109,12 @@ class BufferPool {
   void deallocate(std::byte* block) const;
 
   const std::size_t block_bytes_;
+  // Frames below this come from the heap: a mapping each would cost a whole
+  // page per frame (8x a 16x16 uint16 frame) and a kernel mapping each (a
+  // process may have only 65530), and they are too small for O_DIRECT anyway.
+  static constexpr std::size_t kHeapBelow = 64 << 10;
+  const bool heap_;
+  const std::size_t charged_bytes_;
   MemoryBudget& budget_;
   std::mutex mutex_;
   std::vector<std::byte*> free_;

@@ -54,14 +54,12 @@ class Stream::Impl {
     // chunk buffers and encoders), no more than the stream holds, at most
     // kMaxWarmBlocks mappings.
     std::uint64_t warm = std::min<std::uint64_t>(
-        settings_.engine.max_memory_bytes / 4 * 3 / std::max<std::size_t>(layout_.frame_bytes, 1),
-        kMaxWarmBlocks);
+        settings_.engine.max_memory_bytes / 4 * 3 / pool_.charged_bytes(), kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
     pool_.prewarm(static_cast<std::size_t>(warm));
     // Frames alive at once: those the budget holds (borrowed ones count too).
     live_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
-        settings_.engine.max_memory_bytes / std::max<std::size_t>(layout_.frame_bytes, 1) + 1,
-        std::uint64_t{1} << 16)));
+        settings_.engine.max_memory_bytes / pool_.charged_bytes() + 1, std::uint64_t{1} << 16)));
     writer_ = std::thread([this] {
       detail::make_background_thread();
       run();
@@ -150,7 +148,7 @@ class Stream::Impl {
     // against the budget too (a long string per frame must not grow the heap
     // without bound while the writer is behind).
     if (!budget_.acquire_for_frame(
-            layout_.frame_bytes + meta.size(),
+            pool_.charged_bytes() + meta.size(),
             std::chrono::duration<double>(settings_.engine.append_timeout_seconds), &waited)) {
       throw Error(ErrorCode::kTimeout, "append timed out after " +
                                            std::to_string(settings_.engine.append_timeout_seconds) +

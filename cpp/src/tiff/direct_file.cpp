@@ -107,7 +107,9 @@ void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
 }
 
 void DirectFile::overwrite_locked(const std::byte* data, std::size_t n, std::uint64_t offset) {
-  held_.push_back(Overwrite{offset, std::vector<std::byte>(data, data + n), kUnsealed});
+  const std::uint64_t end = offset + n;
+  const std::uint64_t max_end = held_.empty() ? end : std::max(held_.back().max_end, end);
+  held_.push_back(Overwrite{offset, std::vector<std::byte>(data, data + n), kUnsealed, max_end});
 }
 
 void DirectFile::seal() {
@@ -388,8 +390,12 @@ std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) c
     std::memcpy(out + done, stage_ + at, n - done);
     done = n;
   }
-  // Readers see the overwrites still held back.
-  for (const auto& w : held_) {
+  // Readers see the overwrites still held back, in the order they were made,
+  // from the first that can reach the bytes read.
+  std::size_t first = held_.size();
+  while (first > 0 && held_[first - 1].max_end > offset) --first;
+  for (std::size_t i = first; i < held_.size(); ++i) {
+    const Overwrite& w = held_[i];
     const std::uint64_t lo = std::max(offset, w.offset);
     const std::uint64_t hi = std::min(offset + n, w.offset + w.bytes.size());
     if (lo < hi) std::memcpy(out + (lo - offset), w.bytes.data() + (lo - w.offset), hi - lo);

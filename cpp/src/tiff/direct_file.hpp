@@ -86,6 +86,10 @@ class DirectFile {
     std::uint64_t offset = 0;
     std::vector<std::byte> bytes;
     std::uint64_t after = 0;
+    /// At least the end of every overwrite held before it and of itself:
+    /// reads look back only as far as they must (there are thousands held
+    /// when many small planes share the stage).
+    std::uint64_t max_end = 0;
   };
   static constexpr std::uint64_t kUnsealed = UINT64_MAX;
 
