@@ -1,6 +1,6 @@
 """Demo acquisition: stream a small multi-channel z-stack time-lapse to OME-Zarr and OME-TIFF.
 
-Usage: python examples/demo_acquisition.py [OUTPUT_DIR]   (default: ./out)
+Usage: python examples/demo_acquisition.py [-h] [OUTPUT_DIR]   (default: ./out)
 
 Frames are synthetic (a moving spot on a gradient, different per channel); every
 frame carries metadata as a camera program would give it. The script prints
@@ -9,7 +9,7 @@ where each output is and what an independent reader sees in it.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from ome_writers import AcquisitionSettings, Channel, Dimension, create_stream
 
-OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "out")
+OUT = Path("out")
 T, C, Z, Y, X = 4, 2, 5, 256, 256
 
 
@@ -85,6 +85,15 @@ def describe(zarr_path: str, tiff_path: str) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        prog="demo_acquisition.py",
+        description="Stream a small synthetic acquisition (4 t x 2 c x 5 z, 256x256 uint16) "
+        "to OME-Zarr and OME-TIFF, then say what readers see in them.",
+    )
+    parser.add_argument(
+        "output_dir", nargs="?", default="out", help="where demo.ome.zarr and demo.ome.tiff go"
+    )
+    OUT = Path(parser.parse_args().output_dir)
     OUT.mkdir(parents=True, exist_ok=True)
     zarr_out = acquire("ome-zarr")
     tiff_out = acquire("ome-tiff")

@@ -45,6 +45,20 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$deps_hash" ]; then
   echo "$deps_hash" > "$stamp"
 fi
 
+# The seed example (examples/event_driven.py of the ome-writers 0.3.2 sdist),
+# which tests/python/test_examples.py and scripts/check_wheels.sh run: fetched
+# here once, so that no test downloads anything.
+seed=build/seed-cache/event_driven.py
+if [ ! -f "$seed" ]; then
+  echo "setup: fetching the seed example from the ome-writers 0.3.2 sdist"
+  mkdir -p build/seed-cache
+  $VPY -m pip download -q --no-deps --no-binary :all: ome-writers==0.3.2 -d build/seed-cache
+  $VPY -c 'import sys, tarfile
+with tarfile.open("build/seed-cache/ome_writers-0.3.2.tar.gz") as tar:
+    data = tar.extractfile("ome_writers-0.3.2/examples/event_driven.py").read()
+open(sys.argv[1], "wb").write(data)' "$seed"
+fi
+
 echo "setup: building ome_writers (incremental)"
 $VPY -m pip install -q --no-build-isolation --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
 $VPY -c "import ome_writers, ome_writers._core; print('setup: ome_writers', ome_writers.__version__, 'ready')"

@@ -22,6 +22,7 @@ rm -rf "$prefix" "$work"
 mkdir -p "$prefix/lib" "$prefix/include" "$prefix/licenses" "$work"
 cd "$work"
 
+multiarch=$(gcc -print-multiarch)
 flags="-O2 -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 -fstack-protector-strong"
 export CFLAGS="$flags" CXXFLAGS="$flags"
 
@@ -69,7 +70,8 @@ cmake -S "$src" -B blosc-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLIC
   -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
   -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF -DBUILD_FUZZERS=OFF -DBUILD_BENCHMARKS=OFF \
   -DDEACTIVATE_SNAPPY=ON -DDEACTIVATE_ZLIB=ON -DPREFER_EXTERNAL_LZ4=ON -DPREFER_EXTERNAL_ZSTD=ON \
-  -DZSTD_INCLUDE_DIR="$prefix/include" -DZSTD_LIBRARY="$prefix/lib/libzstd.a" >/dev/null
+  -DZSTD_INCLUDE_DIR="$prefix/include" -DZSTD_LIBRARY="$prefix/lib/libzstd.a" -Wno-dev -Wno-deprecated \
+  >blosc-configure.log 2>&1 || { cat blosc-configure.log; exit 1; }
 cmake --build blosc-build -j"$jobs" >/dev/null
 cmake --install blosc-build >/dev/null
 license_from_source blosc "$src"
@@ -83,19 +85,18 @@ cmake -S "$src" -B tiff-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY
   -Dlzma=OFF -Dwebp=OFF -Dpixarlog=OFF -Dzlib=ON -Dzstd=ON -Dlibdeflate=ON \
   -DCMAKE_POLICY_DEFAULT_CMP0074=NEW -DZLIB_ROOT="$prefix" -DZLIB_INCLUDE_DIR="$prefix/include" \
   -DZLIB_LIBRARY="$prefix/lib/libz.a" -DZSTD_INCLUDE_DIR="$prefix/include" -DZSTD_LIBRARY="$prefix/lib/libzstd.a" \
-  -DDeflate_INCLUDE_DIR=/usr/include -DDeflate_LIBRARY=/usr/lib/x86_64-linux-gnu/libdeflate.a \
-  >tiff-configure.log || { cat tiff-configure.log; exit 1; }
+  -DDeflate_INCLUDE_DIR=/usr/include -DDeflate_LIBRARY="/usr/lib/$multiarch/libdeflate.a" \
+  -Wno-dev -Wno-deprecated >tiff-configure.log 2>&1 || { cat tiff-configure.log; exit 1; }
 cmake --build tiff-build -j"$jobs" --target tiff >/dev/null
 cmake --install tiff-build >/dev/null 2>&1 || true  # no tools/docs were built: install what exists
 cp tiff-build/libtiff/libtiff.a "$prefix/lib/"
 cp "$src"/libtiff/tiff.h "$src"/libtiff/tiffio.h "$src"/libtiff/tiffvers.h tiff-build/libtiff/tiffconf.h \
   "$prefix/include/"
 license_from_source libtiff "$src"
-grep -E "^ *(JPEG|JBIG|LERC|LZMA|WEBP|ZIP|ZSTD|LIBDEFLATE)_SUPPORT|^ *#define (JPEG|JBIG|LERC|LZMA|WEBP|ZIP|ZSTD|LIBDEFLATE)_SUPPORT" \
-  tiff-build/libtiff/tif_config.h | sed 's/^/  tif_config.h: /' || true
+echo "  libtiff codecs: $(grep -hE '^#define [A-Z_]+_SUPPORT 1' tiff-build/libtiff/tif_config.h \
+  tiff-build/libtiff/tiffconf.h | awk '{print $2}' | sort | tr '\n' ' ')"
 
 # Debian's static archives that link into a shared object as they are.
-multiarch=$(gcc -print-multiarch)
 for pair in deflate:libdeflate-dev lz4:liblz4-dev pugixml:libpugixml-dev; do
   lib=${pair%%:*}
   cp "/usr/lib/$multiarch/lib$lib.a" "$prefix/lib/"

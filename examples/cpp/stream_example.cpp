@@ -3,6 +3,7 @@
 // borrowed from the program's own buffers without a copy), close.
 //
 //   stream_example OUTPUT_DIR
+//   stream_example --help
 #include <ome_writers/ome_writers.hpp>
 
 #include <atomic>
@@ -12,8 +13,16 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: stream_example OUTPUT_DIR\n";
+  const std::string usage =
+      "usage: stream_example OUTPUT_DIR\n"
+      "Streams a small time-lapse (2 channels, 64x48 uint16) to OUTPUT_DIR/cpp_example.ome.zarr\n"
+      "and OUTPUT_DIR/cpp_example.ome.tiff.\n";
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << usage;
+    return 0;
+  }
+  if (argc != 2 || argv[1][0] == '-') {
+    std::cerr << usage;
     return 2;
   }
   const std::string out = argv[1];

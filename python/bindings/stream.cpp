@@ -79,13 +79,16 @@ void bind_stream(nb::module_& m) {
             nb::gil_scoped_release release;
             s.append(data, n,
                      metadata_json ? std::string_view(*metadata_json) : std::string_view());
+            return s.last_append_wait_seconds();
           },
           nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
-          "Copies one C-contiguous frame into the queue (its bytes must match the stream).")
+          "Copies one C-contiguous frame into the queue (its bytes must match the stream); "
+          "returns the seconds it waited for room in the memory budget.")
       .def(
           "append_borrowed",
           [](Stream& s, nb::handle frame, const std::optional<std::string>& metadata_json) {
             BorrowedViews::instance().drain();
+            double waited = 0;
             auto view = std::make_unique<Py_buffer>();
             if (PyObject_GetBuffer(frame.ptr(), view.get(), PyBUF_C_CONTIGUOUS) != 0) {
               throw nb::python_error();
@@ -97,15 +100,17 @@ void bind_stream(nb::module_& m) {
                   raw->buf, static_cast<std::size_t>(raw->len),
                   metadata_json ? std::string_view(*metadata_json) : std::string_view(),
                   [raw] { BorrowedViews::instance().done(raw); });
+              waited = s.last_append_wait_seconds();
             } catch (...) {
               PyBuffer_Release(raw);  // not taken: the GIL is held again here
               delete raw;
               throw;
             }
+            return waited;
           },
           nb::arg("frame"), nb::arg("metadata_json") = nb::none(),
           "Queues a C-contiguous buffer itself, without a copy; it is held (and must not be "
-          "changed) until written.")
+          "changed) until written. Returns the seconds it waited for room in the memory budget.")
       .def("skip", &Stream::skip, nb::arg("frames") = 1, nb::call_guard<nb::gil_scoped_release>(),
            "Advances past frames that have no data.")
       .def(
@@ -145,6 +150,7 @@ void bind_stream(nb::module_& m) {
             d["queue_bytes"] = st.queue_bytes;
             d["peak_queue_bytes"] = st.peak_queue_bytes;
             d["append_waits"] = st.append_waits;
+            d["append_wait_seconds"] = st.append_wait_seconds;
             d["checkpoints"] = st.checkpoints;
             d["checkpoint_seconds"] = st.checkpoint_seconds;
             return d;

@@ -28,15 +28,16 @@ class Engine:
 
     name = "engine"
 
-    def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
+    def append(self, frame: np.ndarray, metadata_json: str | None) -> float | None:
+        """Write or queue `frame`; returns the seconds it waited for room, if it can tell."""
         raise NotImplementedError
 
-    def append_borrowed(self, frame: np.ndarray, metadata_json: str | None) -> None:
+    def append_borrowed(self, frame: np.ndarray, metadata_json: str | None) -> float | None:
         """Queue `frame` itself; the caller leaves it unchanged until it is written.
 
         Engines that cannot hold a caller's buffer copy it, as `append` does.
         """
-        self.append(frame, metadata_json)
+        return self.append(frame, metadata_json)
 
     def skip(self, frames: int) -> None:
         raise NotImplementedError
@@ -84,11 +85,11 @@ class NativeEngine(Engine):
         self._frame_shape = tuple(int(d.count or 0) for d in settings.dimensions[-2:])
         self._core = _core.Stream(json.dumps(payload))
 
-    def append(self, frame: np.ndarray, metadata_json: str | None) -> None:
-        self._core.append(frame, metadata_json)
+    def append(self, frame: np.ndarray, metadata_json: str | None) -> float:
+        return self._core.append(frame, metadata_json)
 
-    def append_borrowed(self, frame: np.ndarray, metadata_json: str | None) -> None:
-        self._core.append_borrowed(frame, metadata_json)
+    def append_borrowed(self, frame: np.ndarray, metadata_json: str | None) -> float:
+        return self._core.append_borrowed(frame, metadata_json)
 
     def skip(self, frames: int) -> None:
         self._core.skip(frames)

@@ -386,5 +386,13 @@ def _check_dimension_list(dims: tuple[Dimension, ...]) -> tuple[Dimension, ...]:
     return tuple(out)
 
 
-DimensionList: TypeAlias = Annotated[tuple[Dimension, ...], AfterValidator(_check_dimension_list)]
+if TYPE_CHECKING:
+    # For type checkers: any sequence is accepted (`dimensions=[...]`, as the README
+    # writes it). At run time pydantic validates the field as the tuple below, so a
+    # list is stored as a tuple, exactly as before.
+    DimensionList: TypeAlias = Sequence[Dimension]
+else:
+    DimensionList: TypeAlias = Annotated[
+        tuple[Dimension, ...], AfterValidator(_check_dimension_list)
+    ]
 """Dimensions in acquisition order, checked as a whole."""

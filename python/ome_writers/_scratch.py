@@ -330,6 +330,7 @@ class ScratchEngine(Engine):
                 "queue_bytes": 0,
                 "peak_queue_bytes": 0,
                 "append_waits": 0,
+                "append_wait_seconds": 0.0,
                 "checkpoints": 0,
                 "checkpoint_seconds": 0.0,
             }

@@ -17,6 +17,7 @@ from typing import (
     Annotated,
     Any,
     Literal,
+    cast,
 )
 
 from pydantic import (
@@ -271,7 +272,8 @@ class AcquisitionSettings(_BaseModel):
     def _require_dimensions(self, prop: str) -> tuple[Dimension, ...]:
         if not self.dimensions:
             raise ValueError(f"Cannot access '{prop}': dimensions has not been set yet.")
-        return self.dimensions
+        # The field's validator always stores a tuple (typed Sequence for callers).
+        return cast("tuple[Dimension, ...]", self.dimensions)
 
     @property
     def output_path(self) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -21,6 +23,19 @@ if TYPE_CHECKING:
     from ._stream_view import StreamView
 
 __all__ = ["OMEStream", "create_stream"]
+
+# The library reports through this logger and never prints: INFO when a stream
+# opens and when it closes (frames, bytes, seconds), WARNING when an append
+# waited longer than OMEStream.append_wait_warning_seconds for room in the
+# memory budget. Silent unless the application configures logging.
+logger = logging.getLogger("ome_writers")
+# Without it, an unconfigured application would see warnings on stderr
+# (logging's last-resort handler): the library itself never prints.
+logger.addHandler(logging.NullHandler())
+
+# Between two long-wait warnings of one stream at least this long passes; the
+# next one counts the long waits in between.
+APPEND_WAIT_WARNING_INTERVAL = 10.0
 
 EventName = Literal["coords_expanded", "coords_changed"]
 
@@ -84,6 +99,11 @@ class OMEStream:
     frame, so the caller may reuse its buffer at once.
     """
 
+    #: An `append` that waits longer than this (seconds) for room in the memory
+    #: budget logs a WARNING on the "ome_writers" logger (at most one per 10 s
+    #: per stream). Set it on a stream, or on the class for every stream.
+    append_wait_warning_seconds: float = 0.5
+
     def __init__(self, settings: AcquisitionSettings, engine: Engine) -> None:
         self._settings = settings
         self._engine = engine
@@ -96,6 +116,20 @@ class OMEStream:
         self._dtype = np.dtype(settings.dtype)
         self._frames = 0
         self._tracker: CoordTracker | None = None
+        self._opened = time.perf_counter()
+        self._long_waits = 0
+        self._last_wait_warning = -APPEND_WAIT_WARNING_INTERVAL
+        if logger.isEnabledFor(logging.INFO):
+            total = settings.num_frames
+            logger.info(
+                "stream opened: %s (%s, %s frames of %s %s, engine %s)",
+                settings.output_path,
+                settings.format.name,
+                "unbounded" if total is None else total,
+                "x".join(str(n) for n in self._frame_shape),
+                self._dtype.name,
+                engine.name,
+            )
 
     # ------------------------------------------------------------------ writing
 
@@ -160,14 +194,34 @@ class OMEStream:
         with self._lock:
             # The engine refuses a frame past the declared total (IndexError).
             if copy:
-                self._engine.append(arr, meta)
+                waited = self._engine.append(arr, meta)
             else:
-                self._engine.append_borrowed(arr, meta)
+                waited = self._engine.append_borrowed(arr, meta)
             index = self._frames
             self._frames += 1
             self._state.appended = True
+        if waited and waited > self.append_wait_warning_seconds:
+            self._report_long_wait(waited, index)
         if self._tracker is not None:
             self._tracker.update(index)
+
+    def _report_long_wait(self, waited: float, index: int) -> None:
+        self._long_waits += 1
+        now = time.perf_counter()
+        if now - self._last_wait_warning < APPEND_WAIT_WARNING_INTERVAL:
+            return
+        logger.warning(
+            "append of frame %d to %s waited %.3f s for room in the memory budget "
+            "(%d such waits over %.3g s since the last warning): the writer is slower "
+            "than the frames arrive; raise max_memory_bytes or use a faster disk or codec",
+            index,
+            self._settings.output_path,
+            waited,
+            self._long_waits,
+            self.append_wait_warning_seconds,
+        )
+        self._long_waits = 0
+        self._last_wait_warning = now
 
     def skip(self, *, frames: int = 1) -> None:
         """Advance past `frames` frames without data (they read as zeros)."""
@@ -203,6 +257,15 @@ class OMEStream:
         finally:
             if self._tracker is not None:
                 self._tracker.shutdown()
+        if logger.isEnabledFor(logging.INFO):
+            stats = self._engine.stats()
+            logger.info(
+                "stream closed: %s: %d frames, %d bytes in %.3f s",
+                self._settings.output_path,
+                self._frames,
+                int(stats.get("bytes_written", 0)),
+                time.perf_counter() - self._opened,
+            )
 
     def __enter__(self) -> Self:
         return self

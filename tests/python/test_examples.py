@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parents[2]
-SEED_CACHE = ROOT / "build" / "seed-cache"
+SEED_EXAMPLE = ROOT / "build" / "seed-cache" / "event_driven.py"
 # The seed page's MapAnnotation values: np.random.seed(0) makes them exact.
 SEED_TEMPERATURES = [
     37.176405234596764,
@@ -20,6 +19,27 @@ SEED_TEMPERATURES = [
     36.904821272767585,
     36.696539103178715,
 ]
+
+
+def test_demo_acquisition_help_writes_nothing(tmp_path: Path) -> None:
+    for flag in ("--help", "-h"):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "demo_acquisition.py"), flag],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert result.stdout.startswith("usage: demo_acquisition.py")
+    assert list(tmp_path.iterdir()) == []
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo_acquisition.py"), "--frobnicate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_demo_acquisition_writes_both_formats(tmp_path: Path) -> None:
@@ -35,32 +55,14 @@ def test_demo_acquisition_writes_both_formats(tmp_path: Path) -> None:
 
 
 def seed_example() -> Path:
-    """examples/event_driven.py of ome-writers 0.3.2, the seed page's script, unchanged."""
-    target = SEED_CACHE / "event_driven.py"
-    if target.exists():
-        return target
-    SEED_CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "ome-writers==0.3.2",
-            "-d",
-            str(SEED_CACHE),
-        ],
-        check=True,
-    )
-    with tarfile.open(SEED_CACHE / "ome_writers-0.3.2.tar.gz") as tar:
-        member = tar.extractfile("ome_writers-0.3.2/examples/event_driven.py")
-        assert member is not None
-        target.write_bytes(member.read())
-    return target
+    """examples/event_driven.py of ome-writers 0.3.2, the seed page's script, unchanged.
+
+    scripts/setup.sh takes it from the 0.3.2 sdist into build/seed-cache; the tests
+    download nothing.
+    """
+    if not SEED_EXAMPLE.is_file():
+        pytest.fail(f"{SEED_EXAMPLE} is missing: run scripts/setup.sh, which provisions it")
+    return SEED_EXAMPLE
 
 
 def run_seed(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,7 @@ struct StreamStats {
   std::uint64_t queue_bytes = 0;      ///< bytes held by queued frames and chunk buffers now
   std::uint64_t peak_queue_bytes = 0;
   std::uint64_t append_waits = 0;  ///< appends that had to wait for room
+  double append_wait_seconds = 0;  ///< time those appends spent waiting
   std::uint64_t checkpoints = 0;   ///< checkpoints done (periodic and flush())
   double checkpoint_seconds = 0;   ///< writer time they took, syncs included
 };
@@ -101,6 +102,11 @@ class OME_WRITERS_EXPORT Stream {
 
   /// Current counters.
   StreamStats stats() const;
+
+  /// How long the last append() or append_borrowed() waited for room in the
+  /// memory budget, in seconds (0 when it did not wait). For the thread that
+  /// appends, right after its call (e.g. to report long waits).
+  double last_append_wait_seconds() const noexcept;
 
   /// Metadata documents as a JSON object. Zarr: {group path: attributes};
   /// TIFF: {file index as string: OME-XML text}, "-1" for a companion file.

@@ -5,10 +5,11 @@
 namespace ome_writers::detail {
 
 bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout,
-                                     bool* waited) {
+                                     bool* waited, std::chrono::nanoseconds* waited_for) {
   std::unique_lock lock(mutex_);
   auto has_room = [&] { return queued_frames_ == 0 || used_ + bytes <= limit_; };
   *waited = false;
+  if (waited_for != nullptr) *waited_for = std::chrono::nanoseconds::zero();
   if (!has_room()) {
     *waited = true;
     // Once the budget is full, wait for room for a few more frames rather
@@ -19,10 +20,15 @@ bool MemoryBudget::acquire_for_frame(std::uint64_t bytes, std::chrono::duration<
     const std::uint64_t slack = std::min(limit_ / kWakeSlices, kWakeFrames * bytes);
     wake_when_used_ = limit_ >= bytes + slack ? limit_ - bytes - slack : 0;
     ++waiters_;
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline =
+        start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
     const bool woken = room_.wait_until(lock, deadline, [&] { return waiter_may_go(); });
     --waiters_;
+    if (waited_for != nullptr) {
+      *waited_for = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - start);
+    }
     if (!woken && !has_room()) return false;
   }
   used_ += bytes;

@@ -18,8 +18,10 @@ class MemoryBudget {
   /// least one frame is already queued (so a budget smaller than one chunk
   /// never deadlocks); once it had to wait, it resumes when a slice of the
   /// budget is free or the queue is empty. Returns false on timeout (after a
-  /// last check for room for this one frame).
-  bool acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout, bool* waited);
+  /// last check for room for this one frame). `waited_for`, when given, is
+  /// set to how long it waited (zero when it did not).
+  bool acquire_for_frame(std::uint64_t bytes, std::chrono::duration<double> timeout, bool* waited,
+                         std::chrono::nanoseconds* waited_for = nullptr);
   /// Takes `bytes` without waiting (chunk buffers on the writer thread).
   void force_acquire(std::uint64_t bytes);
   /// A queued frame's bytes now belong to the writer (see FrameBuffer::adopt).

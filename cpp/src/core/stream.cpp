@@ -144,18 +144,24 @@ class Stream::Impl {
     const std::uint64_t key =
         layout_.frame_key(item.location.position, item.location.storage_index);
     bool waited = false;
+    std::chrono::nanoseconds waited_for{0};
     // The metadata text is held until the writer has journaled it: it counts
     // against the budget too (a long string per frame must not grow the heap
     // without bound while the writer is behind).
     if (!budget_.acquire_for_frame(
             pool_.charged_bytes() + meta.size(),
-            std::chrono::duration<double>(settings_.engine.append_timeout_seconds), &waited)) {
+            std::chrono::duration<double>(settings_.engine.append_timeout_seconds), &waited,
+            &waited_for)) {
       throw Error(ErrorCode::kTimeout, "append timed out after " +
                                            std::to_string(settings_.engine.append_timeout_seconds) +
                                            " s waiting for the writer (memory budget " +
                                            std::to_string(budget_.limit()) + " bytes is full)");
     }
-    if (waited) ++append_waits_;
+    last_append_wait_ns_ = waited_for.count();
+    if (waited) {
+      ++append_waits_;
+      append_wait_ns_ += static_cast<std::uint64_t>(waited_for.count());
+    }
     item.buffer = fill();
     item.buffer.track(live_, key);
     item.metadata_bytes = meta.size();
@@ -220,9 +226,14 @@ class Stream::Impl {
     s.queue_bytes = budget_.used();
     s.peak_queue_bytes = budget_.peak();
     s.append_waits = append_waits_;
+    s.append_wait_seconds = static_cast<double>(append_wait_ns_.load()) / 1e9;
     s.checkpoints = checkpoints_;
     s.checkpoint_seconds = static_cast<double>(checkpoint_ns_.load()) / 1e9;
     return s;
+  }
+
+  double last_append_wait_seconds() const noexcept {
+    return static_cast<double>(last_append_wait_ns_) / 1e9;
   }
 
   /// The format's writer (valid until the stream is destroyed).
@@ -377,6 +388,8 @@ class Stream::Impl {
   // Written by the appending thread, read by stats() on any thread.
   std::atomic<std::uint64_t> next_frame_{0};
   std::atomic<std::uint64_t> append_waits_{0};
+  std::atomic<std::uint64_t> append_wait_ns_{0};  // appends' time waiting for room
+  std::int64_t last_append_wait_ns_ = 0;          // the appending thread's last wait
   std::atomic<std::uint64_t> frames_written_{0};
   std::atomic<std::uint64_t> checkpoints_{0};
   std::atomic<std::uint64_t> checkpoint_ns_{0};
@@ -412,6 +425,9 @@ FrameLocation Stream::locate(std::uint64_t frame_number) const {
   return impl_->layout_.locate(frame_number);
 }
 StreamStats Stream::stats() const { return impl_->stats(); }
+double Stream::last_append_wait_seconds() const noexcept {
+  return impl_->last_append_wait_seconds();
+}
 std::string Stream::metadata_json() const { return impl_->sink().metadata_json(); }
 void Stream::update_metadata_json(const std::string& json) {
   impl_->sink().update_metadata_json(json);
