@@ -181,7 +181,7 @@ for whl in "${wheels[@]}"; do
     echo "build_wheels: $name bundles shared libraries besides _core: $libs" >&2
     exit 1
   fi
-  licenses=$(python -m zipfile -l "$whl" | awk '{print $1}' | grep -c '\.dist-info/licenses/' || true)
+  licenses=$(python -m zipfile -l "$whl" | awk '{print $1}' | grep -c '\.dist-info/licenses/.*[^/]$' || true)
   echo "  $name: $PLAT, one binary ($libs), $licenses license files"
 done
 abi3audit --strict --summary dist/*-abi3-*.whl >"$CACHE/abi3audit.log" 2>&1 ||

@@ -563,8 +563,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ome-writers",
         description="Inspect, validate and recover OME-Zarr and OME-TIFF outputs of ome_writers.",
-        epilog="Exit codes: 0 success; 1 invalid output, failed check or failed recovery; "
-        "2 usage error (bad arguments, PATH does not exist).",
+        epilog="exit codes:\n"
+        "  0  success (validate: every check that ran passed)\n"
+        "  1  invalid or unreadable output, a failed check, a failed recovery\n"
+        "  2  usage error (unknown command or option, missing argument, no such PATH)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -34,14 +34,14 @@ class Stream:
     def __init__(self, settings_json: str) -> None:
         """Creates the output described by the settings JSON."""
 
-    def append(self, frame: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], metadata_json: str | None = None) -> None:
+    def append(self, frame: Annotated[NDArray, dict(order='C', device='cpu', writable=False)], metadata_json: str | None = None) -> float:
         """
-        Copies one C-contiguous frame into the queue (its bytes must match the stream).
+        Copies one C-contiguous frame into the queue (its bytes must match the stream); returns the seconds it waited for room in the memory budget.
         """
 
-    def append_borrowed(self, frame: object, metadata_json: str | None = None) -> None:
+    def append_borrowed(self, frame: object, metadata_json: str | None = None) -> float:
         """
-        Queues a C-contiguous buffer itself, without a copy; it is held (and must not be changed) until written.
+        Queues a C-contiguous buffer itself, without a copy; it is held (and must not be changed) until written. Returns the seconds it waited for room in the memory budget.
         """
 
     def skip(self, frames: int = 1) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ome_writers import AcquisitionSettings, Dimension, OMEStream, create_stream
+from ome_writers import AcquisitionSettings, Dimension, OMEStream, _stream, create_stream
 
 
 def small_settings(tmp_path: Path, fmt: str, t: int | None = 3) -> AcquisitionSettings:
@@ -59,44 +59,56 @@ def test_nothing_is_printed_and_nothing_logged_below_the_level(
 
 
 def _stream_with_waits(tmp_path: Path, threshold: float) -> tuple[OMEStream, int]:
-    # A budget of two 2 MiB frames and zstd: the writer compresses a frame in
-    # milliseconds, the appends copy it in well under one, so appends wait.
+    # A budget of four 2 MiB frames (the least allowed) and zstd level 9: the
+    # writer compresses a frame in milliseconds, an append copies it in well
+    # under one, so appends wait.
     settings = AcquisitionSettings(
         root_path=str(tmp_path / "slow"),
         format="ome-zarr",
         dimensions=[
-            Dimension(name="t", count=40, type="time"),
+            Dimension(name="t", count=24, type="time"),
             Dimension(name="y", count=1024),
             Dimension(name="x", count=1024),
         ],
         dtype="uint16",
         compression="zstd",
     )
-    stream = create_stream(settings, max_memory_bytes=2 * 1024 * 1024 * 2, compression_level=19)
+    stream = create_stream(settings, max_memory_bytes=4 * 1024 * 1024 * 2, compression_level=9)
     stream.append_wait_warning_seconds = threshold
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 4000, (1024, 1024), dtype=np.uint16)
-    for _ in range(40):
+    for _ in range(24):
         stream.append(frame)
     waits = int(stream.stats()["append_waits"])
     stream.close()
     return stream, waits
 
 
-def test_a_long_wait_for_the_budget_logs_one_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_a_long_wait_for_the_budget_logs_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_stream, "APPEND_WAIT_WARNING_INTERVAL", 3600.0)
     with caplog.at_level(logging.WARNING, logger="ome_writers"):
         stream, waits = _stream_with_waits(tmp_path, threshold=0.0)
     assert waits > 1
     assert stream.stats()["append_wait_seconds"] > 0
     warnings = [r for r in caplog.records if r.name == "ome_writers"]
-    # Every wait is over a zero threshold; within the 10 s interval only the first is told.
+    # Every wait is over a zero threshold; within the interval only the first is told.
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     message = warnings[0].getMessage()
     assert "waited" in message and "memory budget" in message
     assert "(1 such waits over 0 s since the last warning)" in message
+
+
+def test_every_long_wait_is_told_once_the_interval_has_passed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_stream, "APPEND_WAIT_WARNING_INTERVAL", 0.0)
+    with caplog.at_level(logging.WARNING, logger="ome_writers"):
+        _, waits = _stream_with_waits(tmp_path, threshold=0.0)
+    warnings = [r for r in caplog.records if r.name == "ome_writers"]
+    assert len(warnings) == waits > 1
 
 
 def test_no_warning_below_the_threshold(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
