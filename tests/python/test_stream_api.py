@@ -296,7 +296,8 @@ def test_format_contradicting_root_path_writes_at_root_path_with_a_warning(
     format at settings.output_path (= root_path) and warn at create_stream, naming
     the path; the output reads back with zarr-python / tifffile."""
     import tifffile
-    import zarr
+
+    zarr = pytest.importorskip("zarr")
 
     s = AcquisitionSettings(
         root_path=str(tmp_path / root),
@@ -332,7 +333,8 @@ def test_reassigned_root_path_writes_the_formats_own_suffix(tmp_path: Path) -> N
     We write the same path and warn; after format="ome-tiff" too, no warning and an
     OME-TIFF file x.ome.tiff (read back with tifffile)."""
     import tifffile
-    import zarr
+
+    zarr = pytest.importorskip("zarr")
 
     s = AcquisitionSettings(
         root_path=str(tmp_path / "a.ome.zarr"),
