@@ -69,8 +69,10 @@ EOF
     "$py" "$SEED" zarr >/dev/null
     for target in demo/demo.ome.zarr demo/demo.ome.tiff example_event_driven.ome.tiff \
       example_event_driven.ome.zarr; do
-      "$venv/bin/ome-writers" info "$target" | head -n1 | sed 's/^/  info: /'
-      "$venv/bin/ome-writers" validate "$target" | tail -n1 | sed 's/^/  validate: /'
+      "$venv/bin/ome-writers" info "$target" >info.txt
+      "$venv/bin/ome-writers" validate "$target" >validate.txt
+      echo "  info: $(head -n1 info.txt)"
+      echo "  validate: $(tail -n1 validate.txt)"
     done
   )
 

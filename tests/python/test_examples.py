@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -51,7 +52,11 @@ def test_demo_acquisition_writes_both_formats(tmp_path: Path) -> None:
     )
     assert (tmp_path / "demo.ome.zarr" / "zarr.json").exists()
     assert (tmp_path / "demo.ome.tiff").exists()
-    assert "pixel data identical in both files: True" in result.stdout
+    # The demo compares the two files when tifffile and zarr (Python 3.11+) are there.
+    if all(importlib.util.find_spec(m) is not None for m in ("tifffile", "zarr")):
+        assert "pixel data identical in both files: True" in result.stdout
+    else:
+        assert "pixel data identical" not in result.stdout
 
 
 def seed_example() -> Path:
