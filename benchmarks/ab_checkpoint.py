@@ -50,23 +50,14 @@ def _syncfs(path: str) -> None:
 
 def stream_once(case: str, fmt: str, frames: int, interval: float, root: str) -> dict[str, float]:
     """Stream `frames` frames of a case to `root`; durable MB/s and checkpoint figures."""
-    import numpy as np
-
     import ome_writers as ow
+    from ab_memory import stream_inputs
 
     dims_spec, dtype, with_meta = CASES[case]
-    dims = []
-    for k, (name, count, typ) in enumerate(dims_spec):
-        if k == 0 and count is not None:
-            count = frames
-        dims.append(ow.Dimension(name=name, count=count, type=typ))  # type: ignore[arg-type]
-    shape = (dims[-2].count, dims[-1].count)
-    pool = [np.full(shape, i, dtype) for i in range(16)]
-    suffix = ".ome.zarr" if fmt == "zarr" else ".ome.tiff"
-    settings = ow.AcquisitionSettings(
-        root_path=root + suffix, dimensions=dims, dtype=dtype, overwrite=True
-    )
-    meta = {"b": 0.5, "c": "x", "d": [1, 2], "e": True, "f": None}
+    # A bounded first axis holds the scaled frame count.
+    name, count, typ = dims_spec[0]
+    scaled = [(name, frames if count is not None else None, typ), *dims_spec[1:]]
+    settings, pool, meta = stream_inputs(scaled, dtype, fmt, root)
     t0 = time.perf_counter()
     stream = ow.create_stream(settings, checkpoint_interval=interval)
     for i in range(frames):

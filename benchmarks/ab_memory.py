@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import run as suite
 
@@ -42,13 +43,15 @@ CASES: dict[str, tuple[list[tuple[str, int | None, str | None]], str, int, bool]
 }
 
 
-def stream_once(case: str, fmt: str, root: str) -> dict[str, float]:
-    """Stream one case to `root` in this interpreter; MB/s and CPU seconds."""
+def stream_inputs(
+    dims_spec: list[tuple[str, int | None, str | None]], dtype: str, fmt: str, root: str
+) -> tuple[Any, list[Any], dict[str, Any]]:
+    """A case's settings, 16 constant frames to cycle through, and 5 of its 6 metadata
+    keys (the caller adds the frame number)."""
     import numpy as np
 
     import ome_writers as ow
 
-    dims_spec, dtype, frames, with_meta = CASES[case]
     dims = [ow.Dimension(name=n, count=c, type=t) for n, c, t in dims_spec]  # type: ignore[arg-type]
     shape = (dims[-2].count, dims[-1].count)
     pool = [np.full(shape, i, dtype) for i in range(16)]
@@ -56,7 +59,15 @@ def stream_once(case: str, fmt: str, root: str) -> dict[str, float]:
     settings = ow.AcquisitionSettings(
         root_path=root + suffix, dimensions=dims, dtype=dtype, overwrite=True
     )
-    meta = {"b": 0.5, "c": "x", "d": [1, 2], "e": True, "f": None}
+    return settings, pool, {"b": 0.5, "c": "x", "d": [1, 2], "e": True, "f": None}
+
+
+def stream_once(case: str, fmt: str, root: str) -> dict[str, float]:
+    """Stream one case to `root` in this interpreter; MB/s and CPU seconds."""
+    import ome_writers as ow
+
+    dims_spec, dtype, frames, with_meta = CASES[case]
+    settings, pool, meta = stream_inputs(dims_spec, dtype, fmt, root)
     t0, c0 = time.perf_counter(), time.process_time()
     with ow.create_stream(settings) as stream:
         for i in range(frames):

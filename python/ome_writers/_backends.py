@@ -7,7 +7,10 @@ arrays in memory (or in memory-mapped files) for tests and previews.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +24,40 @@ __all__ = ["Engine", "NativeEngine", "select_engine"]
 # those libraries would; the name is kept in the settings for the record.
 ZARR_BACKENDS = ("auto", "native", "tensorstore", "acquire-zarr", "zarrs-python", "zarr-python")
 TIFF_BACKENDS = ("auto", "native", "tifffile")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend name users pass, and what it needs installed (ome-writers 0.3.2's extras)."""
+
+    name: str
+    modules: tuple[str, ...]  # import names, checked without importing them
+    extra: str  # pip install 'ome-writers[<extra>]'
+    min_python: tuple[int, int] = (3, 10)
+
+    def missing(self) -> str | None:
+        """Why the backend cannot be used here, or None when it can."""
+        if sys.version_info[:2] < self.min_python:
+            version = ".".join(map(str, self.min_python))
+            return f"needs Python >= {version}"
+        absent = [m for m in self.modules if importlib.util.find_spec(m) is None]
+        if absent:
+            return f"{', '.join(absent)} not installed"
+        return None
+
+
+# In 0.3.2's priority order. Each is served by the native engine for now (the
+# same files); the library must be installed all the same, as 0.3.2 requires.
+BACKENDS: dict[str, BackendSpec] = {
+    spec.name: spec
+    for spec in (
+        BackendSpec("tensorstore", ("tensorstore",), "tensorstore", (3, 11)),
+        BackendSpec("acquire-zarr", ("acquire_zarr",), "acquire-zarr"),
+        BackendSpec("zarrs-python", ("zarr", "zarrs"), "zarrs-python", (3, 11)),
+        BackendSpec("zarr-python", ("zarr",), "zarr-python", (3, 11)),
+        BackendSpec("tifffile", ("tifffile",), "tifffile"),
+    )
+}
 
 
 class Engine:
@@ -192,6 +229,12 @@ def select_engine(settings: AcquisitionSettings, options: dict[str, Any]) -> Eng
         raise ValueError(
             f"Backend {fmt.backend!r} cannot write format {fmt.name!r}; "
             f"choose one of {list(allowed)}"
+        )
+    spec = BACKENDS.get(fmt.backend)
+    if spec is not None and (missing := spec.missing()) is not None:
+        raise ValueError(
+            f"Backend {fmt.backend!r} is not available ({missing}). "
+            f"Install with: pip install 'ome-writers[{spec.extra}]'"
         )
     reason = _native_unavailable_reason()
     if reason is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import warnings
@@ -340,6 +341,14 @@ class OMEStream:
         return self._engine
 
 
+def _finite(name: str, value: float) -> float:
+    """The option as a float; JSON (how options reach the engine) has no NaN or inf."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    return number
+
+
 def create_stream(
     settings: AcquisitionSettings,
     *,
@@ -379,11 +388,13 @@ def create_stream(
     if max_memory_bytes is not None:
         engine_options["max_memory_bytes"] = int(max_memory_bytes)
     if append_timeout is not None:
-        engine_options["append_timeout_seconds"] = float(append_timeout)
+        engine_options["append_timeout_seconds"] = _finite("append_timeout", append_timeout)
     if writer_threads is not None:
         engine_options["writer_threads"] = int(writer_threads)
     if checkpoint_interval is not None:
-        engine_options["checkpoint_interval_seconds"] = float(checkpoint_interval)
+        engine_options["checkpoint_interval_seconds"] = _finite(
+            "checkpoint_interval", checkpoint_interval
+        )
     if compression_level is not None:
         if not isinstance(compression_level, int) or isinstance(compression_level, bool):
             raise TypeError(

@@ -208,3 +208,31 @@ def test_tiny_frames_stay_within_the_budget(tmp_path: Path) -> None:
     grown, peak_queue = (float(v) for v in out.stdout.split())
     assert peak_queue > 16 << 20, "the queue never filled: the test measured nothing"
     assert grown <= 32 + 64, f"peak RSS grew {grown:.0f} MiB with a 32 MiB budget"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("value", [-1.0, 86400.5, float("nan"), float("inf")])
+def test_checkpoint_interval_out_of_range_is_refused(
+    tmp_path: Path, fmt: str, value: float
+) -> None:
+    finite = value == value and abs(value) != float("inf")
+    message = (
+        r"checkpoint_interval must be between 0 \(off\) and 86400 seconds, got "
+        if finite
+        else r"checkpoint_interval must be a finite number of seconds, got (nan|inf)"
+    )
+    _refused(_settings(tmp_path, fmt), message, checkpoint_interval=value)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_checkpoint_interval_0_turns_checkpoints_off(tmp_path: Path, fmt: str) -> None:
+    import time
+
+    import numpy as np
+
+    with create_stream(_settings(tmp_path, fmt), checkpoint_interval=0) as stream:
+        stream.append(np.zeros((6, 5), "uint16"))
+        time.sleep(0.3)  # would be several checkpoints at a short interval
+        assert stream.stats()["checkpoints"] == 0
+        stream.flush()
+        assert stream.stats()["checkpoints"] == 1  # flush() is one, on demand

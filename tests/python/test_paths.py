@@ -258,3 +258,22 @@ def test_overwrite_replaces_our_own_outputs(tmp_path: Path) -> None:
     check_frames([read_tiff(single)])
     with tifffile.TiffFile(single) as tif:
         assert 'Creator="ome_writers ' in (tif.ome_metadata or "")
+
+
+@pytest.mark.parametrize("fmt", ["ome-zarr", "ome-tiff"])
+@pytest.mark.parametrize("url", ["s3://bucket/run", "gs://b/x", "memory://x", "file:///tmp/x"])
+def test_a_url_root_path_is_refused_and_nothing_is_written_locally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, url: str
+) -> None:
+    """0.3.2's native paths wrote s3://bucket/... into a local directory named 's3:'."""
+    monkeypatch.chdir(tmp_path)
+    settings = AcquisitionSettings(
+        root_path=url + (".ome.zarr" if fmt == "ome-zarr" else ".ome.tiff"),
+        format=fmt,
+        dtype="uint16",
+        dimensions=[Dimension(name="t", count=2), Dimension(name="y", count=4),
+                    Dimension(name="x", count=4)],
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"is a URL; this engine writes local files only"):
+        create_stream(settings)
+    assert list(tmp_path.iterdir()) == []

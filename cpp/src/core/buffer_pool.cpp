@@ -133,13 +133,16 @@ void BufferPool::release_idle() {
 #endif
 }
 
-void BufferPool::prewarm(std::size_t blocks) {
-  std::vector<std::byte*> fresh;
-  for (std::size_t i = 0; i < blocks && budget_.try_keep(charged_bytes_); ++i) {
-    fresh.push_back(allocate());
+void BufferPool::prewarm(std::size_t blocks, const std::atomic<bool>* stop) {
+  // One at a time, each free at once: appends that start while this runs
+  // take the blocks already mapped.
+  for (std::size_t i = 0; i < blocks; ++i) {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
+    if (!budget_.try_keep(charged_bytes_)) return;
+    std::byte* block = allocate();
+    std::lock_guard lock(mutex_);
+    free_.push_back(block);
   }
-  std::lock_guard lock(mutex_);
-  free_.insert(free_.end(), fresh.begin(), fresh.end());
 }
 
 void BufferPool::prepare_spare() {

@@ -3,6 +3,7 @@
 // memory budget until they are released.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -90,9 +91,10 @@ class BufferPool {
   /// faults on the caller's thread). Called by the writer thread.
   void prepare_spare();
 
-  /// Allocates and touches `blocks` blocks up front (a stream's first frames
-  /// then copy into mapped memory too).
-  void prewarm(std::size_t blocks);
+  /// Allocates and touches up to `blocks` blocks (a stream's first frames
+  /// then copy into mapped memory too), each usable as soon as it is mapped;
+  /// stops early when `stop` is set.
+  void prewarm(std::size_t blocks, const std::atomic<bool>* stop = nullptr);
 
   /// Unmaps every idle block (a closed stream keeps no memory).
   void release_idle();

@@ -1,5 +1,6 @@
 // JSON <-> StreamSettings, validation and output paths.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -547,12 +548,32 @@ void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
 
 namespace detail {
 
+namespace {
+
+// "s3://bucket/run.ome.zarr" would otherwise be written to a local directory
+// named "s3:" in the current directory.
+void check_not_a_url(const std::string& root_path) {
+  const std::size_t colon = root_path.find("://");
+  // (A scheme of one letter would be a Windows drive.)
+  if (colon == std::string::npos || colon < 2) return;
+  const bool scheme = std::all_of(root_path.begin(), root_path.begin() + colon, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
+  if (!scheme || !std::isalpha(static_cast<unsigned char>(root_path[0]))) return;
+  bad("root_path '" + root_path +
+      "' is a URL; this engine writes local files only (give a "
+      "local path, not object storage)");
+}
+
+}  // namespace
+
 Layout validated_layout(const StreamSettings& s) {
   if (s.root_path.empty()) {
     bad(std::string("root_path is required for ") + to_string(s.format.name) + " format.");
   }
   (void)s.output_path();  // checks root_path
-  Layout layout(s);       // checks the dimension rules
+  check_not_a_url(s.root_path);
+  Layout layout(s);  // checks the dimension rules
   check_format_rules(s, layout);
   return layout;
 }

@@ -29,6 +29,8 @@ const char* version() noexcept { return OME_WRITERS_VERSION; }
 namespace {
 
 constexpr std::uint64_t kMaxWarmBlocks = 2048;
+// Slots mapped before create_stream returns (at least 2): a few ms' work.
+constexpr std::uint64_t kWarmNowBytes = 16u << 20;
 
 // The sinks name files with the suffix the output path uses.
 StreamSettings with_suffix(StreamSettings settings) {
@@ -47,16 +49,26 @@ class Stream::Impl {
         pool_(layout_.frame_bytes, budget_),
         tasks_(detail::encoder_threads(settings_)),
         sink_(detail::make_sink(settings_, layout_, budget_, tasks_)) {
-    // Map the slots of the first frames now, before the acquisition starts,
-    // rather than while it streams (a page fault per 4 KiB would cost several
-    // times the copy itself, and mapping them later costs CPU the acquisition
-    // program needs): three quarters of the budget (a quarter is left for
-    // chunk buffers and encoders), no more than the stream holds, at most
-    // kMaxWarmBlocks mappings.
+    // Map the slots of the first frames before the acquisition needs them
+    // (a page fault per 4 KiB on the appending thread would cost several
+    // times the copy itself): three quarters of the budget (a quarter is left
+    // for chunk buffers and encoders), no more than the stream holds, at most
+    // kMaxWarmBlocks mappings. The first few (kWarmNowBytes) now, so that
+    // appends made right away find slots; the rest on a background thread, so
+    // that create_stream returns at once (it took 0.1-0.8 s). An append that
+    // outruns the warming maps its own slot.
     std::uint64_t warm = std::min<std::uint64_t>(
         settings_.engine.max_memory_bytes / 4 * 3 / pool_.charged_bytes(), kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
-    pool_.prewarm(static_cast<std::size_t>(warm));
+    const std::uint64_t now = std::min<std::uint64_t>(
+        warm, std::max<std::uint64_t>(kWarmNowBytes / pool_.charged_bytes(), 2));
+    pool_.prewarm(static_cast<std::size_t>(now));
+    if (warm > now) {
+      warmer_ = std::thread([this, rest = warm - now] {
+        detail::make_background_thread();
+        pool_.prewarm(static_cast<std::size_t>(rest), &stop_warming_);
+      });
+    }
     // Frames alive at once: those the budget holds (borrowed ones count too).
     live_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
         settings_.engine.max_memory_bytes / pool_.charged_bytes() + 1, std::uint64_t{1} << 16)));
@@ -200,6 +212,8 @@ class Stream::Impl {
   void close() {
     if (closed_) return;
     closed_ = true;
+    stop_warming_ = true;
+    if (warmer_.joinable()) warmer_.join();
     wait_for(detail::QueueItem::Kind::kClose);
     writer_.join();
     tasks_.shutdown();
@@ -385,6 +399,8 @@ class Stream::Impl {
   // After the budget and the task pool, which it uses from its constructor on.
   std::unique_ptr<detail::Sink> sink_;
   std::thread writer_;
+  std::thread warmer_;  // maps the first slots (joined at close)
+  std::atomic<bool> stop_warming_{false};
   // Written by the appending thread, read by stats() on any thread.
   std::atomic<std::uint64_t> next_frame_{0};
   std::atomic<std::uint64_t> append_waits_{0};

@@ -221,11 +221,6 @@ void DirectFile::apply_patches_locked() {
   }
 }
 
-std::size_t DirectFile::held_overwrites() const {
-  std::lock_guard lock(mutex_);
-  return held_.size();
-}
-
 void DirectFile::rename_to(const std::filesystem::path& path) {
   std::lock_guard lock(mutex_);
   if (::rename(path_.c_str(), path.c_str()) != 0) throw_errno("cannot rename into place", path);

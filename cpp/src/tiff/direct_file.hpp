@@ -65,8 +65,7 @@ class DirectFile {
   void flush();
   /// Renames the file (it stays open); the new name is used in messages.
   void rename_to(const std::filesystem::path& path);
-  /// Overwrites still held back (for tests).
-  std::size_t held_overwrites() const;
+
   /// flush(), trims the padding of the last page, closes the file. Idempotent.
   void close();
   /// Closes the descriptors without writing what is still staged (after a

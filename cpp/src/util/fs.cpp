@@ -56,7 +56,8 @@ class NewFile {
  public:
   NewFile(const fs::path& path, bool direct) : path_(path) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    const int base = O_WRONLY | O_CLOEXEC;
+    // Read/write: if the unnamed file cannot be linked in, it is copied out.
+    const int base = O_RDWR | O_CLOEXEC;
     for (const bool unnamed : {true, false}) {
       for (const bool d : {direct, false}) {
         fd_ = unnamed ? ::open(dir.c_str(), base | O_TMPFILE | (d ? O_DIRECT : 0), 0666)
@@ -102,7 +103,36 @@ class NewFile {
       if (errno != EEXIST) break;
       ::unlink(path_.c_str());  // a file left at the path: replaced, as O_TRUNC would
     }
-    throw_errno("cannot link into place", path_);
+    if (errno == EEXIST) throw_errno("cannot link into place", path_);
+    copy_out();
+  }
+
+  /// No way to link an unnamed file here (no /proc, no capability): its bytes
+  /// are copied to a file created at the path (which then appears before it is
+  /// complete, as any file written in place does).
+  void copy_out() {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw_errno("cannot stat", path_);
+    // Unaligned reads need the page cache.
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && (flags & O_DIRECT) != 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
+    FileDescriptor out(::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+    if (out.get() < 0) throw_errno("cannot create", path_);
+    std::vector<char> buf(1 << 20);
+    for (off_t at = 0; at < st.st_size;) {
+      const ssize_t r = ::pread(fd_, buf.data(), buf.size(), at);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) throw_errno("cannot read back", path_);
+      for (ssize_t done = 0; done < r;) {
+        const ssize_t w =
+            ::pwrite(out.get(), buf.data() + done, static_cast<std::size_t>(r - done), at + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw_errno("cannot write", path_);
+        done += w;
+      }
+      at += r;
+    }
+    if (::close(out.release()) != 0) throw_errno("cannot close", path_);
   }
 
   fs::path path_;
