@@ -44,8 +44,16 @@ for version in 3.10 3.11 3.12 3.13; do
   "$(find_python "$version")" -m venv "$venv"
   py="$venv/bin/python"
   log="$work/pip-$version.log"
-  "$py" -m pip install -q --upgrade pip >"$log" 2>&1 || { cat "$log"; exit 1; }
+  # Nothing but pip: venv's setuptools (3.10, 3.11) goes too.
+  { "$py" -m pip install -q --upgrade pip && "$py" -m pip uninstall -q -y setuptools wheel; } \
+    >"$log" 2>&1 || { cat "$log"; exit 1; }
   "$py" -m pip install -q --only-binary :all: "$ROOT/$whl" >>"$log" 2>&1 || { cat "$log"; exit 1; }
+  tools=$("$py" -m pip list --format=freeze 2>/dev/null |
+    grep -iE '^(setuptools|wheel|cmake|ninja|scikit[-_]build[-_]core|nanobind|pybind11|cython|meson)==' || true)
+  if [ -n "$tools" ]; then
+    echo "check_wheels: build tools in the fresh venv: $tools" >&2
+    exit 1
+  fi
 
   # 1. The wheel alone.
   out="$work/out-$version"
