@@ -57,7 +57,7 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     "acquire-zarr": [("acquire-zarr", "zarr")],
     "tifffile": [("tifffile", "tiff")],
     "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
-    "raw": [("raw", "raw")],
+    "raw": [("raw", "raw"), ("raw-direct", "raw")],
     # Only with --baseline REV: our engine built from another revision, run in the
     # same session as this tree's (the only fair before/after on a noisy machine).
     "baseline": [("ours-baseline", "zarr"), ("ours-baseline", "tiff")],
@@ -67,6 +67,7 @@ ENV_OF = {
     "ours": None,
     "ours-nocopy": None,
     "raw": None,
+    "raw-direct": None,
     BASELINE: None,  # built from the --baseline revision (ensure_baseline_env)
     "tensorstore": "tensorstore",
     "tensorstore-await": "tensorstore",
@@ -90,6 +91,7 @@ LABELS = {
     ("ome-writers-0.3.2", "zarr"): "0.3.2 tensorstore",
     ("ome-writers-0.3.2", "tiff"): "0.3.2 tifffile",
     ("raw", "raw"): "raw write()",
+    ("raw-direct", "raw"): "raw O_DIRECT 8 MiB",
 }
 # What each (engine, format) can compress with; anything else is skipped with a reason.
 SUPPORTED: dict[tuple[str, str], set[str | None]] = {
@@ -107,7 +109,10 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ome-writers-0.3.2", "zarr"): {None, "blosc-zstd", "zstd"},
     ("ome-writers-0.3.2", "tiff"): {None, "lzw"},
     ("raw", "raw"): {None},
+    ("raw-direct", "raw"): {None},
 }
+# The baselines: the same bytes through the page cache, and straight to the disk.
+RAW_ENGINES = ("raw", "raw-direct")
 SKIP_WHY = {
     ("acquire-zarr", "zstd"): "acquire-zarr 0.10 has no standalone zstd codec (blosc only)",
     ("ome-writers-0.3.2", "zstd"): "0.3.2's TIFF backend offers only LZW",
@@ -189,6 +194,7 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
         ("ome-writers-0.3.2", "zarr"): list(c_zarr),
         ("ome-writers-0.3.2", "tiff"): ["lzw"],
         ("raw", "raw"): [None],
+        ("raw-direct", "raw"): [None],
     }
     big, small, mid = px(2048), px(512), px(1024)
     t_a, t_b, t_d = n(100, 10, 4), n(2000, 200, 20), n(1000, 100, 10)
@@ -219,7 +225,8 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
              t_h * 4),
         Case("MEM", f"{big}×{big} uint16 × {t_mem} frames ({mem_gib:.3g} GiB), our engine only, "
              "default and 256 MiB budget", "uint16", [_dim("t", t_mem, "time"), *_frame(big)],
-             t_mem, only={"ours", "raw"}, budgets=[None, 256 * MIB], pool_bytes=GIB),
+             t_mem, only={"ours", "raw", "raw-direct"}, budgets=[None, 256 * MIB],
+             pool_bytes=GIB),
     ]  # fmt: skip
     return {c.name: c for c in cases}
 
@@ -265,7 +272,7 @@ class Row:
     @property
     def is_peer(self) -> bool:
         """A peer's row (not ours, not the raw baseline)."""
-        return not is_ours(self.engine) and self.engine not in ("raw", BASELINE)
+        return not is_ours(self.engine) and self.engine not in (*RAW_ENGINES, BASELINE)
 
 
 def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
@@ -273,8 +280,9 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     skipped: list[str] = []
     wanted = [pair for g in groups for pair in ENGINE_GROUPS[g]]
-    if ("raw", "raw") not in wanted:
-        wanted.append(("raw", "raw"))  # the baseline every ratio needs
+    for raw in RAW_ENGINES:
+        if (raw, "raw") not in wanted:
+            wanted.append((raw, "raw"))  # the baselines every ratio needs
     for engine, fmt in wanted:
         if case.only is not None and engine not in case.only:
             continue
@@ -608,6 +616,11 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
                 append_p99_us=med("append_ns", "p99") / 1e3,
                 append_max_us=med("append_ns", "max") / 1e3,
                 append_room_p99_us=med("append_ns_room", "p99") / 1e3,
+                first100_p99_us=(med("append_ns_first100", "p99") or 0) / 1e3
+                if all("append_ns_first100" in r for r in ok)
+                else None,
+                create_ms=1e3 * med("create_s"),
+                create_p99_ms=1e3 * _p99([float(r["create_s"]) for r in ok]),
                 memcpy_us=med("memcpy_ns") / 1e3,
                 memcpy_cold_us=(med("memcpy_cold_ns") or 0) / 1e3
                 if all("memcpy_cold_ns" in r for r in ok)
@@ -627,6 +640,7 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             )
         out.append(s)
     raw = next((s for s in out if s["engine"] == "raw" and s.get("mbps_durable")), None)
+    direct = next((s for s in out if s["engine"] == "raw-direct" and s.get("mbps_durable")), None)
     for s in out:
         if not s.get("mbps_durable"):
             continue
@@ -634,15 +648,16 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             p
             for p in out
             if not is_ours(p["engine"])
-            and p["engine"] not in ("raw", BASELINE)
+            and p["engine"] not in (*RAW_ENGINES, BASELINE)
             and p["format"] == s["format"]
             and p.get("mbps_durable")
         ]
         s["ratio_raw"] = s["mbps_durable"] / raw["mbps_durable"] if raw else None
+        s["ratio_direct"] = s["mbps_durable"] / direct["mbps_durable"] if direct else None
         # Compare like with like: peers using the same compression, when there are any.
         same = [p for p in peers if p["compression"] == s["compression"]]
         peers = same or peers
-        if peers and s["engine"] != "raw":
+        if peers and s["engine"] not in RAW_ENGINES:
             best = max(peers, key=lambda p: p["mbps_durable"])
             cheapest = min(peers, key=lambda p: p["cpu_s_per_gb"])
             s["ratio_best_peer"] = s["mbps_durable"] / best["mbps_durable"]
@@ -657,6 +672,11 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
     return out
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
 def _fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
     if value is None:
         return "—"
@@ -666,17 +686,18 @@ def _fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
 def case_table(summary: list[dict[str, Any]]) -> list[str]:
     """Markdown table lines for one case."""
     lines = [
-        "| engine | runs | MB/s to close | MB/s durable | ÷ raw | ÷ best peer | CPU s/GB "
-        "| CPU ÷ best peer | append µs p50 / p99 / max | p99 ÷ memcpy hot / cold / frames "
+        "| engine | runs | MB/s to close | MB/s durable | ÷ raw | ÷ O_DIRECT | ÷ best peer "
+        "| CPU s/GB | CPU ÷ best peer | append µs p50 / p99 / max "
+        "| p99 ÷ memcpy hot / cold / frames | first-100 p99 µs | create ms p50 / p99 "
         "| RSS growth MiB | on disk ÷ data |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for s in summary:
         status = f"{s['ok_runs']}/{s['runs']}"
         if s["status"] != "OK":
             status += f" **{s['status']}**"
         if not s.get("mbps_durable"):
-            lines.append(f"| {s['row']} | {status} |" + " — |" * 10)
+            lines.append(f"| {s['row']} | {status} |" + " — |" * 13)
             continue
         lat = (
             f"{_fmt(s['append_p50_us'], '.0f')} / {_fmt(s['append_p99_us'], '.0f')} / "
@@ -685,12 +706,15 @@ def case_table(summary: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {s['row']} | {status} | {_fmt(s['mbps_close'])} | {_fmt(s['mbps_durable'])} "
             f"| {_fmt(s.get('ratio_raw'), '.2f', '×')} "
+            f"| {_fmt(s.get('ratio_direct'), '.2f', '×')} "
             f"| {_fmt(s.get('ratio_best_peer'), '.2f', '×')} "
             f"| {_fmt(s['cpu_s_per_gb'], '.2f')} "
             f"| {_fmt(s.get('cpu_ratio_best_peer'), '.2f', '×')} | {lat} "
             f"| {_fmt(s['p99_over_memcpy'], '.1f', '×')} "
             f"/ {_fmt(s.get('p99_over_cold'), '.1f', '×')} "
             f"/ {_fmt(s.get('p99_over_frames'), '.1f', '×')} "
+            f"| {_fmt(s.get('first100_p99_us'), '.0f')} "
+            f"| {_fmt(s.get('create_ms'), '.0f')} / {_fmt(s.get('create_p99_ms'), '.0f')} "
             f"| {_fmt(s['rss_growth_mib'], '.0f')} "
             f"| {_fmt(s['disk_ratio'], '.2f')} |"
         )
@@ -833,12 +857,15 @@ def write_markdown(path: Path, report: dict[str, Any], cases: dict[str, Case]) -
         "",
         "MB = 10⁶ bytes of frame data (uncompressed). *durable* adds a syncfs() of the output's "
         "file system after close (all written data on stable storage). *÷ raw*: durable MB/s "
-        "÷ the raw `write()` baseline's; "
+        "÷ the raw `write()` baseline's; *÷ O_DIRECT*: ÷ the same bytes written in aligned "
+        "8 MiB `O_DIRECT` blocks to one file (the disk's own limit, no page cache); "
         "*÷ best peer*: ÷ the fastest peer writing the same format in this case (CPU: ÷ the "
         "cheapest). *p99 ÷ memcpy hot / cold*: p99 of the appends made while a 512 MiB "
         "budget still has room (first 256 MiB of frames) ÷ one `np.copyto` of a frame between "
         "hot buffers / into a buffer not in the cache (the next of 256 MiB of pre-faulted "
-        "buffers). RSS growth: peak RSS during streaming minus RSS before the stream is created.",
+        "buffers). *first-100 p99*: p99 of the first 100 appends (slots not yet mapped would "
+        "show here). *create ms*: `create_stream` (or the peer's open), median / p99 over the "
+        "runs. RSS growth: peak RSS during streaming minus RSS before the stream is created.",
         "",
     ]
     for name, case in cases.items():

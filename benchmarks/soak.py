@@ -36,7 +36,9 @@ def _rss_mib() -> float:
     return 0.0
 
 
-def soak(fmt: str, frames: int, flush_every: int, budget_mib: int, out_dir: str) -> dict[str, Any]:
+def soak(
+    fmt: str, frames: int, flush_every: int, budget_mib: int, out_dir: str, t_chunk: int = 1
+) -> dict[str, Any]:
     """Streams the run in this interpreter and measures it."""
     import numpy as np
 
@@ -47,7 +49,7 @@ def soak(fmt: str, frames: int, flush_every: int, budget_mib: int, out_dir: str)
     settings = ow.AcquisitionSettings(
         root_path=root,
         dimensions=[
-            ow.Dimension(name="t", count=None, type="time"),
+            ow.Dimension(name="t", count=None, type="time", chunk_size=t_chunk),
             ow.Dimension(name="y", count=16),
             ow.Dimension(name="x", count=16),
         ],
@@ -110,6 +112,7 @@ def soak(fmt: str, frames: int, flush_every: int, budget_mib: int, out_dir: str)
         "checkpoint_share": float(stats["checkpoint_seconds"]) / streamed,
         "output_mib": size / 2**20,
         "budget_mib": budget_mib,
+        "t_chunk": t_chunk,
     }
 
 
@@ -120,20 +123,26 @@ def main() -> int:
     p.add_argument("--formats", default="zarr,tiff")
     p.add_argument("--flush-every", type=int, default=10_000)
     p.add_argument("--budget-mib", type=int, default=64)
+    p.add_argument(
+        "--t-chunk",
+        type=int,
+        default=1,
+        help="frames per Zarr chunk along t (1: a file and two directories per frame)",
+    )
     p.add_argument("--dir", default=str(HERE / "results" / "tmp"))
     p.add_argument("--json", action="store_true", help="one JSON line per format")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     if args.one:
-        res = soak(args.one, args.frames, args.flush_every, args.budget_mib, args.dir)
+        res = soak(args.one, args.frames, args.flush_every, args.budget_mib, args.dir, args.t_chunk)
         print(json.dumps(res))
         return 0
     results = []
     for fmt in args.formats.split(","):
         cmd = [sys.executable, __file__, "--one", fmt, "--frames", str(args.frames)]
         cmd += ["--flush-every", str(args.flush_every), "--budget-mib", str(args.budget_mib)]
-        cmd += ["--dir", args.dir]
+        cmd += ["--dir", args.dir, "--t-chunk", str(args.t_chunk)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         if args.json:

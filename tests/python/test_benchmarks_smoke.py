@@ -90,6 +90,16 @@ def test_worker_ours_measures_and_verifies(tmp_path: Path, fmt: str, compression
     assert verdict == {"ok": True, "frames_checked": 6, "message": ""}
 
 
+def test_worker_raw_direct_writes_the_frames_verified(tmp_path: Path) -> None:
+    """The O_DIRECT baseline: 8 MiB aligned blocks, the padding of the last trimmed."""
+    result_path = _run_worker(tmp_path, "raw-direct", "raw", None)
+    result = json.loads(result_path.read_text())
+    assert result["error"] is None
+    assert Path(result["outputs"][0]["path"]).stat().st_size == result["total_bytes"]
+    assert set(result["append_ns_first100"]) >= {"p50", "p99"}
+    assert _verify(result_path) == {"ok": True, "frames_checked": 6, "message": ""}
+
+
 def test_verify_catches_a_misplaced_frame(tmp_path: Path) -> None:
     result_path = _run_worker(tmp_path, "raw", "raw", None)
     result = json.loads(result_path.read_text())

@@ -19,4 +19,12 @@ void make_background_thread() noexcept {
 #endif
 }
 
+void make_idle_thread() noexcept {
+#if defined(__linux__)
+  sched_param param{};
+  param.sched_priority = 0;
+  (void)::sched_setscheduler(0, SCHED_IDLE, &param);
+#endif
+}
+
 }  // namespace ome_writers::detail

@@ -8,4 +8,9 @@ namespace ome_writers::detail {
 /// append is not descheduled in the middle of its copy). Best effort.
 void make_background_thread() noexcept;
 
+/// Marks the calling thread as work that may wait for a free core (SCHED_IDLE
+/// on Linux): mapping memory ahead of need, which the appender does itself
+/// when it outruns it. Best effort.
+void make_idle_thread() noexcept;
+
 }  // namespace ome_writers::detail
