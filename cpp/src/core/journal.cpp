@@ -98,24 +98,6 @@ std::uint64_t Journal::size() const {
   return written_ + buffer_.size();
 }
 
-std::string Journal::line_at(std::uint64_t offset) const {
-  std::lock_guard lock(mutex_);
-  if (offset + 1 > written_) flush_locked();
-  std::string out;
-  char buf[4096];
-  for (std::uint64_t at = offset;;) {
-    const ssize_t r = ::pread(fd_, buf, sizeof buf, static_cast<off_t>(at));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw_errno("cannot read journal", path_);
-    if (r == 0) return out;  // the last line, cut short
-    const std::string_view got(buf, static_cast<std::size_t>(r));
-    const std::size_t nl = got.find('\n');
-    out.append(got.substr(0, nl));
-    if (nl != std::string_view::npos) return out;
-    at += static_cast<std::uint64_t>(r);
-  }
-}
-
 void Journal::for_each_line(std::uint64_t from, std::uint64_t to,
                             const std::function<void(std::string_view, std::uint64_t)>& f) const {
   std::uint64_t end = 0;

@@ -51,8 +51,6 @@ class Journal {
   void flush();
   /// Bytes appended so far (buffered ones included).
   std::uint64_t size() const;
-  /// The line at `offset` (without its newline).
-  std::string line_at(std::uint64_t offset) const;
   /// Calls `f(line, offset)` for each complete line that starts at or after
   /// `from` and before `to` (`from` must start a line; a line cut short at the
   /// end of the file, by a crash, is left out).

@@ -1,7 +1,5 @@
 #include "tiff/tiff_io.hpp"
 
-#include <unistd.h>
-
 #include <cstdarg>
 #include <cstdio>
 #include <exception>
@@ -9,6 +7,7 @@
 
 #include "ome/ome_xml.hpp"
 #include "ome_writers/errors.hpp"
+#include "util/fs.hpp"
 
 namespace ome_writers::detail {
 
@@ -137,18 +136,8 @@ TiffFile::~TiffFile() {
   if (tif != nullptr) TIFFClose(tif);
 }
 
-namespace {
-
-fs::path unpublished_path(const fs::path& path) {
-  fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid());
-  return tmp;
-}
-
-}  // namespace
-
 void TiffFile::create(std::size_t stage_bytes, bool direct) {
-  io = std::make_unique<DirectFile>(unpublished_path(path), stage_bytes, direct);
+  io = std::make_unique<DirectFile>(temporary_path(path), stage_bytes, direct);
   handle = ClientHandle{io.get(), 0, &messages};
   tif = open_client(path, "w8", &handle, &messages);
   if (tif == nullptr) tiff_failure("cannot create TIFF", path, messages);

@@ -302,31 +302,33 @@ void write_file_gather(const fs::path& path,
 }
 
 void write_file_atomic(const fs::path& path, std::string_view content) {
+  write_file_atomic_streamed(path, [&](const TextSink& out) { out(content); });
+}
+
+fs::path temporary_path(const fs::path& path) {
   fs::path tmp = path;
   tmp += ".tmp" + std::to_string(::getpid());
-  write_file(tmp, content.data(), content.size());
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(tmp.c_str());
-    errno = saved;
-    throw_errno("cannot rename into place", path);
-  }
+  return tmp;
 }
 
 void write_file_atomic_streamed(const fs::path& path,
                                 const std::function<void(const TextSink&)>& produce) {
-  fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid());
+  const fs::path tmp = temporary_path(path);
   {
     NewFile file(tmp, false);
     std::string buffer;
     const std::size_t kFlushAt = 1 << 20;
     produce([&](std::string_view piece) {
-      buffer.append(piece);
-      if (buffer.size() >= kFlushAt) {
+      if (buffer.size() + piece.size() >= kFlushAt) {
+        // A large piece (a whole document) goes out as it is, not through a copy.
         write_all(file.fd(), buffer.data(), buffer.size(), tmp);
         buffer.clear();
+        if (piece.size() >= kFlushAt) {
+          write_all(file.fd(), piece.data(), piece.size(), tmp);
+          return;
+        }
       }
+      buffer.append(piece);
     });
     write_all(file.fd(), buffer.data(), buffer.size(), tmp);
     file.publish();

@@ -42,8 +42,11 @@ void write_file_gather(const std::filesystem::path& path,
 /// Reads a whole file. Throws Error(kIo) when it cannot.
 std::string read_file(const std::filesystem::path& path);
 
+/// Where a file is written before it is renamed into place: "<file>.tmp<pid>".
+std::filesystem::path temporary_path(const std::filesystem::path& path);
+
 /// Whether `name` is a temporary this library writes on the way to a file
-/// ("<file>.tmp<pid>"): what a killed process can leave behind.
+/// (temporary_path): what a killed process can leave behind.
 bool is_temporary_name(const std::string& name);
 
 /// Creates a directory and its parents (mode 0777 & ~umask).
