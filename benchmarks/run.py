@@ -58,6 +58,16 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     "tifffile": [("tifffile", "tiff")],
     "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
     "raw": [("raw", "raw"), ("raw-direct", "raw")],
+    # Each engine behind our backend shim, next to the library used directly.
+    "shim": [
+        ("via-tensorstore", "zarr"),
+        ("via-acquire-zarr", "zarr"),
+        ("zarr-python", "zarr"),
+        ("via-zarr-python", "zarr"),
+        ("zarrs-python", "zarr"),
+        ("via-zarrs-python", "zarr"),
+        ("via-tifffile", "tiff"),
+    ],
     # Only with --baseline REV: our engine built from another revision, run in the
     # same session as this tree's (the only fair before/after on a noisy machine).
     "baseline": [("ours-baseline", "zarr"), ("ours-baseline", "tiff")],
@@ -75,6 +85,14 @@ ENV_OF = {
     "acquire-zarr": "acquire-zarr",
     "tifffile": "tifffile",
     "ome-writers-0.3.2": "ome-writers-0.3.2",
+    # zarr-python and the shim rows run in this repository's venv (it has every engine).
+    "zarr-python": None,
+    "zarrs-python": None,
+    "via-tensorstore": None,
+    "via-acquire-zarr": None,
+    "via-zarr-python": None,
+    "via-zarrs-python": None,
+    "via-tifffile": None,
 }
 LABELS = {
     ("ours", "zarr"): "ours zarr",
@@ -90,6 +108,13 @@ LABELS = {
     ("tifffile", "tiff"): "tifffile",
     ("ome-writers-0.3.2", "zarr"): "0.3.2 tensorstore",
     ("ome-writers-0.3.2", "tiff"): "0.3.2 tifffile",
+    ("zarr-python", "zarr"): "zarr-python",
+    ("zarrs-python", "zarr"): "zarrs-python",
+    ("via-tensorstore", "zarr"): "ours → tensorstore",
+    ("via-acquire-zarr", "zarr"): "ours → acquire-zarr",
+    ("via-zarr-python", "zarr"): "ours → zarr-python",
+    ("via-zarrs-python", "zarr"): "ours → zarrs-python",
+    ("via-tifffile", "tiff"): "ours → tifffile",
     ("raw", "raw"): "raw write()",
     ("raw-direct", "raw"): "raw O_DIRECT 8 MiB",
 }
@@ -110,6 +135,13 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ome-writers-0.3.2", "tiff"): {None, "lzw"},
     ("raw", "raw"): {None},
     ("raw-direct", "raw"): {None},
+    ("zarr-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("zarrs-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-acquire-zarr", "zarr"): {None, "blosc-zstd"},
+    ("via-zarr-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-zarrs-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-tifffile", "tiff"): {None, "lzw", "deflate", "zstd"},
 }
 # The baselines: the same bytes through the page cache, and straight to the disk.
 RAW_ENGINES = ("raw", "raw-direct")
@@ -635,7 +667,11 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
                 total_bytes=ok[0]["total_bytes"],
                 library_version=ok[0].get("library_version", ""),
                 append_waits=_median(
-                    [float(r["stats"]["append_waits"]) for r in ok if "stats" in r]
+                    [
+                        float(r["stats"]["append_waits"])
+                        for r in ok
+                        if "append_waits" in r.get("stats", {})
+                    ]
                 ),
             )
         out.append(s)

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -172,7 +172,9 @@ class _ZarrAdapter(_AdapterEngine):
             "/".join(p for p in (self._plan.zarr_image_group(i), "0") if p)
             for i in range(self._plan.positions)
         ]
-        self._documents: dict[str, Any] = json.loads(self._plan.zarr_array_document(self._shapes[0]))
+        self._documents: dict[str, Any] = json.loads(
+            self._plan.zarr_array_document(self._shapes[0])
+        )
 
     @classmethod
     def _takes_urls(cls) -> bool:
@@ -255,6 +257,7 @@ class TensorstoreEngine(_ZarrAdapter):
         self._kv = ts.KvStore.open(self._base).result()
         self._prepare(settings.overwrite)
         self._pending: list[Any] = []
+        self._capacity: dict[int, list[int]] = {}
         self._arrays = [
             self._open_array(path, self._shapes[i]) for i, path in enumerate(self._array_paths)
         ]
@@ -317,10 +320,29 @@ class TensorstoreEngine(_ZarrAdapter):
         return self._ts.open(spec).result()
 
     def _resize(self, position: int, shape: list[int]) -> None:
+        # The stored extent grows by doubling (a resize waits for every write in
+        # flight); close() trims it to the frames written.
+        capacity = self._capacity.setdefault(position, list(self._plan.declared_shape))
+        if all(s <= c for s, c in zip(shape, capacity, strict=True)):
+            return
+        capacity[:] = [
+            max(s, 2 * c if d == 0 else c, 1) if s > c else c
+            for s, c, d in zip(shape, capacity, self._plan.declared_shape, strict=True)
+        ]
         self._wait_pending(0)
         self._arrays[position] = (
-            self._arrays[position].resize(exclusive_max=shape, expand_only=True).result()
+            self._arrays[position].resize(exclusive_max=capacity, expand_only=True).result()
         )
+
+    def _trim(self) -> None:
+        for position, capacity in self._capacity.items():
+            if capacity != self._shapes[position]:
+                self._arrays[position] = (
+                    self._arrays[position]
+                    .resize(exclusive_max=self._shapes[position], shrink_only=True)
+                    .result()
+                )
+                capacity[:] = self._shapes[position]
 
     def _write(self, position: int, index: tuple[int, ...], frame: np.ndarray) -> None:
         future = self._arrays[position][index].write(frame)
@@ -349,6 +371,7 @@ class TensorstoreEngine(_ZarrAdapter):
         if self._closed:
             return
         self._wait_pending(0)
+        self._trim()
         self._write_documents()
         self._closed = True
 
@@ -430,7 +453,7 @@ class AcquireZarrEngine(_ZarrAdapter):
     name = "acquire-zarr"
     accepts_flat_frames = True
 
-    _DTYPES = {
+    _DTYPES: ClassVar[dict[str, str]] = {
         "uint8": "UINT8",
         "uint16": "UINT16",
         "uint32": "UINT32",
@@ -593,7 +616,12 @@ class TifffileEngine(_AdapterEngine):
 
     name = "tifffile"
 
-    _COMPRESSION = {"none": None, "lzw": "lzw", "deflate": "adobe_deflate", "zstd": "zstd"}
+    _COMPRESSION: ClassVar[dict[str, str | None]] = {
+        "none": None,
+        "lzw": "lzw",
+        "deflate": "adobe_deflate",
+        "zstd": "zstd",
+    }
 
     def __init__(self, settings: AcquisitionSettings, options: dict[str, Any]) -> None:
         import tifffile
@@ -656,6 +684,10 @@ class TifffileEngine(_AdapterEngine):
             description=description,
             metadata=None,
             software=False,
+            # One series per page: tifffile's contiguous mode merges the pages of a
+            # file into one series, which the OME-XML (planes of several images in
+            # one file, blank pages) does not describe.
+            contiguous=False,
         )
 
     def _write(self, position: int, index: tuple[int, ...], frame: np.ndarray) -> None:

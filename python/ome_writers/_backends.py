@@ -241,7 +241,8 @@ def select_engine(settings: AcquisitionSettings, options: dict[str, Any]) -> Eng
     from ._adapters import ADAPTERS, is_url
 
     backend = fmt.backend
-    if backend == "auto" and (is_url(settings.root_path) or getattr(fmt, "kvstore", None)):
+    url = is_url(settings.root_path) or getattr(fmt, "kvstore", None) is not None
+    if backend == "auto" and fmt.name == "ome-zarr" and url:
         # Only tensorstore reaches object storage: "auto" takes it for a URL.
         missing = BACKENDS["tensorstore"].missing()
         if missing is not None:

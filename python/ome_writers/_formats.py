@@ -14,7 +14,9 @@ from typing import (
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
 )
 
 from ._model_base import (
@@ -140,6 +142,14 @@ class OmeZarrFormat(_BaseModel):
         "{'driver': 's3', 'bucket': 'lab', 'path': 'run1.ome.zarr/', 'endpoint': ...}; "
         "with backend='tensorstore' only. Overrides root_path as the place written.",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_unset_kvstore(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Dumps stay 0.3.2's unless the extension is used.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("kvstore") is None:
+            data.pop("kvstore", None)
+        return data
 
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
         """The Zarr directory path (always one store)."""

@@ -9,16 +9,16 @@ settings, apart from the codec fields listed in the README's engine table.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import frame_for, read_zarr_both
 
+from conftest import frame_for, read_zarr_both
 from ome_writers import AcquisitionSettings, Dimension, create_stream
 from ome_writers._backends import BACKENDS
 
@@ -178,7 +178,9 @@ def _spy(engine: str, monkeypatch: pytest.MonkeyPatch) -> _Calls:
 # ------------------------------------------------------------- documents
 
 
-def _normalise_array_doc(doc: dict[str, Any], engine: str, native: dict[str, Any]) -> dict[str, Any]:
+def _normalise_array_doc(
+    doc: dict[str, Any], engine: str, native: dict[str, Any]
+) -> dict[str, Any]:
     """The README's table of what an engine writes differently, applied to `doc`."""
     doc = copy.deepcopy(doc)
     # tensorstore leaves out fields that equal their Zarr v3 defaults.
@@ -198,8 +200,7 @@ def _normalise_array_doc(doc: dict[str, Any], engine: str, native: dict[str, Any
 
 def _zarr_documents(root: Path) -> dict[str, dict[str, Any]]:
     return {
-        str(p.relative_to(root)): json.loads(p.read_text())
-        for p in sorted(root.rglob("zarr.json"))
+        str(p.relative_to(root)): json.loads(p.read_text()) for p in sorted(root.rglob("zarr.json"))
     }
 
 
@@ -330,7 +331,7 @@ def test_acquire_zarr_takes_flat_buffers_of_any_length(tmp_path: Path) -> None:
     flat = np.concatenate([f.ravel() for f in frames])
     cuts = [0, 7, H * W + 3, 5 * H * W, 5 * H * W + 1, flat.size]
     with create_stream(settings) as stream:
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             stream.append(flat[a:b], frame_metadata={"cut": a})
         assert stream.frames_appended == len(frames)  # type: ignore[attr-defined]
     array = read_zarr_both(Path(settings.output_path) / "0")
@@ -374,7 +375,7 @@ def test_tiff_engine_writes_what_native_writes(
     assert calls.count == pages >= total
     assert [p.name.replace(engine, "native") for p in ours] == [p.name for p in theirs]
     seen = 0
-    for mine, ref in zip(ours, theirs):
+    for mine, ref in zip(ours, theirs, strict=True):
         if mine.suffix == ".ome":  # the companion file
             xml, ref_xml = mine.read_text(), ref.read_text()
         else:
@@ -382,7 +383,7 @@ def test_tiff_engine_writes_what_native_writes(
                 xml, ref_xml = a.pages[0].description, b.pages[0].description
                 assert a.is_bigtiff and a.is_ome
                 assert len(a.pages) == len(b.pages)
-                for p, q in zip(a.pages, b.pages):
+                for p, q in zip(a.pages, b.pages, strict=True):
                     np.testing.assert_array_equal(p.asarray(), q.asarray())
                 for i, series in enumerate(a.series):
                     np.testing.assert_array_equal(series.asarray(), b.series[i].asarray())
@@ -430,8 +431,9 @@ def test_tiff_engine_live_view_metadata_and_skip(tmp_path: Path, engine: str) ->
 
 
 @pytest.mark.parametrize("engine", ["zarr-python", "zarrs-python", "acquire-zarr", "native"])
-def test_engines_without_object_storage_refuse_a_url(tmp_path: Path, engine: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engines_without_object_storage_refuse_a_url(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     settings = AcquisitionSettings(
         root_path="s3://bucket/run.ome.zarr",

@@ -21,9 +21,9 @@ struct OutputPlan::Impl {
         layout(detail::validated_layout(settings, /*local_output=*/false)),
         acquisition_date(detail::utc_now_iso8601()) {
     if (settings.format.name == FileFormat::kOmeZarr) {
-      codec_json = detail::ChunkCodec(settings.compression, layout.dtype,
-                                      settings.engine.compression_level)
-                       .codec_json();
+      codec_json =
+          detail::ChunkCodec(settings.compression, layout.dtype, settings.engine.compression_level)
+              .codec_json();
       image_groups = detail::image_group_paths(settings, layout);
       groups = detail::container_group_attributes(settings.plate, layout.positions);
       for (std::size_t i = 0; i < image_groups.size(); ++i) {
@@ -32,8 +32,8 @@ struct OutputPlan::Impl {
       }
       entries.resize(image_groups.size(), json::array());
       if (layout.positions.size() > 1 && !settings.plate) {
-        bf2raw_xml = detail::build_ome_xml_for_zarr(settings, layout, detail::make_uuid(),
-                                                    acquisition_date);
+        bf2raw_xml =
+            detail::build_ome_xml_for_zarr(settings, layout, detail::make_uuid(), acquisition_date);
       }
     } else {
       detail::check_tiff_layout(layout);
@@ -45,9 +45,9 @@ struct OutputPlan::Impl {
   }
 
   detail::TiffOmeState tiff_state(bool closed) const {
-    return {settings,    layout,           acquisition_date, global_metadata,
-            images,      names.files,      names.multi_file, names.companion,
-            closed,      nullptr,          next_annotation};
+    return {settings, layout,      acquisition_date, global_metadata,
+            images,   names.files, names.multi_file, names.companion,
+            closed,   nullptr,     next_annotation};
   }
 
   StreamSettings settings;
@@ -79,9 +79,7 @@ FrameLocation OutputPlan::locate(std::uint64_t frame_number) const {
   return impl_->layout.locate(frame_number);
 }
 
-std::optional<std::uint64_t> OutputPlan::total_frames() const {
-  return impl_->layout.total_frames;
-}
+std::optional<std::uint64_t> OutputPlan::total_frames() const { return impl_->layout.total_frames; }
 
 std::size_t OutputPlan::positions() const { return impl_->layout.positions.size(); }
 
@@ -133,9 +131,9 @@ void OutputPlan::record(const FrameLocation& where, std::string_view frame_metad
   image.ifds.push_back(p.planes_in_file[image.file]++);
   ++image.frames;
   if (skipped || frame_metadata_json.empty()) return;
-  detail::PlaneInfo plane = detail::plane_at(
-      detail::plane_from_metadata(nlohmann::json::parse(frame_metadata_json)), p.layout,
-      where.storage_index);
+  detail::PlaneInfo plane =
+      detail::plane_at(detail::plane_from_metadata(nlohmann::json::parse(frame_metadata_json)),
+                       p.layout, where.storage_index);
   if (!plane.extra.empty()) {
     plane.annotation = p.next_annotation++;
     ++image.annotated;
@@ -192,7 +190,8 @@ std::vector<std::int64_t> OutputPlan::finish_tiff() {
   if (total == 0) return blanks;
   for (std::size_t i = 0; i < p.images.size(); ++i) {
     detail::TiffImage& image = p.images[i];
-    const std::int64_t target = std::max<std::int64_t>(1, (image.frames + inner - 1) / inner) * inner;
+    const std::int64_t target =
+        std::max<std::int64_t>(1, (image.frames + inner - 1) / inner) * inner;
     while (image.frames < target) {
       image.ifds.push_back(p.planes_in_file[image.file]++);
       ++image.frames;

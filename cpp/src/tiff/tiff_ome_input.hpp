@@ -43,10 +43,10 @@ struct TiffFileId {
 
 /// The files of an OME-TIFF output and their identities (fresh UUIDs).
 struct TiffFileNames {
-  bool multi_file = false;          ///< one file per position, in `dir`
-  std::filesystem::path dir;        ///< the directory holding the files
-  std::vector<TiffFileId> files;    ///< in position order (one when single-file)
-  TiffFileId companion;             ///< name empty: no companion file
+  bool multi_file = false;        ///< one file per position, in `dir`
+  std::filesystem::path dir;      ///< the directory holding the files
+  std::vector<TiffFileId> files;  ///< in position order (one when single-file)
+  TiffFileId companion;           ///< name empty: no companion file
 };
 
 /// Names the files as the settings ask (prefer_single_file, suffix,
