@@ -349,7 +349,7 @@ class OmeWritersEngine(Engine):
             overwrite=True,
         )
         options: dict[str, Any] = {}
-        if self.job.get("max_memory_bytes"):
+        if self.job.get("max_memory_bytes") and backend == "native":
             options["max_memory_bytes"] = int(self.job["max_memory_bytes"])
         self.settings = settings
         self.stream = ow.create_stream(settings, **options)

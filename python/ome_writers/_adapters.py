@@ -83,7 +83,7 @@ class _AdapterEngine(Engine):
     def __init__(self, settings: AcquisitionSettings, options: dict[str, Any]) -> None:
         from . import _core
 
-        native_only = sorted(k for k in options if k != "checkpoint_interval_seconds")
+        native_only = sorted(options)
         if native_only:
             raise ValueError(
                 f"create_stream options {native_only} tune the native engine; backend "

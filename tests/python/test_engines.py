@@ -460,3 +460,13 @@ def test_memory_url_goes_to_tensorstore_under_auto() -> None:
         for n in range(2):
             stream.append(frame_for(n, (4, 4), "uint16"))
         np.testing.assert_array_equal(stream.view()[1], frame_for(1, (4, 4), "uint16"))
+
+
+@pytest.mark.parametrize("engine", [*ZARR_ENGINES, *TIFF_ENGINES])
+def test_native_tuning_options_are_refused_by_other_engines(tmp_path: Path, engine: str) -> None:
+    _require(engine)
+    fmt = "ome-tiff" if engine in TIFF_ENGINES else "ome-zarr"
+    settings = _settings(tmp_path, fmt, engine, "tczyx")
+    with pytest.raises(ValueError, match=r"\['checkpoint_interval_seconds'\] tune the native"):
+        create_stream(settings, checkpoint_interval=0.5)
+    assert not Path(settings.output_path).exists()
