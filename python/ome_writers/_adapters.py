@@ -470,54 +470,50 @@ class AcquireZarrEngine(_ZarrAdapter):
         import acquire_zarr as az
 
         super().__init__(settings, options)
-        self._check_order(settings)
         _prepare_local_store(Path(self._output), settings.overwrite)
         chunks, shards, compressors = self._codec_parts()
-        arrays = []
-        for i, path in enumerate(self._array_paths):
-            dims = []
-            for axis, name in enumerate(self._plan.dimension_names):
-                kind = self._kind(az, name, axis)
-                per_shard = 1 if shards is None else shards[axis] // chunks[axis]
-                dims.append(
-                    az.Dimension(
-                        name=name,
-                        kind=kind,
-                        array_size_px=self._plan.declared_shape[axis],
-                        chunk_size_px=chunks[axis],
-                        shard_size_chunks=per_shard,
-                    )
-                )
-            dtype_name = self._DTYPES.get(self._dtype.name)
-            if dtype_name is None:
-                raise NotImplementedError(f"acquire-zarr cannot store dtype {self._dtype.name!r}")
-            array = az.ArraySettings(
-                output_key=path,
-                dimensions=dims,
-                data_type=getattr(az.DataType, dtype_name),
+        stored = list(self._plan.dimension_names)
+        # Frames reach acquire-zarr in acquisition order; it stores them in ours
+        # (storage_dimension_order), within the reorderings it can do.
+        acquired = [d.name for d in settings.dimensions if d.type != "position"]
+        if acquired[0] != stored[0] or acquired[-2:] != stored[-2:]:
+            raise NotImplementedError(
+                f"acquire-zarr cannot store acquisition order {acquired} as {stored}: it keeps "
+                "the first and the last two dimensions in place (use another backend)"
             )
+        dtype_name = self._DTYPES.get(self._dtype.name)
+        if dtype_name is None:
+            raise NotImplementedError(f"acquire-zarr cannot store dtype {self._dtype.name!r}")
+        dims = []
+        for name in acquired:
+            axis = stored.index(name)
+            dims.append(
+                az.Dimension(
+                    name=name,
+                    kind=self._kind(az, name),
+                    array_size_px=self._plan.declared_shape[axis],
+                    chunk_size_px=chunks[axis],
+                    shard_size_chunks=1 if shards is None else shards[axis] // chunks[axis],
+                )
+            )
+        arrays = []
+        for path in self._array_paths:
+            array = az.ArraySettings(
+                output_key=path, dimensions=dims, data_type=getattr(az.DataType, dtype_name)
+            )
+            if acquired != stored:
+                array.storage_dimension_order = stored
             if compressors:
                 array.compression = self._compression(az, compressors)
             arrays.append(array)
-            del i
         self._az_settings = az.StreamSettings(
             store_path=self._output, arrays=arrays, version=az.ZarrVersion.V3, overwrite=True
         )
         self._stream = az.ZarrStream(self._az_settings)
         self._flat_pending = 0  # bytes of a frame begun by a flat buffer
 
-    def _check_order(self, settings: AcquisitionSettings) -> None:
-        names = [d.name for d in settings.dimensions if d.type != "position"]
-        stored = list(self._plan.dimension_names)
-        if names != stored:
-            raise NotImplementedError(
-                f"acquire-zarr writes frames in the order they arrive; the storage order "
-                f"{stored} differs from the acquisition order {names} (use "
-                "storage_order='acquisition' or another backend)"
-            )
-
     @staticmethod
-    def _kind(az: Any, name: str, axis: int) -> Any:
+    def _kind(az: Any, name: str) -> Any:
         lowered = name.lower()
         if lowered in ("y", "x"):
             return az.DimensionType.SPACE

@@ -318,9 +318,33 @@ def test_acquire_zarr_refuses_what_it_cannot_write(tmp_path: Path) -> None:
         dtype="uint16",
         format={"name": "ome-zarr", "backend": "acquire-zarr"},
     )  # fmt: skip
-    with pytest.raises(NotImplementedError, match="storage order"):
+    with pytest.raises(NotImplementedError, match="first and the last two dimensions"):
         create_stream(reordered)
     assert not (tmp_path / "order.ome.zarr").exists()
+
+
+def test_acquire_zarr_stores_in_our_storage_order(tmp_path: Path) -> None:
+    """z acquired before c, stored t, c, z (NGFF order) through storage_dimension_order."""
+    _require("acquire-zarr")
+    dims = [Dimension(name="t", count=2, type="time"), Dimension(name="z", count=3, type="space"),
+            Dimension(name="c", count=2, type="channel"), Dimension(name="y", count=H),
+            Dimension(name="x", count=W)]  # fmt: skip
+    results = {}
+    for engine in ("native", "acquire-zarr"):
+        settings = AcquisitionSettings(
+            root_path=str(tmp_path / f"{engine}.ome.zarr"),
+            dimensions=dims,
+            dtype="uint16",
+            format={"name": "ome-zarr", "backend": engine},
+        )
+        with create_stream(settings) as stream:
+            for n in range(12):
+                stream.append(frame_for(n, (H, W), "uint16"))
+        results[engine] = read_zarr_both(Path(settings.output_path) / "0")
+    assert results["native"].shape == (2, 2, 3, H, W)
+    np.testing.assert_array_equal(results["acquire-zarr"], results["native"])
+    # frame n = (t, z, c) in acquisition order lands at (t, c, z).
+    np.testing.assert_array_equal(results["native"][1, 0, 2], frame_for(10, (H, W), "uint16"))
 
 
 def test_acquire_zarr_takes_flat_buffers_of_any_length(tmp_path: Path) -> None:
