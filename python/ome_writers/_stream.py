@@ -284,7 +284,7 @@ class OMEStream:
                 "stream closed: %s: %d frames, %d bytes in %.3f s",
                 self._settings.output_path,
                 self._frames,
-                int(stats.get("bytes_written", 0)),
+                int(stats.get("bytes_written", stats.get("bytes_appended", 0))),
                 time.perf_counter() - self._opened,
             )
 
