@@ -389,6 +389,9 @@ class ZarrPythonEngine(_ZarrAdapter):
         _prepare_local_store(Path(self._output), settings.overwrite)
         chunks, shards, compressors = self._codec_parts()
         doc = self._documents
+        fill = doc["fill_value"]
+        if isinstance(fill, list):  # Zarr v3 writes a complex fill value as [real, imag]
+            fill = complex(*fill)
         with self._pipeline():
             self._arrays = [
                 zarr.create_array(
@@ -399,7 +402,7 @@ class ZarrPythonEngine(_ZarrAdapter):
                     chunks=tuple(chunks),
                     shards=tuple(shards) if shards is not None else None,
                     compressors=compressors or None,
-                    fill_value=doc["fill_value"],
+                    fill_value=fill,
                     dimension_names=doc["dimension_names"],
                     zarr_format=3,
                     overwrite=True,

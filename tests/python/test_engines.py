@@ -494,3 +494,38 @@ def test_native_tuning_options_are_refused_by_other_engines(tmp_path: Path, engi
     with pytest.raises(ValueError, match=r"\['checkpoint_interval_seconds'\] tune the native"):
         create_stream(settings, checkpoint_interval=0.5)
     assert not Path(settings.output_path).exists()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64", "bool", "complex64"])
+@pytest.mark.parametrize("engine", [*ZARR_ENGINES, *TIFF_ENGINES])
+def test_every_dtype_lands_as_the_native_engine_writes_it(
+    tmp_path: Path, engine: str, dtype: str
+) -> None:
+    import tifffile
+
+    _require(engine)
+    fmt = "ome-tiff" if engine in TIFF_ENGINES else "ome-zarr"
+    written = {}
+    for backend in ("native", engine):
+        settings = AcquisitionSettings(
+            root_path=str(tmp_path / f"{backend}.{'ome.tiff' if fmt == 'ome-tiff' else 'ome.zarr'}"),
+            dimensions=[Dimension(name="t", count=3), Dimension(name="y", count=H),
+                        Dimension(name="x", count=W)],
+            dtype=dtype,
+            format={"name": fmt, "backend": backend},
+        )  # fmt: skip
+        if engine == "acquire-zarr" and backend == engine and dtype in ("bool", "complex64"):
+            with pytest.raises(NotImplementedError, match=f"cannot store dtype '{dtype}'"):
+                create_stream(settings)
+            return
+        with create_stream(settings) as stream:
+            for n in range(3):
+                stream.append(frame_for(n, (H, W), dtype))
+        if fmt == "ome-zarr":
+            written[backend] = read_zarr_both(Path(settings.output_path) / "0")
+        else:
+            written[backend] = tifffile.imread(settings.output_path)
+    assert written[engine].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(written[engine], written["native"])
+    for n in range(3):
+        np.testing.assert_array_equal(written[engine][n], frame_for(n, (H, W), dtype))
