@@ -506,9 +506,10 @@ def test_every_dtype_lands_as_the_native_engine_writes_it(
     _require(engine)
     fmt = "ome-tiff" if engine in TIFF_ENGINES else "ome-zarr"
     written = {}
+    suffix = ".ome.tiff" if fmt == "ome-tiff" else ".ome.zarr"
     for backend in ("native", engine):
         settings = AcquisitionSettings(
-            root_path=str(tmp_path / f"{backend}.{'ome.tiff' if fmt == 'ome-tiff' else 'ome.zarr'}"),
+            root_path=str(tmp_path / f"{backend}{suffix}"),
             dimensions=[Dimension(name="t", count=3), Dimension(name="y", count=H),
                         Dimension(name="x", count=W)],
             dtype=dtype,
