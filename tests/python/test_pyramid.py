@@ -1,0 +1,347 @@
+"""Multiscale pyramids: every level read back equals a numpy reference downsampling."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import read_zarr_both
+from ome_writers import (
+    AcquisitionSettings,
+    Dimension,
+    Plate,
+    Position,
+    Pyramid,
+    create_stream,
+)
+
+METHODS = ["mean", "min", "max", "decimate", "mode"]
+DTYPES = ["uint8", "uint16", "float32"]
+
+
+def frame(n: int, shape: tuple[int, int], dtype: str) -> np.ndarray:
+    """Unique random content per frame, over the dtype's whole range (few values for floats)."""
+    rng = np.random.default_rng(1000 + n)
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        # Quarters: exact in float32, with halves and ties in the means.
+        return (rng.integers(-4000, 4000, size=shape) / 4).astype(dt)
+    if dt == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(bool)
+    info = np.iinfo(dt)
+    return rng.integers(info.min, int(info.max) + 1, size=shape, dtype=np.int64).astype(dt)
+
+
+def label_frame(n: int, shape: tuple[int, int], dtype: str) -> np.ndarray:
+    """Few distinct values, so that the mode has ties and runs."""
+    rng = np.random.default_rng(2000 + n)
+    return rng.integers(0, 3, size=shape).astype(dtype)
+
+
+def reduce_ref(x: np.ndarray, method: str, axes: tuple[int, ...]) -> np.ndarray:
+    """One level down: halve `axes` (ceil), each block over the pixels that exist.
+
+    Means sum in the engine's order: pairs along x, then rows (y), then planes (z).
+    """
+    out_shape = list(x.shape)
+    for a in axes:
+        out_shape[a] = (x.shape[a] + 1) // 2
+    cands = []  # (values, exists), offsets in lexicographic order, x fastest
+    for offs in itertools.product((0, 1), repeat=len(axes)):
+        sl: list[Any] = [slice(None)] * x.ndim
+        for a, o in zip(axes, offs, strict=True):
+            sl[a] = slice(o, None, 2)
+        part = x[tuple(sl)]
+        vals = np.zeros(out_shape, dtype=x.dtype)
+        ok = np.zeros(out_shape, dtype=bool)
+        dst = tuple(slice(0, s) for s in part.shape)
+        vals[dst] = part
+        ok[dst] = True
+        cands.append((vals, ok))
+    if method == "decimate":
+        return cands[0][0]
+    if method in ("min", "max"):
+        big = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
+        small = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        fill = big if method == "min" else small
+        stack = np.stack([np.where(ok, v, fill) for v, ok in cands])
+        return (stack.min(0) if method == "min" else stack.max(0)).astype(x.dtype)
+    n = sum(ok.astype(np.int64) for _, ok in cands)
+    if method == "mode":
+        vals = np.stack([v for v, _ in cands]).astype(np.int64)
+        oks = np.stack([ok for _, ok in cands])
+        counts = np.stack([((vals == v) & oks).sum(0) for v in vals])
+        counts = np.where(oks, counts, -1)
+        best = counts.max(0)
+        return np.where(counts == best, vals, np.iinfo(np.int64).max).min(0).astype(x.dtype)
+    assert method == "mean"
+    if x.dtype.kind == "f":
+        acc = None
+        for k in range(0, len(cands), 2):
+            pair = cands[k][0].astype(np.float64) + cands[k + 1][0].astype(np.float64)
+            acc = pair if acc is None else acc + pair
+        assert acc is not None
+        return (acc / n).astype(x.dtype)
+    total = sum(v.astype(np.int64) for v, _ in cands)
+    q = total // n
+    r = total - q * n
+    up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
+    return (q + up).astype(x.dtype)
+
+
+def pyramid_ref(level0: np.ndarray, levels: int, method: str, axes: tuple[int, ...]) -> list:
+    out = [level0]
+    for _ in range(1, levels):
+        out.append(reduce_ref(out[-1], method, axes))
+    return out
+
+
+def check_levels(
+    group: Path, levels: int, method: str, axes: tuple[int, ...], expected0: np.ndarray | None
+) -> None:
+    arrays = [read_zarr_both(group / str(i)) for i in range(levels)]
+    assert not (group / str(levels)).exists()
+    if expected0 is not None:
+        np.testing.assert_array_equal(arrays[0], expected0)
+    ref = pyramid_ref(arrays[0], levels, method, axes)
+    for i in range(1, levels):
+        assert arrays[i].shape == ref[i].shape, f"level {i}"
+        np.testing.assert_array_equal(arrays[i], ref[i], err_msg=f"level {i} ({method})")
+    # Each level holds data: a reference of fill values would prove nothing.
+    assert np.any(arrays[-1] != 0)
+
+
+def validate_image(group: Path) -> dict:
+    v05 = pytest.importorskip("ome_zarr_models.v05")
+    zarr = pytest.importorskip("zarr")
+    v05.Image.from_zarr(zarr.open_group(group, mode="r"))
+    return json.loads((group / "zarr.json").read_text())["attributes"]["ome"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("size", [(37, 23), (32, 48)], ids=["odd", "even"])
+def test_levels_match_numpy(tmp_path: Path, dtype: str, method: str, size) -> None:
+    if method == "mode" and dtype == "float32":
+        pytest.skip("mode is for label data")
+    h, w = size
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "p.ome.zarr"),
+        dtype=dtype,
+        dimensions=[
+            Dimension(name="t", count=2, type="time"),
+            Dimension(name="c", count=2, type="channel"),
+            Dimension(name="y", count=h, type="space", chunk_size=16),
+            Dimension(name="x", count=w, type="space", chunk_size=16),
+        ],
+        pyramid=Pyramid(levels=4, method=method),
+    )
+    make = label_frame if method == "mode" else frame
+    frames = [make(i, (h, w), dtype) for i in range(4)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    check_levels(root, 4, method, (2, 3), np.stack(frames).reshape(2, 2, h, w))
+    ome = validate_image(root)
+    datasets = ome["multiscales"][0]["datasets"]
+    assert [d["path"] for d in datasets] == ["0", "1", "2", "3"]
+    for level, d in enumerate(datasets):
+        scale = d["coordinateTransformations"][0]["scale"]
+        assert scale == [1.0, 1.0, 2.0**level, 2.0**level]
+        if method == "decimate":  # a decimated pixel is its block's first: no shift
+            assert len(d["coordinateTransformations"]) == 1
+        else:
+            shift = (2.0**level - 1) / 2
+            assert d["coordinateTransformations"][1]["translation"] == [0.0, 0.0, shift, shift]
+    meta = json.loads((root / "3" / "zarr.json").read_text())
+    assert meta["shape"] == [2, 2, -(-h // 8), -(-w // 8)]
+
+
+@pytest.mark.parametrize("method", ["mean", "max", "mode"])
+def test_z_downsampling(tmp_path: Path, method: str) -> None:
+    # z acquired outside t: the two planes of a z pair arrive far apart.
+    h, w = 21, 18
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "z.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="z", count=5, type="space", chunk_size=2),
+            Dimension(name="t", count=3, type="time"),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=Pyramid(levels=3, method=method, downsample_z=True),
+    )
+    make = label_frame if method == "mode" else frame
+    frames = [make(i, (h, w), "uint16") for i in range(15)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    expected = np.stack(frames).reshape(5, 3, h, w).transpose(1, 0, 2, 3)  # stored t, z, y, x
+    check_levels(root, 3, method, (1, 2, 3), expected)
+    ome = validate_image(root)
+    assert ome["multiscales"][0]["datasets"][2]["coordinateTransformations"][0]["scale"] == [
+        1.0,
+        4.0,
+        4.0,
+        4.0,
+    ]
+    assert json.loads((root / "2" / "zarr.json").read_text())["shape"] == [3, 2, 6, 5]
+
+
+def test_sharded_compressed_unbounded_time(tmp_path: Path) -> None:
+    h, w = 45, 30
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "u.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=None, type="time", chunk_size=2, shard_size_chunks=2),
+            Dimension(name="y", count=h, type="space", chunk_size=8, shard_size_chunks=2),
+            Dimension(name="x", count=w, type="space", chunk_size=8, shard_size_chunks=2),
+        ],
+        compression="zstd",
+        pyramid=Pyramid(levels="auto"),
+    )
+    frames = [frame(i, (h, w), "uint16") for i in range(7)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    # auto: 45 -> 23 -> 12 -> 6 fits a chunk of 8.
+    check_levels(root, 4, "mean", (1, 2), np.stack(frames))
+    validate_image(root)
+    meta = json.loads((root / "2" / "zarr.json").read_text())
+    assert meta["shape"] == [7, 12, 8]
+    assert meta["codecs"][0]["name"] == "sharding_indexed"
+
+
+def test_positions_and_plate(tmp_path: Path) -> None:
+    zarr = pytest.importorskip("zarr")
+    v05 = pytest.importorskip("ome_zarr_models.v05")
+    h, w = 19, 26
+    positions = [
+        Position(name="f0", plate_row="A", plate_column="1"),
+        Position(name="f1", plate_row="A", plate_column="1"),
+        Position(name="f0", plate_row="B", plate_column="2"),
+    ]
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "plate.ome.zarr"),
+        dtype="uint8",
+        dimensions=[
+            Dimension(name="t", count=2, type="time"),
+            Dimension(name="p", type="position", coords=positions),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        plate=Plate(row_names=["A", "B"], column_names=["1", "2"]),
+        pyramid=Pyramid(levels=3, method="max"),
+    )
+    frames = [frame(i, (h, w), "uint8") for i in range(6)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    v05.HCS.from_zarr(zarr.open_group(root, mode="r"))
+    for k, group in enumerate(["A/1/f0", "A/1/f1", "B/2/f0"]):
+        expected = np.stack([frames[k], frames[3 + k]])
+        check_levels(root / group, 3, "max", (1, 2), expected)
+        validate_image(root / group)
+
+
+def test_bioformats2raw_positions(tmp_path: Path) -> None:
+    h, w = 16, 17
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "pos.ome.zarr"),
+        dtype="float32",
+        dimensions=[
+            Dimension(name="p", type="position", coords=["a", "b"]),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=2,
+    )
+    frames = [frame(i, (h, w), "float32") for i in range(2)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    for k, group in enumerate(["a", "b"]):
+        check_levels(root / group, 2, "mean", (0, 1), frames[k])
+        validate_image(root / group)
+
+
+def test_skipped_frames_read_as_fill(tmp_path: Path) -> None:
+    """A frame that never arrives counts as zeros in the levels, as readers see it."""
+    h, w = 12, 10
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "s.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="z", count=4, type="space", chunk_size=2),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=Pyramid(levels=2, downsample_z=True),
+    )
+    with create_stream(s) as stream:
+        stream.append(frame(0, (h, w), "uint16"))
+        stream.skip(frames=2)
+        stream.append(frame(3, (h, w), "uint16"))
+    check_levels(Path(s.output_path), 2, "mean", (0, 1, 2), None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"levels": 0}, "got 0"),
+        ({"levels": "many"}, "'many'"),
+        ({"levels": 2.5}, "2.5"),
+        ({"method": "median"}, "'median'"),
+        ({"downsample_z": "yes"}, "downsample_z"),
+    ],
+)
+def test_bad_pyramid_values(kwargs: dict, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        Pyramid(**kwargs)
+
+
+def test_rules_that_need_the_geometry(tmp_path: Path) -> None:
+    dims = [
+        Dimension(name="z", count=3, type="space"),
+        Dimension(name="y", count=40, type="space"),
+        Dimension(name="x", count=40, type="space"),
+    ]
+    base = {"root_path": str(tmp_path / "g.ome.zarr"), "dtype": "uint8", "dimensions": dims}
+    with pytest.raises(ValueError, match="pyramid levels 8 is out of range"):
+        create_stream(AcquisitionSettings(**base, pyramid=8))
+    with pytest.raises(ValueError, match="chunk_size above 1"):
+        create_stream(AcquisitionSettings(**base, pyramid=Pyramid(levels=2, downsample_z=True)))
+    with pytest.raises(ValueError, match="'mode' is for label data"):
+        AcquisitionSettings(**{**base, "dtype": "float32"}, pyramid=Pyramid(method="mode"))
+    with pytest.raises(ValueError, match="OME-TIFF levels"):
+        AcquisitionSettings(
+            **{**base, "root_path": str(tmp_path / "g.ome.tiff")},
+            pyramid=Pyramid(levels=2, downsample_z=True),
+        )
+
+
+def test_default_is_no_pyramid(tmp_path: Path) -> None:
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "n.ome.zarr"),
+        dtype="uint8",
+        dimensions=[Dimension(name="y", count=8), Dimension(name="x", count=8)],
+    )
+    assert s.pyramid is None
+    with create_stream(s) as stream:
+        stream.append(np.ones((8, 8), np.uint8))
+    root = Path(s.output_path)
+    assert not (root / "1").exists()
+    ome = json.loads((root / "zarr.json").read_text())["attributes"]["ome"]
+    assert len(ome["multiscales"][0]["datasets"]) == 1
