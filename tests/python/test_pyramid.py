@@ -345,3 +345,120 @@ def test_default_is_no_pyramid(tmp_path: Path) -> None:
     assert not (root / "1").exists()
     ome = json.loads((root / "zarr.json").read_text())["attributes"]["ome"]
     assert len(ome["multiscales"][0]["datasets"]) == 1
+
+
+# --------------------------------------------------------------------------- TIFF
+
+
+def tiff_levels(path: Path, series: int = 0) -> list[np.ndarray]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_ome
+        s = tif.series[series]
+        levels = [lv.asarray() for lv in s.levels]
+        # Reduced planes are SubIFDs tagged as reduced images, out of the main chain.
+        page = tif.pages[0]
+        assert len(page.subifds or ()) == len(levels) - 1
+        for lv in s.levels[1:]:
+            assert lv.keyframe.subfiletype & 1  # FILETYPE_REDUCEDIMAGE
+    return levels
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("size", [(37, 23), (32, 48)], ids=["odd", "even"])
+def test_tiff_levels_match_numpy(tmp_path: Path, dtype: str, method: str, size) -> None:
+    if method == "mode" and dtype == "float32":
+        pytest.skip("mode is for label data")
+    h, w = size
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "p.ome.tiff"),
+        dtype=dtype,
+        dimensions=[
+            Dimension(name="t", count=2, type="time"),
+            Dimension(name="c", count=2, type="channel"),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=Pyramid(levels=4, method=method),
+    )
+    make = label_frame if method == "mode" else frame
+    frames = [make(i, (h, w), dtype) for i in range(4)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    levels = tiff_levels(Path(s.output_path))
+    assert len(levels) == 4
+    full = np.stack(frames).reshape(2, 2, h, w)
+    np.testing.assert_array_equal(levels[0], full)
+    ref = pyramid_ref(full, 4, method, (2, 3))
+    for i in range(1, 4):
+        np.testing.assert_array_equal(levels[i], ref[i], err_msg=f"level {i} ({method})")
+    import ome_types
+
+    ome_types.from_tiff(s.output_path)  # the OME-XML stays valid
+
+
+@pytest.mark.parametrize("compression", ["zstd", "lzw", "deflate"])
+def test_tiff_compressed_positions_unbounded(tmp_path: Path, compression: str) -> None:
+    h, w = 300, 150  # auto: 300 -> 150 fits 256
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "m.ome.tiff"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=None, type="time"),
+            Dimension(name="p", type="position", coords=["a", "b"]),
+            Dimension(name="y", count=h, type="space", scale=0.5, unit="micrometer"),
+            Dimension(name="x", count=w, type="space", scale=0.5, unit="micrometer"),
+        ],
+        compression=compression,
+        pyramid="auto",
+    )
+    frames = [frame(i, (h, w), "uint16") for i in range(6)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    out = Path(s.output_path)
+    files = sorted(out.glob("*.ome.tiff"))
+    assert len(files) == 2
+    for k, path in enumerate(files):
+        # Every file's OME-XML describes both images: series k is position k.
+        levels = tiff_levels(path, series=k)
+        assert len(levels) == 2
+        full = np.stack(frames[k::2])
+        np.testing.assert_array_equal(levels[0].reshape(full.shape), full)
+        ref = reduce_ref(full, "mean", (1, 2))
+        np.testing.assert_array_equal(levels[1].reshape(ref.shape), ref)
+
+
+def test_tiff_single_file_positions_and_live_levels(tmp_path: Path) -> None:
+    h, w = 20, 31
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "one.ome.tiff"),
+        dtype="uint8",
+        dimensions=[
+            Dimension(name="p", type="position", coords=["a", "b"]),
+            Dimension(name="z", count=3, type="space"),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        format={"name": "ome-tiff", "prefer_single_file": True},
+        pyramid=Pyramid(levels=3, method="min"),
+    )
+    frames = [frame(i, (h, w), "uint8") for i in range(6)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+        stream.flush()
+        core = stream._engine._core  # type: ignore[attr-defined]
+        assert core.levels() == 3
+        out = np.zeros((5, 8), np.uint8)
+        assert core.read_level_frame(1, 2, [2], out)
+        np.testing.assert_array_equal(out, pyramid_ref(frames[5], 3, "min", (0, 1))[2])
+    for series, k in ((0, 0), (1, 3)):
+        levels = tiff_levels(Path(s.output_path), series)
+        full = np.stack(frames[k : k + 3])
+        ref = pyramid_ref(full, 3, "min", (1, 2))
+        for i in range(3):
+            np.testing.assert_array_equal(levels[i], ref[i])
