@@ -248,12 +248,15 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
     write_raw_strips(f, pixels, format_, encoder_);
   }
   if (!TIFFWriteDirectory(f.tif)) tiff_failure("cannot write a directory to", f.path, f.messages);
+  // Its reduced planes before the seal: the link to this IFD then goes out
+  // only once they and their offsets in its SubIFDs entry have, so that no
+  // reader ever follows a SubIFDs entry still zero.
+  if (!levels_.empty()) write_levels(f, data);
   // The link to this IFD (written before it) may go out once the IFD has.
   if (f.io != nullptr) {
     f.io->seal();
     if (first) f.publish();
   }
-  if (!levels_.empty()) write_levels(f, data);
   // The entry before the plane is recorded: documents built from the record
   // find its metadata in the journal.
   std::optional<std::uint64_t> line;
@@ -301,8 +304,6 @@ void TiffSink::write_levels(TiffFile& f, const std::byte* frame) {
     if (!TIFFWriteDirectory(f.tif)) {
       tiff_failure("cannot write a reduced-resolution directory to", f.path, f.messages);
     }
-    // Its offset in the parent's SubIFDs entry goes out with it.
-    if (f.io != nullptr) f.io->seal();
     above = level->pixels.data();
     h = level->layout.height;
     w = level->layout.width;
