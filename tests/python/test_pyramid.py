@@ -462,3 +462,68 @@ def test_tiff_single_file_positions_and_live_levels(tmp_path: Path) -> None:
         ref = pyramid_ref(full, 3, "min", (1, 2))
         for i in range(3):
             np.testing.assert_array_equal(levels[i], ref[i])
+
+
+# --------------------------------------------------------------------------- crash
+
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from ome_writers import AcquisitionSettings, Dimension, Pyramid, create_stream
+
+root, flushed = sys.argv[1], int(sys.argv[2])
+s = AcquisitionSettings(
+    root_path=root, dtype="uint16",
+    dimensions=[Dimension(name="t", count=None, type="time"),
+                Dimension(name="y", count=33, type="space", chunk_size=16),
+                Dimension(name="x", count=20, type="space")],
+    pyramid=Pyramid(levels=3),
+)
+stream = create_stream(s)
+rng = np.random.default_rng(0)
+for i in range(flushed):
+    stream.append(rng.integers(0, 65535, (33, 20)).astype("uint16"), frame_metadata={"i": i})
+stream.flush()
+print("FLUSHED", flush=True)
+while True:  # until killed
+    stream.append(rng.integers(0, 65535, (33, 20)).astype("uint16"), frame_metadata={"i": 0})
+    time.sleep(0.001)
+"""
+
+
+def test_levels_survive_sigkill_and_recover(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import ome_writers
+
+    script = tmp_path / "w.py"
+    script.write_text(KILLED_WRITER)
+    root = tmp_path / "k.ome.zarr"
+    flushed = 9
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(flushed)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "FLUSHED"
+        time.sleep(0.3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    # As it stands: every level holds the flushed frames, reduced.
+    arrays = [read_zarr_both(root / str(i)) for i in range(3)]
+    ref = pyramid_ref(arrays[0][:flushed], 3, "mean", (1, 2))
+    for i in (1, 2):
+        assert arrays[i].shape[0] >= flushed
+        np.testing.assert_array_equal(arrays[i][:flushed], ref[i])
+    ome_writers.recover(root)
+    shapes = [json.loads((root / str(i) / "zarr.json").read_text())["shape"] for i in range(3)]
+    assert shapes[1][0] == shapes[2][0] == shapes[0][0] >= flushed
+    assert shapes[1][1:] == [17, 10]
+    # (Frames past the flush may be in one level and not yet in another: a
+    # kill falls between their files.)
