@@ -227,6 +227,16 @@ TEST(Pyramid, LevelGeometryRoundsUp) {
   EXPECT_EQ(l2.height, 26);
   EXPECT_EQ(l2.axes[1].count, 2);
   EXPECT_EQ(l2.axes[1].chunk, 2);
+  EXPECT_EQ(l2.axes[0].chunk, 1);  // t is not acquired fastest: as level 0
+  // Without z halving, z (acquired fastest) chunks 4^level times more planes
+  // per file, up to its count.
+  EXPECT_EQ(detail::level_layout(base, 1, -1).axes[1].chunk, 5);
+  EXPECT_EQ(detail::level_layout(base, 1, -1).axes[1].count, 5);
+  s.dimensions[1].count = 100;
+  const detail::Layout tall(s);
+  const auto t2 = detail::level_layout(tall, 2, -1);
+  EXPECT_EQ(t2.axes[1].chunk, 32);
+  EXPECT_EQ(t2.axes[1].shard, 32);
 }
 
 }  // namespace

@@ -33,9 +33,10 @@ bool is_z(const ArrayAxis& a) {
 // --- kernels ---------------------------------------------------------------
 //
 // A level's row is computed from up to four source rows (two in y, times two
-// planes in z), one row at a time into a small accumulator that stays in
-// cache: each pass is a plain strided loop the compiler vectorises, and the
-// same code handles the edge rows and columns that have fewer pixels.
+// planes in z) in one strided pass the compiler vectorises: the row count and
+// the block size are template constants (a runtime shift keeps gcc from
+// vectorising the rounding). Edge rows and columns, with fewer pixels, take
+// the same code with smaller constants.
 
 __extension__ using Int128 = __int128;
 
@@ -48,39 +49,57 @@ struct Wide {
                          std::conditional_t<(sizeof(T) == 4), std::int64_t, Int128>>>;
 };
 
-// Mean of n = 2^shift values from their sum: integers round half to even.
-template <typename T, typename A>
-inline T finish_mean(A sum, int shift) {
+// Mean of n = 2^S values from their sum: integers round half to even. S is
+// a constant, so that the loops calling this vectorise.
+template <typename T, int S, typename A>
+inline T finish_mean(A sum) {
   if constexpr (std::is_floating_point_v<T>) {
-    return static_cast<T>(sum * (1.0 / static_cast<double>(1 << shift)));
+    return static_cast<T>(sum * (1.0 / static_cast<double>(1 << S)));
+  } else if constexpr (S == 0) {
+    return static_cast<T>(sum);
   } else {
-    if (shift == 0) return static_cast<T>(sum);
-    const A n = A(1) << shift;
-    const A q = sum >> shift;  // floor, negative sums included
-    const A r = sum - q * n;
-    const A half = n >> 1;
-    return static_cast<T>(q + ((r > half) | ((r == half) & (q & 1))));
+    // q = floor(sum / n), r its remainder (two's complement: negative sums
+    // too). Up when r > n/2, or r == n/2 and q is odd; i.e. when
+    // x = r + (q & 1) > n/2, which is (x + n/2 - 1) >> S as x <= n. Plain
+    // arithmetic, no comparisons: gcc vectorises it (with them it does not).
+    const A q = sum >> S;
+    const A r = sum & ((A(1) << S) - 1);
+    return static_cast<T>(q + ((r + (q & 1) + ((A(1) << (S - 1)) - 1)) >> S));
   }
 }
 
-int log2_small(int n) { return n >= 8 ? 3 : n >= 4 ? 2 : n >= 2 ? 1 : 0; }
-
-template <typename T>
-void mean_row(const T* const* rows, int nrows, std::int64_t w, T* out,
-              typename Wide<T>::type* acc) {
+// One output row from NR source rows, in one pass. Sums go pairwise along x,
+// then row after row (the order a float reference must follow).
+template <typename T, int NR, int S>
+void mean_row_fixed(const T* const* rows, std::int64_t w, T* out) {
   using A = typename Wide<T>::type;
   const std::int64_t full = w / 2;
-  const T* r0 = rows[0];
-  for (std::int64_t j = 0; j < full; ++j) acc[j] = A(r0[2 * j]) + A(r0[2 * j + 1]);
-  if (w & 1) acc[full] = A(r0[w - 1]);
-  for (int k = 1; k < nrows; ++k) {
-    const T* r = rows[k];
-    for (std::int64_t j = 0; j < full; ++j) acc[j] += A(r[2 * j]) + A(r[2 * j + 1]);
-    if (w & 1) acc[full] += A(r[w - 1]);
+  const T* r[NR];
+  for (int k = 0; k < NR; ++k) r[k] = rows[k];
+  for (std::int64_t j = 0; j < full; ++j) {
+    A sum = A(r[0][2 * j]) + A(r[0][2 * j + 1]);
+    for (int k = 1; k < NR; ++k) sum += A(r[k][2 * j]) + A(r[k][2 * j + 1]);
+    out[j] = finish_mean<T, S + 1>(sum);
   }
-  const int shift_full = log2_small(2 * nrows);
-  for (std::int64_t j = 0; j < full; ++j) out[j] = finish_mean<T>(acc[j], shift_full);
-  if (w & 1) out[full] = finish_mean<T>(acc[full], log2_small(nrows));
+  if (w & 1) {
+    A sum = A(r[0][w - 1]);
+    for (int k = 1; k < NR; ++k) sum += A(r[k][w - 1]);
+    out[full] = finish_mean<T, S>(sum);
+  }
+}
+
+template <typename T>
+void mean_row(const T* const* rows, int nrows, std::int64_t w, T* out) {
+  // nrows: 1 or 2 rows per plane, 1 or 2 planes; 3 never happens (an odd
+  // last row is odd in both planes).
+  switch (nrows) {
+    case 1:
+      return mean_row_fixed<T, 1, 0>(rows, w, out);
+    case 2:
+      return mean_row_fixed<T, 2, 1>(rows, w, out);
+    default:
+      return mean_row_fixed<T, 4, 2>(rows, w, out);
+  }
 }
 
 template <typename T, bool kMin>
@@ -140,9 +159,6 @@ void downsample_typed(DownsampleMethod method, const T* a, const T* b, std::int6
                       std::int64_t w, T* out) {
   const std::int64_t oh = (h + 1) / 2;
   const std::int64_t ow = (w + 1) / 2;
-  using A = std::conditional_t<kIsComplex<T>, int, typename Wide<T>::type>;
-  std::vector<A> acc;
-  if (method == DownsampleMethod::kMean) acc.resize(static_cast<std::size_t>(ow));
   for (std::int64_t i = 0; i < oh; ++i) {
     const T* rows[4];
     int nrows = 0;
@@ -157,7 +173,7 @@ void downsample_typed(DownsampleMethod method, const T* a, const T* b, std::int6
     } else {
       switch (method) {
         case DownsampleMethod::kMean:
-          mean_row(rows, nrows, w, o, acc.data());
+          mean_row(rows, nrows, w, o);
           break;
         case DownsampleMethod::kMin:
           extreme_row<T, true>(rows, nrows, w, o);
@@ -310,6 +326,25 @@ Layout level_layout(const Layout& base, int level, int z_axis) {
   shrink(out.axes[k]);
   shrink(out.axes[k + 1]);
   if (z_axis >= 0) shrink(out.axes[static_cast<std::size_t>(z_axis)]);
+  // A level's planes are 4^level times smaller: its chunks hold 4^level times
+  // more of them along the axis acquired fastest, so that its files stay
+  // about as large as level 0's (a file per small plane would cost more in
+  // file creation than the pixels do) and its slabs fill as fast.
+  if (!base.index_dims_acquisition.empty()) {
+    const int fastest = base.index_dims_acquisition.back();
+    for (std::size_t a = 0; a < k; ++a) {
+      if (base.storage_to_outer[a] != fastest || static_cast<int>(a) == z_axis) continue;
+      ArrayAxis& axis = out.axes[a];
+      const std::int64_t per_shard = axis.shard / axis.chunk;
+      std::int64_t grown = axis.chunk;
+      for (int i = 0; i < level && grown < (std::int64_t{1} << 40); ++i) grown *= 4;
+      if (axis.count > 0) grown = std::min(grown, axis.count);
+      axis.chunk = std::max(axis.chunk, grown);
+      const std::int64_t chunks =
+          axis.count > 0 ? (axis.count + axis.chunk - 1) / axis.chunk : per_shard;
+      axis.shard = axis.chunk * std::min(per_shard, chunks);
+    }
+  }
   out.height = out.axes[k].count;
   out.width = out.axes[k + 1].count;
   out.frame_bytes =
