@@ -98,11 +98,21 @@ class StreamView:
     `shape`.
     """
 
-    def __init__(self, stream: OMEStream, *, dynamic_shape: bool = True, strict: bool = False):
+    def __init__(
+        self,
+        stream: OMEStream,
+        *,
+        dynamic_shape: bool = True,
+        strict: bool = False,
+        level: int = 0,
+    ):
         settings = stream.settings
         self._stream = stream
         self._engine = stream._engine_impl
         self._grid = AcquisitionGrid(settings)
+        self._level = _check_level(settings, level, self._engine.levels())
+        # A pyramid level's frames: each halving rounds up.
+        self._frame_shape = tuple(_halve(size, self._level) for size in self._grid.frame_shape)
         self._dynamic = bool(dynamic_shape)
         self._strict = bool(strict)
         self._dtype = np.dtype(settings.dtype)
@@ -114,15 +124,22 @@ class StreamView:
 
     @classmethod
     def from_stream(
-        cls, stream: OMEStream, *, dynamic_shape: bool = True, strict: bool = False
+        cls,
+        stream: OMEStream,
+        *,
+        dynamic_shape: bool = True,
+        strict: bool = False,
+        level: int = 0,
     ) -> Self:
         """A view of `stream`; prefer `stream.view(...)`, which calls this.
 
         `dynamic_shape`: the non-frame axes grow with the frames appended (True)
         or have their declared sizes (False). `strict`: integer indices outside
-        `shape` raise IndexError instead of reading zeros.
+        `shape` raise IndexError instead of reading zeros. `level`: a pyramid
+        level (0: full resolution); its frames read as zeros until the writer
+        has computed them.
         """
-        view = cls(stream, dynamic_shape=dynamic_shape, strict=strict)
+        view = cls(stream, dynamic_shape=dynamic_shape, strict=strict, level=level)
         # Only a growing shape needs notifications: always in dynamic mode, and for
         # the unbounded first axis otherwise.
         if view._dynamic or view._grid.num_frames is None:
@@ -149,7 +166,7 @@ class StreamView:
     @property
     def shape(self) -> tuple[int, ...]:
         """Current shape (see the class docstring for how it grows)."""
-        return (*self._outer_shape(), *self._grid.frame_shape)
+        return (*self._outer_shape(), *self._frame_shape)
 
     @property
     def ndim(self) -> int:
@@ -162,7 +179,10 @@ class StreamView:
 
         Matches `shape` (xarray-style `{dim: labels}`).
         """
-        return self._grid.coords(self._outer_shape())
+        coords = self._grid.coords(self._outer_shape())
+        for name, size in zip(self._grid.frame_names, self._frame_shape, strict=True):
+            coords[name] = range(size)
+        return coords
 
     def __len__(self) -> int:
         """Size of the first axis."""
@@ -255,12 +275,12 @@ class StreamView:
         frame_key = tuple(
             k if isinstance(k, slice) else self._resolve_int(axis, k, size, size)
             for axis, (k, size) in enumerate(
-                zip(keys[n_outer:], self._grid.frame_shape, strict=True), start=n_outer
+                zip(keys[n_outer:], self._frame_shape, strict=True), start=n_outer
             )
         )
         frame_shape = tuple(
             len(range(*k.indices(size)))
-            for k, size in zip(frame_key, self._grid.frame_shape, strict=True)
+            for k, size in zip(frame_key, self._frame_shape, strict=True)
             if isinstance(k, slice)
         )
         out = np.zeros((*kept, *frame_shape), dtype=self._dtype)
@@ -273,7 +293,10 @@ class StreamView:
             if frame_number >= frames:
                 continue  # not acquired yet: zeros
             position, storage_index = self._engine.locate(frame_number)
-            data = self._engine.read_frame(position, storage_index)
+            if self._level:
+                data = self._engine.read_level_frame(position, self._level, storage_index)
+            else:
+                data = self._engine.read_frame(position, storage_index)
             if data is not None:
                 flat[slot] = data[frame_key]
         return out
@@ -309,6 +332,32 @@ class StreamView:
             )
         data = self[...]
         return data if dtype is None else data.astype(dtype, copy=False)
+
+
+def _halve(size: int, times: int) -> int:
+    for _ in range(times):
+        size = (size + 1) // 2
+    return size
+
+
+def _check_level(settings: Any, level: Any, levels: int) -> int:
+    """`level` as a valid pyramid level of these settings (ValueError naming it)."""
+    pyramid = settings.pyramid
+    if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+        raise ValueError(f"level must be a non-negative integer, got {level!r}")
+    if level == 0:
+        return 0
+    if pyramid is None:
+        raise ValueError(f"level {level} requested, but the stream writes no pyramid")
+    if pyramid.downsample_z:
+        # Its planes are indexed by halved z: the acquisition-order view does not map.
+        raise NotImplementedError(
+            "view(level=...) of a pyramid that halves z is not available; read the "
+            "level's array from the output instead"
+        )
+    if level >= levels:
+        raise ValueError(f"level {level} does not exist (levels: 0 to {levels - 1})")
+    return level
 
 
 def _as_int(value: Any, *, slice_bound: bool = False) -> int:

@@ -527,3 +527,60 @@ def test_levels_survive_sigkill_and_recover(tmp_path: Path) -> None:
     assert shapes[1][1:] == [17, 10]
     # (Frames past the flush may be in one level and not yet in another: a
     # kill falls between their files.)
+
+
+# --------------------------------------------------------------------------- live view
+
+
+@pytest.mark.parametrize("fmt", ["ome-zarr", "ome-tiff"])
+def test_view_reads_any_level(tmp_path: Path, fmt: str) -> None:
+    h, w = 30, 17
+    ext = ".ome.zarr" if fmt == "ome-zarr" else ".ome.tiff"
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / f"v{ext}"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=None, type="time"),
+            Dimension(name="c", count=2, type="channel"),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=Pyramid(levels=3, method="mean" if fmt == "ome-tiff" else "max"),
+    )
+    method = "mean" if fmt == "ome-tiff" else "max"
+    levels = 3
+    frames = [frame(i, (h, w), "uint16") for i in range(6)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+        stream.flush()
+        full = np.stack(frames).reshape(3, 2, h, w)
+        ref = pyramid_ref(full, levels, method, (2, 3))
+        for level in range(levels):
+            view = stream.view(level=level)
+            assert view.shape == ref[level].shape
+            np.testing.assert_array_equal(np.asarray(view), ref[level])
+            np.testing.assert_array_equal(view[2, 1], ref[level][2, 1])
+        with pytest.raises(ValueError, match=f"level {levels} does not exist"):
+            stream.view(level=levels)
+        with pytest.raises(ValueError, match="-1"):
+            stream.view(level=-1)
+
+
+def test_view_level_without_pyramid_or_with_z(tmp_path: Path) -> None:
+    dims = [
+        Dimension(name="z", count=4, type="space", chunk_size=2),
+        Dimension(name="y", count=8, type="space"),
+        Dimension(name="x", count=8, type="space"),
+    ]
+    s = AcquisitionSettings(root_path=str(tmp_path / "a.ome.zarr"), dtype="uint8", dimensions=dims)
+    with create_stream(s) as stream, pytest.raises(ValueError, match="writes no pyramid"):
+        stream.view(level=1)
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "b.ome.zarr"),
+        dtype="uint8",
+        dimensions=dims,
+        pyramid=Pyramid(levels=2, downsample_z=True),
+    )
+    with create_stream(s) as stream, pytest.raises(NotImplementedError, match="halves z"):
+        stream.view(level=1)
