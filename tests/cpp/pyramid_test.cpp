@@ -237,6 +237,9 @@ TEST(Pyramid, LevelGeometryRoundsUp) {
   const auto t2 = detail::level_layout(tall, 2, -1);
   EXPECT_EQ(t2.axes[1].chunk, 32);
   EXPECT_EQ(t2.axes[1].shard, 32);
+  // Within a memory limit: an open chunk is 2 z-planes of 26 x 16 uint16 (1664 bytes);
+  // 4x longer (6656) fits 8 KiB, 16x does not.
+  EXPECT_EQ(detail::level_layout(tall, 2, -1, 8192).axes[1].chunk, 8);
 }
 
 }  // namespace

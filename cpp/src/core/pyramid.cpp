@@ -313,7 +313,7 @@ int pyramid_levels(const StreamSettings& settings, const Layout& layout) {
   return p.levels;
 }
 
-Layout level_layout(const Layout& base, int level, int z_axis) {
+Layout level_layout(const Layout& base, int level, int z_axis, std::uint64_t held_bytes) {
   Layout out = base;
   const std::size_t k = base.index_rank();
   const auto shrink = [&](ArrayAxis& a) {
@@ -326,6 +326,10 @@ Layout level_layout(const Layout& base, int level, int z_axis) {
   shrink(out.axes[k]);
   shrink(out.axes[k + 1]);
   if (z_axis >= 0) shrink(out.axes[static_cast<std::size_t>(z_axis)]);
+  out.height = out.axes[k].count;
+  out.width = out.axes[k + 1].count;
+  out.frame_bytes =
+      static_cast<std::size_t>(out.height * out.width) * bytes_per_element(base.dtype);
   // A level's planes are 4^level times smaller: its chunks hold 4^level times
   // more of them along the axis acquired fastest, so that its files stay
   // about as large as level 0's (a file per small plane would cost more in
@@ -336,8 +340,19 @@ Layout level_layout(const Layout& base, int level, int z_axis) {
       if (base.storage_to_outer[a] != fastest || static_cast<int>(a) == z_axis) continue;
       ArrayAxis& axis = out.axes[a];
       const std::int64_t per_shard = axis.shard / axis.chunk;
+      // The planes of a chunk being filled are held: every position may have
+      // one open (positions acquired fastest), and they stay within
+      // `held_bytes` in all.
+      std::uint64_t slab = static_cast<std::uint64_t>(base.positions.size()) * out.frame_bytes;
+      for (std::size_t b = 0; b < k; ++b) slab *= static_cast<std::uint64_t>(out.axes[b].shard);
       std::int64_t grown = axis.chunk;
-      for (int i = 0; i < level && grown < (std::int64_t{1} << 40); ++i) grown *= 4;
+      for (int i = 0; i < level && grown < (std::int64_t{1} << 40); ++i) {
+        if (held_bytes > 0 &&
+            slab * static_cast<std::uint64_t>(grown / axis.chunk) * 4 > held_bytes) {
+          break;
+        }
+        grown *= 4;
+      }
       if (axis.count > 0) grown = std::min(grown, axis.count);
       axis.chunk = std::max(axis.chunk, grown);
       const std::int64_t chunks =
@@ -345,10 +360,6 @@ Layout level_layout(const Layout& base, int level, int z_axis) {
       axis.shard = axis.chunk * std::min(per_shard, chunks);
     }
   }
-  out.height = out.axes[k].count;
-  out.width = out.axes[k + 1].count;
-  out.frame_bytes =
-      static_cast<std::size_t>(out.height * out.width) * bytes_per_element(base.dtype);
   return out;
 }
 

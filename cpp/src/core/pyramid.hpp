@@ -26,8 +26,10 @@ int pyramid_z_axis(const StreamSettings& settings, const Layout& layout);
 /// The geometry of reduced level `level` (1 = half size): y, x (and the axis
 /// `z_axis` unless -1) divided by 2^level rounding up; chunks and shards no
 /// larger than the level (shards stay whole multiples of chunks); chunks
-/// 4^level times longer along the index axis acquired fastest (not z).
-Layout level_layout(const Layout& base, int level, int z_axis);
+/// 4^level times longer along the index axis acquired fastest (not z), as
+/// long as the planes of one open chunk per position fit `held_bytes` (0: no
+/// limit).
+Layout level_layout(const Layout& base, int level, int z_axis, std::uint64_t held_bytes = 0);
 
 /// Multiplier of each storage axis's scale at `level` (2^level on the halved
 /// axes, 1 elsewhere).
