@@ -480,8 +480,8 @@ std::string StreamSettings::to_json() const {
     j["plate"] = nullptr;
   }
   j["overwrite"] = overwrite;
-  // Absent when off: the JSON of settings without a pyramid keeps 0.3.2's shape.
-  if (pyramid.enabled()) j["pyramid"] = pyramid_json(pyramid);
+  // As the Python model dumps it: null when there is no pyramid.
+  j["pyramid"] = pyramid.enabled() ? pyramid_json(pyramid) : json(nullptr);
   j["engine"] = {{"max_memory_bytes", engine.max_memory_bytes},
                  {"append_timeout_seconds", engine.append_timeout_seconds},
                  {"writer_threads", engine.writer_threads},
