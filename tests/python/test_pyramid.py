@@ -584,3 +584,65 @@ def test_view_level_without_pyramid_or_with_z(tmp_path: Path) -> None:
     )
     with create_stream(s) as stream, pytest.raises(NotImplementedError, match="halves z"):
         stream.view(level=1)
+
+
+# --------------------------------------------------------------------------- other dtypes
+
+
+def wide_frame(n: int, shape: tuple[int, int], dtype: str) -> np.ndarray:
+    """Unique content for any dtype: 64-bit integers within 2^40 (the reference sums in int64)."""
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(3000 + n)
+    if dt.kind == "c":
+        return (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(dt)
+    if dt.kind in "iu" and dt.itemsize == 8:
+        lo = 0 if dt.kind == "u" else -(2**40)
+        return rng.integers(lo, 2**40, size=shape).astype(dt)
+    if dt.kind == "f":
+        return rng.normal(scale=1000, size=shape).astype(dt)
+    return frame(n, shape, dtype)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    ["bool", "int8", "int16", "uint32", "int32", "uint64", "int64", "float64", "complex64"],
+)
+@pytest.mark.parametrize("method", METHODS)
+def test_other_dtypes(tmp_path: Path, dtype: str, method: str) -> None:
+    kind = np.dtype(dtype).kind
+    if kind == "c" and method != "decimate":
+        with pytest.raises(ValueError, match="complex data takes 'decimate'"):
+            AcquisitionSettings(
+                root_path=str(tmp_path / "c.ome.zarr"),
+                dtype=dtype,
+                dimensions=[Dimension(name="y", count=8), Dimension(name="x", count=8)],
+                pyramid=Pyramid(levels=2, method=method),
+            )
+        return
+    if kind == "f" and method == "mode":
+        return  # refused: test_rules_that_need_the_geometry
+    h, w = 13, 10
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "d.ome.zarr"),
+        dtype=dtype,
+        dimensions=[
+            Dimension(name="t", count=3, type="time"),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=Pyramid(levels=3, method=method),
+    )
+    make = label_frame if method == "mode" and dtype != "bool" else wide_frame
+    frames = [make(i, (h, w), dtype) for i in range(3)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    arrays = [read_zarr_both(root / str(i)) for i in range(3)]
+    np.testing.assert_array_equal(arrays[0], np.stack(frames))
+    # bool: the rules on 0/1 bytes.
+    as_ref = arrays[0].astype(np.uint8) if dtype == "bool" else arrays[0]
+    ref = pyramid_ref(as_ref, 3, method, (1, 2))
+    for i in (1, 2):
+        expected = ref[i].astype(bool) if dtype == "bool" else ref[i]
+        np.testing.assert_array_equal(arrays[i], expected, err_msg=f"level {i}")
