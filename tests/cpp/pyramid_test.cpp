@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "core/layout.hpp"
 #include "core/pyramid.hpp"
 #include "ome_writers/errors.hpp"
+#include "ome_writers/stream.hpp"
 #include "test_support.hpp"
 
 namespace ome_writers {
@@ -240,6 +243,62 @@ TEST(Pyramid, LevelGeometryRoundsUp) {
   // Within a memory limit: an open chunk is 2 z-planes of 26 x 16 uint16 (1664 bytes);
   // 4x longer (6656) fits 8 KiB, 16x does not.
   EXPECT_EQ(detail::level_layout(tall, 2, -1, 8192).axes[1].chunk, 8);
+}
+
+// The C++ live read of each level, both formats, while the stream is open
+// and after flush(): every level plane is the kernel's reduction of the one above.
+TEST(Pyramid, StreamReadsEveryLevel) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("ome_writers_pyr_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto format : {FileFormat::kOmeZarr, FileFormat::kOmeTiff}) {
+    const std::int64_t h = 21;
+    const std::int64_t w = 34;
+    auto s = settings(
+        {dim("t", 4, DimensionType::kTime), dim("y", h, DimensionType::kSpace),
+         dim("x", w, DimensionType::kSpace)},
+        format, (dir / (format == FileFormat::kOmeZarr ? "a.ome.zarr" : "a.ome.tiff")).string());
+    s.pyramid.levels = 3;
+    s.pyramid.method = DownsampleMethod::kMax;
+    Stream stream(s);
+    ASSERT_EQ(stream.levels(), 3);
+    std::vector<std::vector<std::uint16_t>> frames;
+    for (int k = 0; k < 4; ++k) {
+      std::vector<std::uint16_t> f(static_cast<std::size_t>(h * w));
+      for (std::size_t i = 0; i < f.size(); ++i)
+        f[i] = static_cast<std::uint16_t>(k * 1000 + (i * 37) % 997);
+      stream.append(f.data(), f.size() * 2, "");
+      frames.push_back(std::move(f));
+    }
+    stream.flush();
+    for (std::int64_t t = 0; t < 4; ++t) {
+      std::vector<std::uint16_t> above = frames[static_cast<std::size_t>(t)];
+      std::int64_t ah = h;
+      std::int64_t aw = w;
+      for (int level = 1; level < 3; ++level) {
+        const auto shape = stream.level_shape(0, level);
+        ASSERT_EQ(shape.size(), 3u);
+        EXPECT_EQ(shape[1], (ah + 1) / 2);
+        EXPECT_EQ(shape[2], (aw + 1) / 2);
+        std::vector<std::uint16_t> expected(static_cast<std::size_t>(shape[1] * shape[2]));
+        detail::downsample_plane(DataType::kUInt16, DownsampleMethod::kMax,
+                                 reinterpret_cast<const std::byte*>(above.data()), nullptr, ah, aw,
+                                 reinterpret_cast<std::byte*>(expected.data()));
+        std::vector<std::uint16_t> got(expected.size(), 0);
+        ASSERT_TRUE(stream.read_level_frame(0, level, {t}, got.data())) << "level " << level;
+        EXPECT_EQ(got, expected) << to_string(format) << " t " << t << " level " << level;
+        above = expected;
+        ah = shape[1];
+        aw = shape[2];
+      }
+    }
+    std::vector<std::uint16_t> sink(16);
+    EXPECT_THROW(stream.read_level_frame(0, 3, {0}, sink.data()), Error);
+    stream.close();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
