@@ -113,6 +113,20 @@ class StreamView:
         self._level = _check_level(settings, level, self._engine.levels())
         # A pyramid level's frames: each halving rounds up.
         self._frame_shape = tuple(_halve(size, self._level) for size in self._grid.frame_shape)
+        # A level that halves z: its z axis (acquisition and storage places), in
+        # level planes; -1 when z is not halved.
+        self._z_axis = -1
+        self._z_storage = -1
+        self._counts = self._grid.counts
+        pyramid = settings.pyramid
+        if self._level and pyramid is not None and pyramid.downsample_z:
+            self._z_axis = self._grid.names.index("z")
+            names = [d.name for d in settings.storage_index_dimensions]
+            self._z_storage = names.index("z")
+            self._counts = tuple(
+                _halve(c, self._level) if a == self._z_axis and c is not None else c
+                for a, c in enumerate(self._counts)
+            )
         self._dynamic = bool(dynamic_shape)
         self._strict = bool(strict)
         self._dtype = np.dtype(settings.dtype)
@@ -179,9 +193,12 @@ class StreamView:
 
         Matches `shape` (xarray-style `{dim: labels}`).
         """
-        coords = self._grid.coords(self._outer_shape())
+        outer = self._outer_shape()
+        coords = self._grid.coords(outer)
         for name, size in zip(self._grid.frame_names, self._frame_shape, strict=True):
             coords[name] = range(size)
+        if self._z_axis >= 0:  # level planes: z labels would name full-resolution planes
+            coords["z"] = range(outer[self._z_axis])
         return coords
 
     def __len__(self) -> int:
@@ -197,7 +214,10 @@ class StreamView:
     # ----------------------------------------------------------------- shapes
 
     def _live_extents(self) -> tuple[int, ...]:
-        return self._grid.extents(self._stream.frames_appended)
+        live = self._grid.extents(self._stream.frames_appended)
+        if self._z_axis < 0:
+            return live
+        return tuple(_halve(n, self._level) if a == self._z_axis else n for a, n in enumerate(live))
 
     def _outer_shape(self) -> tuple[int, ...]:
         live = self._live_extents()
@@ -205,7 +225,7 @@ class StreamView:
             return live
         return tuple(
             count if count is not None else size
-            for count, size in zip(self._grid.counts, live, strict=True)
+            for count, size in zip(self._counts, live, strict=True)
         )
 
     def _on_coords_expanded(self, update: CoordUpdate) -> None:
@@ -271,7 +291,7 @@ class StreamView:
                 per_axis.append(selected)
                 kept.append(len(selected))
             else:
-                per_axis.append((self._resolve_int(axis, k, size, self._grid.counts[axis]),))
+                per_axis.append((self._resolve_int(axis, k, size, self._counts[axis]),))
         frame_key = tuple(
             k if isinstance(k, slice) else self._resolve_int(axis, k, size, size)
             for axis, (k, size) in enumerate(
@@ -289,10 +309,21 @@ class StreamView:
         flat = out.reshape((-1, *frame_shape))
         frames = self._stream.frames_appended
         for slot, indices in enumerate(itertools.product(*per_axis)):
+            z_level = -1
+            if self._z_axis >= 0:
+                # The level plane summarises full-resolution planes from z_level * 2^L on.
+                z_level = indices[self._z_axis]
+                indices = tuple(
+                    i << self._level if a == self._z_axis else i for a, i in enumerate(indices)
+                )
             frame_number = self._grid.frame_number(indices)
             if frame_number >= frames:
                 continue  # not acquired yet: zeros
             position, storage_index = self._engine.locate(frame_number)
+            if z_level >= 0:
+                storage_index = tuple(
+                    z_level if a == self._z_storage else i for a, i in enumerate(storage_index)
+                )
             if self._level:
                 data = self._engine.read_level_frame(position, self._level, storage_index)
             else:
@@ -349,12 +380,6 @@ def _check_level(settings: Any, level: Any, levels: int) -> int:
         return 0
     if pyramid is None:
         raise ValueError(f"level {level} requested, but the stream writes no pyramid")
-    if pyramid.downsample_z:
-        # Its planes are indexed by halved z: the acquisition-order view does not map.
-        raise NotImplementedError(
-            "view(level=...) of a pyramid that halves z is not available; read the "
-            "level's array from the output instead"
-        )
     if level >= levels:
         raise ValueError(f"level {level} does not exist (levels: 0 to {levels - 1})")
     return level

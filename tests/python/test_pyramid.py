@@ -567,7 +567,7 @@ def test_view_reads_any_level(tmp_path: Path, fmt: str) -> None:
             stream.view(level=-1)
 
 
-def test_view_level_without_pyramid_or_with_z(tmp_path: Path) -> None:
+def test_view_level_without_pyramid(tmp_path: Path) -> None:
     dims = [
         Dimension(name="z", count=4, type="space", chunk_size=2),
         Dimension(name="y", count=8, type="space"),
@@ -576,14 +576,48 @@ def test_view_level_without_pyramid_or_with_z(tmp_path: Path) -> None:
     s = AcquisitionSettings(root_path=str(tmp_path / "a.ome.zarr"), dtype="uint8", dimensions=dims)
     with create_stream(s) as stream, pytest.raises(ValueError, match="writes no pyramid"):
         stream.view(level=1)
+
+
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_view_of_a_level_that_halves_z(tmp_path: Path, dynamic: bool) -> None:
+    h, w = 9, 12
     s = AcquisitionSettings(
-        root_path=str(tmp_path / "b.ome.zarr"),
-        dtype="uint8",
-        dimensions=dims,
-        pyramid=Pyramid(levels=2, downsample_z=True),
+        root_path=str(tmp_path / "vz.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=2, type="time"),
+            Dimension(name="z", count=5, type="space", chunk_size=2),
+            Dimension(name="y", count=h, type="space"),
+            Dimension(name="x", count=w, type="space"),
+        ],
+        pyramid=Pyramid(levels=3, downsample_z=True),
     )
-    with create_stream(s) as stream, pytest.raises(NotImplementedError, match="halves z"):
-        stream.view(level=1)
+    frames = [frame(i, (h, w), "uint16") for i in range(10)]
+    with create_stream(s) as stream:
+        for f in frames:
+            stream.append(f)
+        stream.flush()
+        ref = pyramid_ref(np.stack(frames).reshape(2, 5, h, w), 3, "mean", (1, 2, 3))
+        for level in (1, 2):
+            view = stream.view(level=level, dynamic_shape=dynamic)
+            assert view.shape == ref[level].shape
+            assert list(view.coords["z"]) == list(range(ref[level].shape[1]))
+            np.testing.assert_array_equal(np.asarray(view), ref[level])
+            # A level plane at z'' summarises full-resolution planes from z'' * 2^level on.
+            np.testing.assert_array_equal(view[1, 1], ref[level][1, 1])
+    # Mid-acquisition, t=1 has planes z=0, 1 only: level 1's pair (0, 1) of t=1 is
+    # reduced, the others read as zeros until their planes come.
+    stream = create_stream(s.model_copy(update={"overwrite": True}))
+    for f in frames[:7]:
+        stream.append(f)
+    stream.flush()
+    view = stream.view(level=1, dynamic_shape=dynamic)
+    got = np.asarray(view)
+    np.testing.assert_array_equal(got[0], ref[1][0])
+    np.testing.assert_array_equal(got[1, 0], ref[1][1, 0])
+    assert got.shape == ref[1].shape
+    assert not got[1, 1:].any()
+    stream.close()
 
 
 # --------------------------------------------------------------------------- other dtypes
