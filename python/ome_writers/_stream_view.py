@@ -120,9 +120,11 @@ class StreamView:
         self._counts = self._grid.counts
         pyramid = settings.pyramid
         if self._level and pyramid is not None and pyramid.downsample_z:
-            self._z_axis = self._grid.names.index("z")
-            names = [d.name for d in settings.storage_index_dimensions]
-            self._z_storage = names.index("z")
+            # The engine halves the space axis named z (either case).
+            names = [n.lower() for n in self._grid.names]
+            self._z_axis = names.index("z")
+            stored = [d.name.lower() for d in settings.storage_index_dimensions]
+            self._z_storage = stored.index("z")
             self._counts = tuple(
                 _halve(c, self._level) if a == self._z_axis and c is not None else c
                 for a, c in enumerate(self._counts)
@@ -198,7 +200,7 @@ class StreamView:
         for name, size in zip(self._grid.frame_names, self._frame_shape, strict=True):
             coords[name] = range(size)
         if self._z_axis >= 0:  # level planes: z labels would name full-resolution planes
-            coords["z"] = range(outer[self._z_axis])
+            coords[self._grid.names[self._z_axis]] = range(outer[self._z_axis])
         return coords
 
     def __len__(self) -> int:
