@@ -401,7 +401,7 @@ def test_tiff_levels_match_numpy(tmp_path: Path, dtype: str, method: str, size) 
 
 
 @pytest.mark.parametrize("compression", ["zstd", "lzw", "deflate"])
-def test_tiff_compressed_positions_unbounded(tmp_path: Path, compression: str) -> None:
+def test_tiff_compressed_positions_unbounded(tmp_path: Path, compression: str, ome_schema) -> None:
     h, w = 300, 150  # auto: 300 -> 150 fits 256
     s = AcquisitionSettings(
         root_path=str(tmp_path / "m.ome.tiff"),
@@ -430,6 +430,10 @@ def test_tiff_compressed_positions_unbounded(tmp_path: Path, compression: str) -
         np.testing.assert_array_equal(levels[0].reshape(full.shape), full)
         ref = reduce_ref(full, "mean", (1, 2))
         np.testing.assert_array_equal(levels[1].reshape(ref.shape), ref)
+        import tifffile
+
+        with tifffile.TiffFile(path) as tf:
+            ome_schema.validate(tf.ome_metadata)  # the OME-XML stays valid
 
 
 def test_tiff_single_file_positions_and_live_levels(tmp_path: Path) -> None:
