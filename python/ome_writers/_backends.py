@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "NativeEngine", "select_engine"]
 
-# Backend names ome-writers users pass. The native engine writes the same files
-# those libraries would; the name is kept in the settings for the record.
+# Backend names ome-writers users pass: "auto" and "native" are the C++ engine,
+# the others the library that writes the pixels (`_adapters`).
 ZARR_BACKENDS = ("auto", "native", "tensorstore", "acquire-zarr", "zarrs-python", "zarr-python")
 TIFF_BACKENDS = ("auto", "native", "tifffile")
 
@@ -46,8 +46,7 @@ class BackendSpec:
         return None
 
 
-# In 0.3.2's priority order. Each is served by the native engine for now (the
-# same files); the library must be installed all the same, as 0.3.2 requires.
+# In 0.3.2's priority order; `_adapters.ADAPTERS` has their engines.
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec
     for spec in (
@@ -192,15 +191,7 @@ class NativeEngine(Engine):
         # which callers match on; the detail after them is ours.
         known = json.loads(self._core.metadata_json())
         if self._format == "ome-zarr":
-            if not isinstance(metadata, dict):
-                raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
-            for key, attrs in metadata.items():
-                if key not in known:
-                    raise KeyError(f"Unknown path: {key} (the groups are {sorted(known)})")
-                if not isinstance(attrs, dict):
-                    raise TypeError(
-                        f"attributes for {key!r} must be a dict, got {type(attrs).__name__}"
-                    )
+            check_metadata_update(known, metadata)
             self._core.update_metadata_json(json.dumps(metadata))
             return
         # An empty update checks only the engine's rule that TIFF metadata is
@@ -224,6 +215,17 @@ class NativeEngine(Engine):
 
     def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
         self._core.set_global_metadata(namespace, metadata_json)
+
+
+def check_metadata_update(known: dict[str, Any], metadata: Any) -> None:
+    """Checks an OME-Zarr update_metadata() argument against the image groups."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    for key, attrs in metadata.items():
+        if key not in known:
+            raise KeyError(f"Unknown path: {key} (the groups are {sorted(known)})")
+        if not isinstance(attrs, dict):
+            raise TypeError(f"attributes for {key!r} must be a dict, got {type(attrs).__name__}")
 
 
 def _native_unavailable_reason() -> str | None:
@@ -258,6 +260,25 @@ def select_engine(settings: AcquisitionSettings, options: dict[str, Any]) -> Eng
             f"Backend {fmt.backend!r} is not available ({missing}). "
             f"Install with: pip install 'ome-writers[{spec.extra}]'"
         )
+    from ._adapters import ADAPTERS, is_url
+
+    backend = fmt.backend
+    if backend == "auto" and (is_url(settings.root_path) or getattr(fmt, "kvstore", None)):
+        # Only tensorstore reaches object storage: "auto" takes it for a URL.
+        missing = BACKENDS["tensorstore"].missing()
+        if missing is not None:
+            raise ValueError(
+                f"root_path {settings.root_path!r} is a URL, which only the tensorstore "
+                f"backend writes, and it is not available ({missing}). "
+                "Install with: pip install 'ome-writers[tensorstore]'"
+            )
+        backend = "tensorstore"
+    adapter = ADAPTERS.get(backend)
+    if adapter is not None:
+        try:
+            return adapter(settings, options)
+        except NotImplementedError as e:
+            raise NotImplementedError(f"Backend {backend!r} does not support settings: {e}") from e
     reason = _native_unavailable_reason()
     if reason is not None:
         raise ValueError(f"Could not find a compatible backend for {fmt.name!r}: native: {reason}")

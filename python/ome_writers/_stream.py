@@ -190,6 +190,11 @@ class OMEStream:
         self._check_open()
         if not isinstance(copy, bool):
             raise TypeError(f"copy must be True or False, got {copy!r}")
+        flat = getattr(self._engine, "append_flat", None)
+        if flat is not None and np.ndim(frame) == 1:
+            # acquire-zarr takes flat buffers of any length, as in 0.3.2.
+            self._append_flat(flat, frame, frame_metadata)
+            return
         arr = self._coerce_frame(frame)
         meta = _metadata_json(frame_metadata, "frame_metadata")
         with self._lock:
@@ -205,6 +210,21 @@ class OMEStream:
             self._report_long_wait(waited, index)
         if self._tracker is not None:
             self._tracker.update(index)
+
+    def _append_flat(
+        self, append_flat: Callable[[np.ndarray, str | None], int], frame: Any, metadata: Any
+    ) -> None:
+        arr = np.ascontiguousarray(np.asarray(frame))
+        if arr.dtype != self._dtype:
+            raise TypeError(f"flat buffer dtype {arr.dtype} is not the stream dtype {self._dtype}")
+        meta = _metadata_json(metadata, "frame_metadata")
+        with self._lock:
+            first = self._frames
+            self._frames += append_flat(arr, meta)
+            self._state.appended = True
+        if self._tracker is not None:
+            for index in range(first, self._frames):
+                self._tracker.update(index)
 
     def _report_long_wait(self, waited: float, index: int) -> None:
         self._long_waits += 1

@@ -684,3 +684,17 @@ def test_other_dtypes(tmp_path: Path, dtype: str, method: str) -> None:
     for i in (1, 2):
         expected = ref[i].astype(bool) if dtype == "bool" else ref[i]
         np.testing.assert_array_equal(arrays[i], expected, err_msg=f"level {i}")
+
+
+def test_library_backends_refuse_a_pyramid(tmp_path: Path) -> None:
+    """The adapters write pixels through their library: no levels, so no silent omission."""
+    pytest.importorskip("tensorstore")
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "ts.ome.zarr"),
+        dtype="uint8",
+        dimensions=[Dimension(name="y", count=8), Dimension(name="x", count=8)],
+        format={"name": "ome-zarr", "backend": "tensorstore"},
+        pyramid=2,
+    )
+    with pytest.raises(NotImplementedError, match="native engine only"):
+        create_stream(s)

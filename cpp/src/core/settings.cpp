@@ -620,12 +620,12 @@ void check_not_a_url(const std::string& root_path) {
 
 }  // namespace
 
-Layout validated_layout(const StreamSettings& s) {
+Layout validated_layout(const StreamSettings& s, bool local_output) {
   if (s.root_path.empty()) {
     bad(std::string("root_path is required for ") + to_string(s.format.name) + " format.");
   }
   (void)s.output_path();  // checks root_path
-  check_not_a_url(s.root_path);
+  if (local_output) check_not_a_url(s.root_path);
   Layout layout(s);  // checks the dimension rules
   check_format_rules(s, layout);
   return layout;

@@ -238,6 +238,29 @@ json ome_plate_attributes(const Plate& plate, const std::vector<Position>& posit
   return json{{"version", "0.5"}, {"plate", out}};
 }
 
+std::vector<std::string> image_group_paths(const StreamSettings& settings, const Layout& layout) {
+  const bool plate = settings.plate.has_value();
+  std::vector<std::string> groups;
+  std::map<std::string, std::size_t> first_at;
+  for (std::size_t i = 0; i < layout.positions.size(); ++i) {
+    const Position& p = layout.positions[i];
+    if (plate && (!p.plate_row || !p.plate_column)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "position '" + p.name + "' needs plate_row and plate_column in a plate");
+    }
+    groups.push_back(image_group_path(settings.plate, layout.positions, i));
+    const auto [it, fresh] = first_at.emplace(groups.back(), i);
+    if (!fresh) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "positions " + std::to_string(it->second) + " and " + std::to_string(i) +
+                      " would both be stored in group '" + groups.back() +
+                      "'; give them distinct names (in a plate well, grid coordinates are not "
+                      "part of the path)");
+    }
+  }
+  return groups;
+}
+
 std::string image_group_path(const std::optional<Plate>& plate,
                              const std::vector<Position>& positions, std::size_t i) {
   const Position& p = positions[i];

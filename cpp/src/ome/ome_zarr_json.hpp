@@ -46,6 +46,11 @@ nlohmann::ordered_json ome_plate_attributes(const Plate& plate,
 std::string image_group_path(const std::optional<Plate>& plate,
                              const std::vector<Position>& positions, std::size_t i);
 
+/// image_group_path() of every position, checked: in a plate each position
+/// names its well, and no two positions share a group (they would overwrite
+/// each other's frames). Throws kInvalidArgument naming the positions.
+std::vector<std::string> image_group_paths(const StreamSettings& settings, const Layout& layout);
+
 /// Attributes of the groups that hold no image, keyed by path relative to the
 /// root: the bioformats2raw root and its "OME" series group for several
 /// positions, the plate root with its row and well groups in a plate, none

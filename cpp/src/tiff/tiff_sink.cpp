@@ -22,11 +22,6 @@ namespace {
 // Uncompressed planes at least this large are written from the frame's slot.
 constexpr std::size_t kDirectPlaneBytes = std::size_t{2} << 20;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 }  // namespace
 
 TiffSink::Level::Level(const StreamSettings& settings, const Layout& base, int level,
@@ -74,19 +69,7 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPoo
 TiffSink::~TiffSink() = default;
 
 void TiffSink::check_settings() const {
-  if (!ome_pixel_type(layout_.dtype)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "dtype '" + std::string(dtype_name(layout_.dtype)) +
-                    "' has no OME-TIFF pixel type (use OME-Zarr, or int32/uint32/float64)");
-  }
-  for (std::size_t a = 0; a < layout_.index_rank(); ++a) {
-    const std::string n = lower(layout_.axes[a].name);
-    if (n != "t" && n != "c" && n != "z") {
-      throw Error(ErrorCode::kNotImplemented,
-                  "OME-TIFF stores only t, c and z besides the frame axes; dimension '" +
-                      layout_.axes[a].name + "' cannot be written (use OME-Zarr)");
-    }
-  }
+  check_tiff_layout(layout_);
   if (!TIFFIsCODECConfigured(format_.compression)) {
     throw Error(ErrorCode::kNotImplemented, std::string("this libtiff lacks the '") +
                                                 to_string(settings_.compression) + "' codec");
@@ -94,33 +77,14 @@ void TiffSink::check_settings() const {
 }
 
 void TiffSink::name_files() {
-  const std::string out = settings_.output_path();
-  const std::size_t npos = layout_.positions.size();
-  multi_file_ = npos > 1 && settings_.format.prefer_single_file != PreferSingleFile::kAlways;
-  if (!multi_file_ && settings_.format.prefer_single_file == PreferSingleFile::kNever) {
-    multi_file_ = true;
-  }
-  if (multi_file_) {
-    dir_ = out;
-    const std::string stem = dir_.filename().string();
-    for (std::size_t i = 0; i < npos; ++i) {
-      char idx[32];
-      std::snprintf(idx, sizeof idx, "_p%03zu", i);
-      file_ids_.push_back({stem + idx + settings_.format.suffix, make_uuid()});
-      files_.push_back(std::make_unique<TiffFile>());
-      files_.back()->path = dir_ / file_ids_.back().name;
-    }
-    if (settings_.format.multi_file_metadata == MultiFileMetadata::kCompanionFile) {
-      companion_.name = settings_.format.companion_file == "companion.ome"
-                            ? stem + ".companion.ome"
-                            : path_component(settings_.format.companion_file, "companion_file");
-      companion_.uuid = make_uuid();
-    }
-  } else {
+  TiffFileNames names = name_tiff_files(settings_, layout_);
+  multi_file_ = names.multi_file;
+  dir_ = names.dir;
+  companion_ = names.companion;
+  file_ids_ = std::move(names.files);
+  for (const auto& id : file_ids_) {
     files_.push_back(std::make_unique<TiffFile>());
-    files_.back()->path = out;
-    file_ids_.push_back({files_.back()->path.filename().string(), make_uuid()});
-    dir_ = files_.back()->path.parent_path();
+    files_.back()->path = multi_file_ ? dir_ / id.name : fs::path(settings_.output_path());
   }
 }
 

@@ -91,34 +91,21 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
   check_slab_fits_budget(layout_, budget_);
   const int levels = pyramid_levels(settings_, layout_);
   z_axis_ = pyramid_z_axis(settings_, layout_);
+  // The reduced levels' chunks being filled hold at most a quarter of the budget.
+  const std::uint64_t held =
+      levels > 1 ? budget_.limit() / 4 / static_cast<std::uint64_t>(levels - 1) : 0;
   std::vector<std::vector<double>> factors;
   for (int level = 0; level < levels; ++level) {
     levels_.push_back(
-        std::make_unique<Level>(level == 0 ? layout_ : level_layout(layout_, level, z_axis_),
+        std::make_unique<Level>(level == 0 ? layout_ : level_layout(layout_, level, z_axis_, held),
                                 codec_, budget_, settings.engine.direct_io));
     if (level > 0) factors.push_back(level_factors(layout_, level, z_axis_));
   }
   const bool centred = settings_.pyramid.method != DownsampleMethod::kDecimate;
-  const bool plate = settings_.plate.has_value();
-  // Each position's image group, checked before anything is written: two
-  // positions in one group would overwrite each other's frames.
-  std::map<std::string, std::size_t> first_at;
-  for (std::size_t i = 0; i < layout_.positions.size(); ++i) {
-    const Position& p = layout_.positions[i];
-    if (plate && (!p.plate_row || !p.plate_column)) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "position '" + p.name + "' needs plate_row and plate_column in a plate");
-    }
+  const std::vector<std::string> groups = image_group_paths(settings_, layout_);
+  for (const std::string& group : groups) {
     auto a = std::make_unique<ArrayState>();
-    a->group = image_group_path(settings_.plate, layout_.positions, i);
-    const auto [it, fresh] = first_at.emplace(a->group, i);
-    if (!fresh) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "positions " + std::to_string(it->second) + " and " + std::to_string(i) +
-                      " would both be stored in group '" + a->group +
-                      "'; give them distinct names (in a plate well, grid coordinates are not "
-                      "part of the path)");
-    }
+    a->group = group;
     a->group_dir = a->group.empty() ? root_ : root_ / a->group;
     a->array_dir = a->group_dir / "0";
     a->level = levels_[0].get();
@@ -151,7 +138,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
     }
   }
   write_groups();
-  if (layout_.positions.size() > 1 && !plate) {
+  if (layout_.positions.size() > 1 && !settings_.plate) {
     write_file_atomic(root_ / "OME" / "METADATA.ome.xml",
                       build_ome_xml_for_zarr(settings_, layout_, make_uuid(), utc_now_iso8601()));
   }
