@@ -698,3 +698,31 @@ def test_library_backends_refuse_a_pyramid(tmp_path: Path) -> None:
     )
     with pytest.raises(NotImplementedError, match="native engine only"):
         create_stream(s)
+
+
+@pytest.mark.parametrize(("budget", "chunks"), [(64 << 10, [1, 1, 1]), (512 << 20, [1, 4, 16])])
+def test_level_chunks_lengthen_within_the_memory_budget(
+    tmp_path: Path, budget: int, chunks: list[int]
+) -> None:
+    """Level chunks take 4^level more t-planes, unless the open ones (one per position,
+    positions acquired fastest) would hold more than a quarter of the budget."""
+    s = AcquisitionSettings(
+        root_path=str(tmp_path / "m.ome.zarr"),
+        dtype="uint16",
+        dimensions=[
+            Dimension(name="t", count=32, type="time"),
+            Dimension(name="p", type="position", coords=[f"p{i}" for i in range(8)]),
+            Dimension(name="y", count=64, type="space"),
+            Dimension(name="x", count=64, type="space"),
+        ],
+        pyramid=3,
+    )
+    frames = [frame(i, (64, 64), "uint16") for i in range(32 * 8)]
+    with create_stream(s, max_memory_bytes=budget) as stream:
+        for f in frames:
+            stream.append(f)
+    root = Path(s.output_path)
+    for level, chunk in enumerate(chunks):
+        meta = json.loads((root / "p3" / str(level) / "zarr.json").read_text())
+        assert meta["chunk_grid"]["configuration"]["chunk_shape"][0] == chunk
+    check_levels(root / "p3", 3, "mean", (1, 2), np.stack(frames[3::8]))
