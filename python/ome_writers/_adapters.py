@@ -89,6 +89,12 @@ class _AdapterEngine(Engine):
                 f"create_stream options {native_only} tune the native engine; backend "
                 f"{self.name!r} does not take them (use backend='native' or leave them out)"
             )
+        if settings.pyramid is not None:
+            # The levels are computed by the native engine's writer (docs/pyramids.md).
+            raise NotImplementedError(
+                "pyramid (multiscale levels) is written by the native engine only; use "
+                "backend='native' or 'auto'"
+            )
         self._settings = settings
         self._dtype = np.dtype(settings.dtype)
         self._frame_shape = tuple(int(d.count or 0) for d in settings.dimensions[-2:])

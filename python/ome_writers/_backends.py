@@ -104,6 +104,16 @@ class Engine:
         """An appended frame, or None where there is none (it reads as zeros)."""
         return None
 
+    def read_level_frame(
+        self, position: int, level: int, storage_index: tuple[int, ...]
+    ) -> np.ndarray | None:
+        """A plane of pyramid level `level`, or None until it is computed."""
+        return None
+
+    def levels(self) -> int:
+        """Pyramid datasets, full resolution included."""
+        return 1
+
 
 class NativeEngine(Engine):
     """The C++ engine (`ome_writers._core.Stream`)."""
@@ -148,6 +158,18 @@ class NativeEngine(Engine):
         if self._core.read_frame(position, list(storage_index), out):
             return out
         return None
+
+    def read_level_frame(
+        self, position: int, level: int, storage_index: tuple[int, ...]
+    ) -> np.ndarray | None:
+        shape = tuple(int(n) for n in self._core.level_shape(position, level)[-2:])
+        out = np.empty(shape, dtype=self._dtype)
+        if self._core.read_level_frame(position, level, list(storage_index), out):
+            return out
+        return None
+
+    def levels(self) -> int:
+        return int(self._core.levels())
 
     def current_shape(self, position: int) -> tuple[int, ...]:
         return tuple(self._core.current_shape(position))

@@ -88,6 +88,17 @@ class Stream:
     def current_shape(self, position: int) -> list[int]:
         """Current extent of each storage dimension of a position."""
 
+    def levels(self) -> int:
+        """Pyramid datasets, full resolution included."""
+
+    def read_level_frame(self, position: int, level: int, storage_index: Sequence[int], out: Annotated[NDArray, dict(order='C', device='cpu')]) -> bool:
+        """
+        Copies a plane of pyramid level `level` into `out`; False when not computed yet.
+        """
+
+    def level_shape(self, position: int, level: int) -> list[int]:
+        """Current extent of each storage dimension of a pyramid level's array."""
+
 class OutputPlan:
     """Routing and metadata documents of an output (see output_plan.hpp)."""
 

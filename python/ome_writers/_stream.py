@@ -336,11 +336,16 @@ class OMEStream:
 
     # ------------------------------------------------------------ live viewing
 
-    def view(self, *, dynamic_shape: bool = True, strict: bool = False) -> StreamView:
-        """A read-only array view of all positions in acquisition order (live)."""
+    def view(
+        self, *, dynamic_shape: bool = True, strict: bool = False, level: int = 0
+    ) -> StreamView:
+        """A read-only array view of all positions in acquisition order (live).
+
+        `level`: a pyramid level (0, the default: full resolution).
+        """
         from ._stream_view import StreamView
 
-        return StreamView.from_stream(self, dynamic_shape=dynamic_shape, strict=strict)
+        return StreamView.from_stream(self, dynamic_shape=dynamic_shape, strict=strict, level=level)
 
     def on(self, event: EventName, callback: Callable[[CoordUpdate], Any]) -> None:
         """Call `callback(CoordUpdate)` on `"coords_expanded"` or `"coords_changed"`."""

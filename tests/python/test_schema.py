@@ -1208,7 +1208,9 @@ def test_json_contract_shapes() -> None:
         "storage_order",
         "plate",
         "overwrite",
+        "pyramid",  # beyond 0.3.2: null (no pyramid) unless set
     }
+    assert data["pyramid"] is None
     assert data["dtype"] == "uint16"
     assert data["format"] == {
         "name": "ome-zarr",

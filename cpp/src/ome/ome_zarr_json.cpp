@@ -88,10 +88,12 @@ bool is_xyz(const ArrayAxis& a, char which) {
 
 }  // namespace
 
-json ome_image_attributes(const Layout& layout, const Position& position) {
+json ome_image_attributes(const Layout& layout, const Position& position,
+                          const std::vector<std::vector<double>>& level_factors,
+                          bool centred_levels) {
   json axes = json::array();
-  json scale = json::array();
-  json translation = json::array();
+  std::vector<double> scale;
+  std::vector<double> translation;
   bool any_translation = false;
   const Dimension* channel_dim = nullptr;
   for (const auto& a : layout.axes) {
@@ -118,15 +120,30 @@ json ome_image_attributes(const Layout& layout, const Position& position) {
       channel_dim = a.dimension;
     }
   }
-  json transforms = json::array({{{"type", "scale"}, {"scale", scale}}});
-  if (any_translation)
-    transforms.push_back({{"type", "translation"}, {"translation", translation}});
+  // Pixel-centre convention: a coordinate names the centre of a pixel. A
+  // reduced pixel that summarises 2^L pixels sits at the centre of its block,
+  // (2^L - 1) / 2 full-resolution pixels from the block's first one; a
+  // decimated pixel is the block's first pixel itself.
+  if (centred_levels && !level_factors.empty()) any_translation = true;
+  json datasets = json::array();
+  for (std::size_t level = 0; level <= level_factors.size(); ++level) {
+    json level_scale = json::array();
+    json level_translation = json::array();
+    for (std::size_t i = 0; i < scale.size(); ++i) {
+      const double f = level == 0 ? 1.0 : level_factors[level - 1][i];
+      level_scale.push_back(scale[i] * f);
+      level_translation.push_back(translation[i] +
+                                  (centred_levels ? scale[i] * (f - 1.0) / 2.0 : 0.0));
+    }
+    json transforms = json::array({{{"type", "scale"}, {"scale", level_scale}}});
+    if (any_translation) {
+      transforms.push_back({{"type", "translation"}, {"translation", level_translation}});
+    }
+    datasets.push_back(
+        {{"path", std::to_string(level)}, {"coordinateTransformations", transforms}});
+  }
   json ome{{"version", "0.5"},
-           {"multiscales",
-            json::array(
-                {{{"axes", axes},
-                  {"datasets",
-                   json::array({{{"path", "0"}, {"coordinateTransformations", transforms}}})}}})}};
+           {"multiscales", json::array({{{"axes", axes}, {"datasets", datasets}}})}};
   if (channel_dim) {
     const auto [lo, hi] = dtype_window(layout.dtype);
     json channels = json::array();
