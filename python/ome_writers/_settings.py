@@ -23,8 +23,10 @@ from typing import (
 from pydantic import (
     BeforeValidator,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -224,6 +226,15 @@ class AcquisitionSettings(_BaseModel):
         # The engine's rule (ValueError, which pydantic reports as ValidationError).
         _core.check_compression(self.format.name, self.compression)
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_pyramid(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A dump without a pyramid is 0.3.2's, which forbids unknown keys: it stays
+        # loadable there.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("pyramid", 0) is None:
+            data.pop("pyramid")
+        return data
 
     @model_validator(mode="after")
     def _check_pyramid(self) -> Self:

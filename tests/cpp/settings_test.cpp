@@ -41,8 +41,7 @@ const char* kRich = R"({
   "compression": "zstd",
   "storage_order": ["t", "p", "c", "y", "x"],
   "plate": {"row_names": ["A", "B"], "column_names": ["1", "2"], "name": "P"},
-  "overwrite": true,
-  "pyramid": null
+  "overwrite": true
 })";
 
 TEST(Settings, ParsesEveryField) {

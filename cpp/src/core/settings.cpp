@@ -480,8 +480,9 @@ std::string StreamSettings::to_json() const {
     j["plate"] = nullptr;
   }
   j["overwrite"] = overwrite;
-  // As the Python model dumps it: null when there is no pyramid.
-  j["pyramid"] = pyramid.enabled() ? pyramid_json(pyramid) : json(nullptr);
+  // As the Python model dumps it: absent when there is no pyramid (ome-writers
+  // 0.3.2's settings forbid unknown keys, so its dumps must stay loadable there).
+  if (pyramid.enabled()) j["pyramid"] = pyramid_json(pyramid);
   j["engine"] = {{"max_memory_bytes", engine.max_memory_bytes},
                  {"append_timeout_seconds", engine.append_timeout_seconds},
                  {"writer_threads", engine.writer_threads},
