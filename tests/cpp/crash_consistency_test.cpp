@@ -4,11 +4,8 @@
 // and opened with libtiff: every IFD reachable from the header reads whole,
 // holds the frame acquired at its index (each frame is unique), and the first
 // IFD's ImageDescription is a complete OME-XML document.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <tiffio.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -20,6 +17,7 @@
 #include <vector>
 
 #include "ome_writers/stream.hpp"
+#include "platform/platform.hpp"
 #include "test_support.hpp"
 #include "tiff/direct_file.hpp"
 #include "tiff/tiff_io.hpp"
@@ -51,20 +49,20 @@ struct Checker {
   int max_planes = 0;             // most planes reachable at any point
   std::vector<std::string> failures;
 
-  void check(int fd) {
-    struct stat by_fd {};
-    struct stat by_path {};
+  void check(platform::Handle fd) {
+    const auto by_fd = platform::file_id(fd);
+    const auto by_path = platform::file_id(published);
+    const auto size = platform::file_size(fd);
     // Only the published file counts: before that, no reader can find it.
-    if (::fstat(fd, &by_fd) != 0 || ::stat(published.c_str(), &by_path) != 0 ||
-        by_fd.st_ino != by_path.st_ino) {
+    if (!by_fd || !by_path || !size || by_fd->device != by_path->device ||
+        by_fd->inode != by_path->inode) {
       return;
     }
     ++points;
-    std::vector<char> bytes(static_cast<std::size_t>(by_fd.st_size));
+    std::vector<char> bytes(static_cast<std::size_t>(*size));
     std::size_t got = 0;
     while (got < bytes.size()) {
-      const ssize_t r =
-          ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+      const std::int64_t r = platform::read_at(fd, bytes.data() + got, bytes.size() - got, got);
       if (r <= 0) break;
       got += static_cast<std::size_t>(r);
     }
@@ -82,7 +80,11 @@ struct Checker {
   void check_snapshot() {
     TIFFSetErrorHandler(nullptr);
     TIFFSetWarningHandler(nullptr);
+#if defined(_WIN32)
+    TIFF* tif = TIFFOpenW(snapshot.wstring().c_str(), "r");
+#else
     TIFF* tif = TIFFOpen(snapshot.c_str(), "r");
+#endif
     if (tif == nullptr) return fail("libtiff cannot open the file");
     const char* description = nullptr;
     if (!check_description) {
@@ -123,8 +125,9 @@ Checker* g_checker = nullptr;
 class CrashConsistency : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ome_writers_crash_" + std::to_string(::getpid()) + "_" + std::to_string(GetParam()));
+    dir_ =
+        fs::temp_directory_path() / ("ome_writers_crash_" + std::to_string(platform::process_id()) +
+                                     "_" + std::to_string(GetParam()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -163,7 +166,7 @@ TEST_P(CrashConsistency, EveryKillPointLeavesAValidFile) {
   checker.height = c.h;
   checker.width = c.w;
   g_checker = &checker;
-  detail::set_kernel_write_hook([](int fd) { g_checker->check(fd); });
+  detail::set_kernel_write_hook([](platform::Handle fd) { g_checker->check(fd); });
   {
     Stream stream(s);
     for (int k = 0; k < c.frames; ++k) {
@@ -209,7 +212,7 @@ TEST_P(CrashConsistency, EveryKillPointWithATinyStage) {
   checker.width = w;
   checker.check_description = false;
   g_checker = &checker;
-  detail::set_kernel_write_hook([](int fd) { g_checker->check(fd); });
+  detail::set_kernel_write_hook([](platform::Handle fd) { g_checker->check(fd); });
   {
     detail::TiffFile f;
     f.path = checker.published;

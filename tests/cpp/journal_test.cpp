@@ -3,7 +3,6 @@
 #include "ome_writers/errors.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,7 +16,7 @@ namespace fs = std::filesystem;
 
 fs::path temp_journal(const std::string& name) {
   return fs::temp_directory_path() /
-         ("ome_writers_journal_" + std::to_string(::getpid()) + "_" + name + ".jsonl");
+         ("ome_writers_journal_" + std::to_string(platform::process_id()) + "_" + name + ".jsonl");
 }
 
 struct Line {

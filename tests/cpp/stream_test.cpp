@@ -31,7 +31,7 @@ class StreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("ome_writers_test_" + std::to_string(::getpid()) + "_" +
+           ("ome_writers_test_" + std::to_string(platform::process_id()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);

@@ -1,15 +1,13 @@
 #include "tiff/description_patcher.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <tiffio.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <functional>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -111,27 +109,27 @@ void patch(const fs::path& path, const FileAccess& io, const Producer& produce,
 }
 
 void patch_closed_file(const fs::path& path, const Producer& xml, DescriptionSlots& slots) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) throw_errno("cannot open", path);
+  const platform::Handle fd = platform::open_file(path, platform::kRead | platform::kWrite);
+  if (fd == platform::kNoHandle) throw_errno("cannot open", path);
   struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
+    platform::Handle fd;
+    ~Closer() { platform::close_file(fd); }
   } closer{fd};
   FileAccess io;
   io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
-    if (::pread(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+    if (platform::read_at(fd, buf, n, off) != static_cast<std::int64_t>(n)) {
       header_unreadable(path);
     }
   };
   io.write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
-    if (::pwrite(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+    if (platform::write_at(fd, buf, n, off) != static_cast<std::int64_t>(n)) {
       throw_errno("cannot write", path);
     }
   };
   io.size = [&]() -> std::uint64_t {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
-    return static_cast<std::uint64_t>(st.st_size);
+    const std::optional<std::uint64_t> size = platform::file_size(fd);
+    if (!size) throw_errno("cannot stat", path);
+    return *size;
   };
   patch(path, io, xml, slots);
 }
