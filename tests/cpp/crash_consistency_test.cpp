@@ -80,11 +80,7 @@ struct Checker {
   void check_snapshot() {
     TIFFSetErrorHandler(nullptr);
     TIFFSetWarningHandler(nullptr);
-#if defined(_WIN32)
-    TIFF* tif = TIFFOpenW(snapshot.wstring().c_str(), "r");
-#else
-    TIFF* tif = TIFFOpen(snapshot.c_str(), "r");
-#endif
+    TIFF* tif = testing::tiff_open(snapshot, "r");
     if (tif == nullptr) return fail("libtiff cannot open the file");
     const char* description = nullptr;
     if (!check_description) {

@@ -21,7 +21,7 @@ inline constexpr const char* kZarrJournalName = "ome_writers.journal.jsonl";
 
 /// OME-TIFF: one journal beside the output (file or directory of files).
 inline std::filesystem::path tiff_journal_path(const std::string& output_path) {
-  return std::filesystem::path(output_path + ".journal.jsonl");
+  return platform::path_from_utf8(output_path + ".journal.jsonl");
 }
 
 /// An append-only file of lines, written through a small buffer. Appends

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -135,6 +136,9 @@ void set_background_priority() noexcept;
 void set_idle_priority() noexcept;
 
 int process_id() noexcept;
+
+/// The calendar time of `t` in UTC (gmtime_r / gmtime_s: thread safe).
+bool utc_time(std::time_t t, std::tm* out) noexcept;
 
 /// For tests: limits the size of files this process writes (RLIMIT_FSIZE,
 /// with SIGXFSZ ignored). False where there is no such limit.

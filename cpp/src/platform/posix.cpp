@@ -377,6 +377,8 @@ void set_idle_priority() noexcept {
 
 int process_id() noexcept { return static_cast<int>(::getpid()); }
 
+bool utc_time(std::time_t t, std::tm* out) noexcept { return ::gmtime_r(&t, out) != nullptr; }
+
 bool limit_file_size(std::uint64_t bytes) noexcept {
   ::signal(SIGXFSZ, SIG_IGN);
   const rlimit limit{static_cast<rlim_t>(bytes), static_cast<rlim_t>(bytes)};

@@ -96,8 +96,8 @@ Handle own(HANDLE h) { return h == INVALID_HANDLE_VALUE ? kNoHandle : reinterpre
 
 std::wstring widen(const std::string& text) {
   if (text.empty()) return {};
-  const int n = ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()),
-                                      nullptr, 0);
+  const int n =
+      ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0);
   std::wstring out(static_cast<std::size_t>(n), L'\0');
   ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n);
   return out;
@@ -448,6 +448,8 @@ void set_idle_priority() noexcept {
 }
 
 int process_id() noexcept { return static_cast<int>(::GetCurrentProcessId()); }
+
+bool utc_time(std::time_t t, std::tm* out) noexcept { return ::gmtime_s(out, &t) == 0; }
 
 bool limit_file_size(std::uint64_t) noexcept { return false; }
 

@@ -6,6 +6,7 @@
 
 #include "core/journal.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "tiff/description_patcher.hpp"
 #include "tiff/direct_file.hpp"
 #include "tiff/tiff_io.hpp"
@@ -84,14 +85,14 @@ void TiffSink::name_files() {
     multi_file_ = true;
   }
   if (multi_file_) {
-    dir_ = out;
-    const std::string stem = dir_.filename().string();
+    dir_ = platform::path_from_utf8(out);
+    const std::string stem = platform::path_to_utf8(dir_.filename());
     for (std::size_t i = 0; i < npos; ++i) {
       char idx[32];
       std::snprintf(idx, sizeof idx, "_p%03zu", i);
       file_ids_.push_back({stem + idx + settings_.format.suffix, make_uuid()});
       files_.push_back(std::make_unique<TiffFile>());
-      files_.back()->path = dir_ / file_ids_.back().name;
+      files_.back()->path = dir_ / platform::path_from_utf8(file_ids_.back().name);
     }
     if (settings_.format.multi_file_metadata == MultiFileMetadata::kCompanionFile) {
       companion_.name = settings_.format.companion_file == "companion.ome"
@@ -101,8 +102,8 @@ void TiffSink::name_files() {
     }
   } else {
     files_.push_back(std::make_unique<TiffFile>());
-    files_.back()->path = out;
-    file_ids_.push_back({files_.back()->path.filename().string(), make_uuid()});
+    files_.back()->path = platform::path_from_utf8(out);
+    file_ids_.push_back({platform::path_to_utf8(files_.back()->path.filename()), make_uuid()});
     dir_ = files_.back()->path.parent_path();
   }
 }
@@ -110,7 +111,7 @@ void TiffSink::name_files() {
 void TiffSink::prepare_output() {
   std::vector<fs::path> targets;
   for (const auto& f : files_) targets.push_back(f->path);
-  if (!companion_.name.empty()) targets.push_back(dir_ / companion_.name);
+  if (!companion_.name.empty()) targets.push_back(dir_ / platform::path_from_utf8(companion_.name));
   // Every check before anything is removed: a refusal leaves the disk as it was.
   for (const auto& t : targets) {
     check_inside(dir_, t);
@@ -394,7 +395,7 @@ void TiffSink::rewrite_description(TiffFile& f,
 }
 
 void TiffSink::write_companion(const std::function<void(const TextSink&)>& produce) {
-  const fs::path path = dir_ / companion_.name;
+  const fs::path path = dir_ / platform::path_from_utf8(companion_.name);
   write_file_atomic_streamed(path, produce);
   count_size(companion_bytes_, fs::file_size(path));
 }
@@ -453,8 +454,8 @@ void TiffSink::sync() const {
       any = true;
     }
   }
-  if (!companion_.name.empty() && fs::exists(dir_ / companion_.name)) {
-    fsync_path(dir_ / companion_.name);
+  if (!companion_.name.empty() && fs::exists(dir_ / platform::path_from_utf8(companion_.name))) {
+    fsync_path(dir_ / platform::path_from_utf8(companion_.name));
   }
   // The journal (beside the output) and the directory entries of the files
   // and of the journal.
@@ -493,8 +494,8 @@ std::map<std::int64_t, std::string> TiffSink::documents_on_disk() const {
       out[static_cast<std::int64_t>(i)] = text;
     }
   }
-  if (!companion_.name.empty() && fs::exists(dir_ / companion_.name)) {
-    out[-1] = read_file(dir_ / companion_.name);
+  if (!companion_.name.empty() && fs::exists(dir_ / platform::path_from_utf8(companion_.name))) {
+    out[-1] = read_file(dir_ / platform::path_from_utf8(companion_.name));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include "ome/ome_xml.hpp"
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 #include "zarr/group_document.hpp"
 
@@ -62,7 +63,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       budget_(budget),
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
-      root_(settings.output_path()),
+      root_(platform::path_from_utf8(settings.output_path())),
       units_(layout, codec_, budget, settings.engine.direct_io),
       reader_(layout, codec_) {
   check_slab_fits_budget(layout_, budget_);
