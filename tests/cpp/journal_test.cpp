@@ -60,7 +60,7 @@ TEST(Journal, LinesReadBackAtTheirOffsetsAcrossBuffersAndChunks) {
 // A crashed writer's journal: the line it cut short is left out.
 TEST(Journal, ALineCutShortAtTheEndIsLeftOut) {
   const fs::path path = temp_journal("cut");
-  std::ofstream(path) << "{\"a\":1}\n{\"b\":2}\n{\"c\":";
+  std::ofstream(path, std::ios::binary) << "{\"a\":1}\n{\"b\":2}\n{\"c\":";
   Journal j = Journal::open(path);
   const auto all = lines_of(j, 0, j.size());
   ASSERT_EQ(all.size(), 2u);

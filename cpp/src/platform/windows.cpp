@@ -363,6 +363,14 @@ bool make_directory(const fs::path& path) noexcept {
     const std::wstring p = win_path(path);
     if (::CreateDirectoryW(p.c_str(), nullptr)) return true;
     fail();
+    if (errno == ENOENT && path.has_parent_path()) {
+      // As POSIX says it: a parent that is a file is ENOTDIR, not a missing one.
+      const DWORD attrs = ::GetFileAttributesW(win_path(path.parent_path()).c_str());
+      if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY) == 0) {
+        fail_with(ENOTDIR);
+        return false;
+      }
+    }
     if (errno != EEXIST) return false;
     if (is_directory(p)) return true;
     fail_with(EEXIST);
