@@ -9,9 +9,13 @@ set(CMAKE_RC_COMPILER x86_64-w64-mingw32-windres)
 set(CMAKE_AR x86_64-w64-mingw32-gcc-ar-posix CACHE FILEPATH "")
 set(CMAKE_RANLIB x86_64-w64-mingw32-gcc-ranlib-posix CACHE FILEPATH "")
 set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
+# Packages are looked for in the cross-built prefixes only: the ones given as
+# CMAKE_PREFIX_PATH (dependencies, an installed ome_writers) and
+# $OME_WRITERS_MINGW_PREFIX.
 if(DEFINED ENV{OME_WRITERS_MINGW_PREFIX})
   list(APPEND CMAKE_FIND_ROOT_PATH $ENV{OME_WRITERS_MINGW_PREFIX})
 endif()
+list(APPEND CMAKE_FIND_ROOT_PATH ${CMAKE_PREFIX_PATH})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

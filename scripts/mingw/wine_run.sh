@@ -17,4 +17,15 @@ IFS=: read -r -a extra <<<"${OME_WRITERS_WINE_DLLS:-}"
 for d in "${extra[@]}"; do [ -n "$d" ] && dirs="$(winpath "$d");$dirs"; done
 export WINEPATH="$dirs"
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
-exec "$wine" "$@"
+# A program that crashes under wine can still exit 0 (wine's debugger ends
+# it): its "Unhandled exception" report on stderr makes the run fail.
+errors=$(mktemp)
+trap 'rm -f "$errors"' EXIT
+status=0
+"$wine" "$@" 2> >(tee "$errors" >&2) || status=$?
+wait
+if [ "$status" -eq 0 ] && grep -qE 'Unhandled (exception|page fault)' "$errors"; then
+  echo "wine_run: $1 crashed" >&2
+  status=134
+fi
+exit "$status"

@@ -135,6 +135,10 @@ void set_background_priority() noexcept;
 /// SCHED_IDLE). Best effort.
 void set_idle_priority() noexcept;
 
+/// Calls fn(arg) when the calling thread ends (last registered, first
+/// called). False when it cannot be arranged.
+bool at_thread_exit(void (*fn)(void*), void* arg) noexcept;
+
 int process_id() noexcept;
 
 /// The calendar time of `t` in UTC (gmtime_r / gmtime_s: thread safe).

@@ -20,6 +20,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "platform/platform.hpp"
 
@@ -373,6 +375,22 @@ void set_idle_priority() noexcept {
 #elif defined(OW_MACOS_FAST)
   (void)::pthread_set_qos_class_self_np(QOS_CLASS_UTILITY, 0);
 #endif
+}
+
+bool at_thread_exit(void (*fn)(void*), void* arg) noexcept {
+  struct Hooks {
+    std::vector<std::pair<void (*)(void*), void*>> calls;
+    ~Hooks() {
+      for (auto it = calls.rbegin(); it != calls.rend(); ++it) it->first(it->second);
+    }
+  };
+  thread_local Hooks hooks;
+  try {
+    hooks.calls.emplace_back(fn, arg);
+    return true;
+  } catch (...) {
+    return false;
+  }
 }
 
 int process_id() noexcept { return static_cast<int>(::getpid()); }

@@ -23,6 +23,8 @@
 #include <cstring>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "platform/platform.hpp"
 
@@ -453,6 +455,40 @@ void set_background_priority() noexcept {}
 
 void set_idle_priority() noexcept {
   (void)::SetThreadPriority(::GetCurrentThread(), THREAD_PRIORITY_IDLE);
+}
+
+namespace {
+
+// The calls at_thread_exit() registered on one thread, in a fiber-local slot
+// whose callback Windows runs when the thread exits.
+using ExitCalls = std::vector<std::pair<void (*)(void*), void*>>;
+
+void NTAPI run_exit_calls(void* p) {
+  auto* calls = static_cast<ExitCalls*>(p);
+  if (calls == nullptr) return;
+  for (auto it = calls->rbegin(); it != calls->rend(); ++it) it->first(it->second);
+  delete calls;
+}
+
+}  // namespace
+
+bool at_thread_exit(void (*fn)(void*), void* arg) noexcept {
+  static const DWORD slot = ::FlsAlloc(run_exit_calls);
+  if (slot == FLS_OUT_OF_INDEXES) return false;
+  try {
+    auto* calls = static_cast<ExitCalls*>(::FlsGetValue(slot));
+    if (calls == nullptr) {
+      calls = new ExitCalls();
+      if (!::FlsSetValue(slot, calls)) {
+        delete calls;
+        return false;
+      }
+    }
+    calls->emplace_back(fn, arg);
+    return true;
+  } catch (...) {
+    return false;
+  }
 }
 
 int process_id() noexcept { return static_cast<int>(::GetCurrentProcessId()); }

@@ -11,6 +11,7 @@
 #include "ome_writers/errors.hpp"
 #include "platform/platform.hpp"
 #include "util/pages.hpp"
+#include "util/thread_cache.hpp"
 
 namespace ome_writers::detail {
 
@@ -163,7 +164,7 @@ std::byte* bounce_buffer() {
     std::byte* p = static_cast<std::byte*>(platform::alloc_aligned(4096, kBounceBytes));
     ~Buffer() { platform::free_aligned(p); }
   };
-  thread_local Buffer buffer;
+  Buffer& buffer = thread_cache<Buffer>();
   if (buffer.p == nullptr) throw std::bad_alloc();
   return buffer.p;
 }
