@@ -83,13 +83,13 @@ bool leave_unbuffered(Handle h) noexcept;
 bool truncate_file(Handle h, std::uint64_t size) noexcept;
 std::optional<std::uint64_t> file_size(Handle h) noexcept;
 
-/// Durable flush of one file's data (fdatasync, F_FULLFSYNC, FlushFileBuffers).
+/// Durable flush of one file (fsync, F_FULLFSYNC on macOS, FlushFileBuffers).
 bool sync_file(Handle h) noexcept;
 /// Durable flush of a file or directory by path (directories: their entries,
 /// where the system can; Windows journals them itself).
 bool sync_path(const std::filesystem::path& path) noexcept;
-/// Flushes the file system holding `path` (syncfs; elsewhere every file below
-/// `path`, or the whole system).
+/// Makes everything written below `path` durable: syncfs of its file system
+/// on Linux; elsewhere a durable flush of each file and directory below it.
 bool sync_file_system(const std::filesystem::path& path) noexcept;
 
 /// Page-cache hygiene for long buffered writes (Linux sync_file_range and
