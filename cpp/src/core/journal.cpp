@@ -59,7 +59,8 @@ Journal::~Journal() {
 std::uint64_t Journal::append(std::string_view line) {
   std::lock_guard lock(mutex_);
   if (!writable_ || fd_ == platform::kNoHandle) {
-    throw Error(ErrorCode::kIo, "journal '" + path_.string() + "' is not open for writing");
+    throw Error(ErrorCode::kIo,
+                "journal '" + platform::path_to_utf8(path_) + "' is not open for writing");
   }
   const std::uint64_t offset = written_ + buffer_.size();
   buffer_.append(line);

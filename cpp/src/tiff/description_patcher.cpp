@@ -28,7 +28,8 @@ void locate(const fs::path& path, const FileAccess& io, DescriptionSlots& slots)
   unsigned char header[16];
   io.read_at(header, sizeof header, 0);
   if (header[0] != 'I' || header[1] != 'I' || header[2] != 43) {
-    throw Error(ErrorCode::kIo, "'" + path.string() + "' is not a little-endian BigTIFF");
+    throw Error(ErrorCode::kIo,
+                "'" + platform::path_to_utf8(path) + "' is not a little-endian BigTIFF");
   }
   std::uint64_t ifd = 0;
   std::memcpy(&ifd, header + 8, 8);
@@ -52,7 +53,8 @@ void locate(const fs::path& path, const FileAccess& io, DescriptionSlots& slots)
     slots.current = 0;
     return;
   }
-  throw Error(ErrorCode::kIo, "'" + path.string() + "' has no ImageDescription in its first IFD");
+  throw Error(ErrorCode::kIo,
+              "'" + platform::path_to_utf8(path) + "' has no ImageDescription in its first IFD");
 }
 
 using Producer = std::function<void(const TextSink&)>;
@@ -86,8 +88,8 @@ void patch(const fs::path& path, const FileAccess& io, const Producer& produce,
     if (buffer.size() >= (1u << 20)) write_out();
   });
   if (at + buffer.size() - slot.offset != length) {
-    throw Error(ErrorCode::kInternal,
-                "the OME-XML of '" + path.string() + "' changed while it was written");
+    throw Error(ErrorCode::kInternal, "the OME-XML of '" + platform::path_to_utf8(path) +
+                                          "' changed while it was written");
   }
   while (pad > 0) {
     const std::uint64_t k = std::min<std::uint64_t>(pad, 1u << 20);
@@ -105,7 +107,8 @@ void patch(const fs::path& path, const FileAccess& io, const Producer& produce,
 }
 
 [[noreturn]] void header_unreadable(const fs::path& path) {
-  throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
+  throw Error(ErrorCode::kIo,
+              "cannot read the TIFF header of '" + platform::path_to_utf8(path) + "'");
 }
 
 void patch_closed_file(const fs::path& path, const Producer& xml, DescriptionSlots& slots) {

@@ -88,7 +88,8 @@ std::uint64_t DirectFile::end() {
 
 void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
   std::lock_guard lock(mutex_);
-  if (fd_ == kNoHandle) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
+  if (fd_ == kNoHandle)
+    throw Error(ErrorCode::kIo, "'" + platform::path_to_utf8(path_) + "' is closed");
   const auto* p = static_cast<const std::byte*>(data);
   std::uint64_t end = stage_offset_ + stage_len_;
   if (offset < end) {  // over bytes already in the file
@@ -288,7 +289,9 @@ void DirectFile::read_behind_stage_locked(std::byte* out, std::size_t n,
   while (got < n) {
     const std::int64_t r = platform::read_at(fd_, out + got, n - got, offset + got);
     if (r < 0) throw_errno("cannot read", path_);
-    if (r == 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is shorter than written");
+    if (r == 0)
+      throw Error(ErrorCode::kIo,
+                  "'" + platform::path_to_utf8(path_) + "' is shorter than written");
     got += static_cast<std::size_t>(r);
   }
 }
@@ -335,7 +338,8 @@ void DirectFile::write_out_locked(const std::byte* data, std::size_t n, std::uin
 
 std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) const {
   std::lock_guard lock(mutex_);
-  if (fd_ == kNoHandle) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
+  if (fd_ == kNoHandle)
+    throw Error(ErrorCode::kIo, "'" + platform::path_to_utf8(path_) + "' is closed");
   const std::uint64_t size = stage_offset_ + stage_len_;
   if (offset >= size) return 0;
   n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size - offset));
@@ -365,7 +369,9 @@ std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) c
       while (got < k) {
         const std::int64_t r = platform::read_at(fd_, out + done + got, k - got, at + got);
         if (r < 0) throw_errno("cannot read", path_);
-        if (r == 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is shorter than written");
+        if (r == 0)
+          throw Error(ErrorCode::kIo,
+                      "'" + platform::path_to_utf8(path_) + "' is shorter than written");
         got += static_cast<std::size_t>(r);
       }
     }

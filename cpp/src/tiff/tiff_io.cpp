@@ -177,10 +177,10 @@ std::uint64_t TiffFile::size() const {
 
 [[noreturn]] void tiff_failure(const std::string& what, const fs::path& path,
                                const TiffMessages& messages) {
-  throw Error(
-      ErrorCode::kIo,
-      what + " '" + path.string() + "'" + (messages.text.empty() ? "" : ": " + messages.text),
-      messages.system_errno);
+  throw Error(ErrorCode::kIo,
+              what + " '" + platform::path_to_utf8(path) + "'" +
+                  (messages.text.empty() ? "" : ": " + messages.text),
+              messages.system_errno);
 }
 
 }  // namespace ome_writers::detail

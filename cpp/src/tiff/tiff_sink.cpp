@@ -119,7 +119,8 @@ void TiffSink::prepare_output() {
     if (!fs::exists(status)) continue;
     if (!settings_.overwrite) {
       throw Error(ErrorCode::kFileExists,
-                  "File '" + t.string() + "' already exists. Use overwrite=True to replace it.");
+                  "File '" + platform::path_to_utf8(t) +
+                      "' already exists. Use overwrite=True to replace it.");
     }
     // overwrite replaces a file, never a directory; in a multi-position
     // directory, only the TIFFs this library wrote.
@@ -134,9 +135,9 @@ void TiffSink::prepare_output() {
       remove_stale_files();
     } else if (fs::exists(status)) {
       if (!settings_.overwrite) {
-        throw Error(
-            ErrorCode::kFileExists,
-            "File '" + dir_.string() + "' already exists. Use overwrite=True to replace it.");
+        throw Error(ErrorCode::kFileExists,
+                    "File '" + platform::path_to_utf8(dir_) +
+                        "' already exists. Use overwrite=True to replace it.");
       }
       remove_tree(dir_);  // a file where the output directory goes
     }
@@ -150,7 +151,7 @@ void TiffSink::prepare_output() {
 
 void TiffSink::refuse_to_overwrite(const fs::path& path) {
   throw Error(ErrorCode::kFileExists,
-              "'" + path.string() +
+              "'" + platform::path_to_utf8(path) +
                   "' exists, but is not an OME-TIFF file written by ome_writers. Refusing to "
                   "overwrite. Please delete manually.");
 }
@@ -158,18 +159,18 @@ void TiffSink::refuse_to_overwrite(const fs::path& path) {
 void TiffSink::remove_stale_files() const {
   // Files of an earlier, larger run would otherwise pose as part of this one;
   // any other file in the directory is the user's and stays.
-  const std::string stem = dir_.filename().string() + "_p";
+  const std::string stem = platform::path_to_utf8(dir_.filename()) + "_p";
   const std::string& suffix = settings_.format.suffix;
   for (const auto& entry : fs::directory_iterator(dir_)) {
-    const std::string name = entry.path().filename().string();
+    const std::string name = platform::path_to_utf8(entry.path().filename());
     const bool ours = name.rfind(stem, 0) == 0 && name.size() > suffix.size() &&
                       name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
     const bool companion =
         name.size() > 14 && name.compare(name.size() - 14, 14, ".companion.ome") == 0;
     if ((ours || companion) && !settings_.overwrite) {
-      throw Error(
-          ErrorCode::kFileExists,
-          "File '" + entry.path().string() + "' already exists. Use overwrite=True to replace it.");
+      throw Error(ErrorCode::kFileExists,
+                  "File '" + platform::path_to_utf8(entry.path()) +
+                      "' already exists. Use overwrite=True to replace it.");
     }
     if (ours && entry.is_regular_file() && written_by_ome_writers(entry.path())) {
       remove_tree(entry.path());

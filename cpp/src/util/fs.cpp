@@ -382,7 +382,8 @@ void remove_tree(const fs::path& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
   if (ec) {
-    throw Error(ErrorCode::kIo, "cannot remove '" + path.string() + "': " + ec.message());
+    throw Error(ErrorCode::kIo,
+                "cannot remove '" + platform::path_to_utf8(path) + "': " + ec.message());
   }
 }
 
@@ -428,8 +429,9 @@ void check_inside(const fs::path& root, const fs::path& path) {
                       std::find(p.begin() + static_cast<std::ptrdiff_t>(r.size()), p.end(),
                                 fs::path("..")) == p.end();
   if (!inside) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "'" + path.string() + "' is not inside the output '" + root.string() + "'");
+    throw Error(ErrorCode::kInvalidArgument, "'" + platform::path_to_utf8(path) +
+                                                 "' is not inside the output '" +
+                                                 platform::path_to_utf8(root) + "'");
   }
 }
 
