@@ -49,7 +49,7 @@ case "$core" in
   *) echo "portable: the portable module is not the one imported ($core)" >&2; exit 1 ;;
 esac
 py_built=$(date +%s)
-"$py" -m pytest tests/python -q -p no:cacheprovider \
+PYTHONUNBUFFERED=1 "$py" -m pytest tests/python -q -p no:cacheprovider \
   --ignore=tests/python/test_kill_torture.py --ignore=tests/python/test_soak.py "$@" || status=$?
 end=$(date +%s)
 echo "portable: C++ $((cpp_done - start)) s, module build $((py_built - cpp_done)) s," \

@@ -89,7 +89,8 @@ bool sync_file(Handle h) noexcept;
 /// where the system can; Windows journals them itself).
 bool sync_path(const std::filesystem::path& path) noexcept;
 /// Makes everything written below `path` durable: syncfs of its file system
-/// on Linux; elsewhere a durable flush of each file and directory below it.
+/// on Linux; sync() and a flush of `path` with the portable fallback and on
+/// macOS; a flush of each file below `path` on Windows.
 bool sync_file_system(const std::filesystem::path& path) noexcept;
 
 /// Page-cache hygiene for long buffered writes (Linux sync_file_range and
