@@ -26,11 +26,6 @@ namespace ome_writers::platform {
 using Handle = std::intptr_t;
 inline constexpr Handle kNoHandle = -1;
 
-/// Which fast paths this build has (for messages and tests).
-bool has_unbuffered_io() noexcept;
-bool has_unnamed_files() noexcept;
-const char* backend_name() noexcept;
-
 enum OpenFlags : unsigned {
   kRead = 1u << 0,
   kWrite = 1u << 1,

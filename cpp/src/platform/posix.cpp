@@ -48,32 +48,6 @@ int fd_of(Handle h) { return static_cast<int>(h); }
 
 }  // namespace
 
-bool has_unbuffered_io() noexcept {
-#if defined(OW_LINUX_FAST) || defined(OW_MACOS_FAST)
-  return true;
-#else
-  return false;
-#endif
-}
-
-bool has_unnamed_files() noexcept {
-#if defined(OW_LINUX_FAST)
-  return true;
-#else
-  return false;
-#endif
-}
-
-const char* backend_name() noexcept {
-#if defined(OW_LINUX_FAST)
-  return "linux";
-#elif defined(OW_MACOS_FAST)
-  return "macos";
-#else
-  return "portable";
-#endif
-}
-
 Handle open_file(const fs::path& path, unsigned flags) noexcept {
   int oflags = O_CLOEXEC;
   if ((flags & kRead) && (flags & kWrite)) {

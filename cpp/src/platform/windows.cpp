@@ -149,24 +149,6 @@ bool is_directory(const std::wstring& p) {
 
 }  // namespace
 
-bool has_unbuffered_io() noexcept {
-#if defined(OME_WRITERS_PORTABLE_IO)
-  return false;
-#else
-  return true;
-#endif
-}
-
-bool has_unnamed_files() noexcept { return false; }
-
-const char* backend_name() noexcept {
-#if defined(OME_WRITERS_PORTABLE_IO)
-  return "windows-portable";
-#else
-  return "windows";
-#endif
-}
-
 Handle open_file(const fs::path& path, unsigned flags) noexcept {
   DWORD access = 0;
   if (flags & kRead) access |= GENERIC_READ;
