@@ -52,8 +52,18 @@ PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH="" cmake -S . -B "$bui
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 
+# One wine server for all the tests (each would otherwise start its own and
+# wait for it), stopped at the end.
+export WINEPREFIX="$OME_WRITERS_MINGW_CACHE/wineprefix"
+wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+"$wineserver" -p
+trap '"$wineserver" -k 2>/dev/null || true' EXIT
+# Wine's services (services.exe, winedevice...) start with the first program
+# and live as long as the server: started here, on /dev/null, so that they do
+# not hold a test's output open (ctest would wait for them).
+scripts/mingw/wine_run.sh wineboot </dev/null >/dev/null 2>&1
 status=0
-ctest --test-dir "$build" -L 'cpp|consumer' --output-on-failure "$@" || status=$?
+ctest --test-dir "$build" -L 'cpp|consumer' -j"$jobs" --output-on-failure "$@" || status=$?
 end=$(date +%s)
 echo "mingw: dependencies $((deps_done - start)) s, build $((built - deps_done)) s," \
   "tests under wine $((end - built)) s, total $((end - start)) s"
