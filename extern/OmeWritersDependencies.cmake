@@ -44,7 +44,9 @@ if(OME_WRITERS_STATIC_DEPS)
   add_library(ome_writers_dep::static_bundle INTERFACE IMPORTED GLOBAL)
   target_include_directories(ome_writers_dep::static_bundle INTERFACE
     "${OME_WRITERS_STATIC_DEPS}/include")
-  target_link_libraries(ome_writers_dep::static_bundle INTERFACE ${_archives} m)
+  # (MSVC has no separate math library.)
+  target_link_libraries(ome_writers_dep::static_bundle INTERFACE ${_archives}
+    $<$<NOT:$<CXX_COMPILER_ID:MSVC>>:m>)
   foreach(_name tiff pugixml zstd blosc deflate)
     add_library(ome_writers_dep::${_name} INTERFACE IMPORTED GLOBAL)
     target_link_libraries(ome_writers_dep::${_name} INTERFACE ome_writers_dep::static_bundle)

@@ -2,6 +2,7 @@
 # Command 2 of the README: sets everything up, runs the C++ hardening checks
 # (sanitizers, fuzzing: scripts/hardening.sh), builds the wheels and tries each
 # in fresh virtual environments (scripts/build_wheels.sh, scripts/check_wheels.sh),
+# the portable-fallback and Windows builds (scripts/portable.sh, scripts/mingw.sh),
 # then every test through ctest: the C++ unit tests, the find_package consumer
 # example, and pytest (whose own summary line is printed at the end).
 set -euo pipefail
@@ -14,6 +15,12 @@ bash scripts/hardening.sh
 # venvs of Python 3.10-3.13 and tried there.
 bash scripts/build_wheels.sh
 bash scripts/check_wheels.sh
+# The platform layer's portable fallback on Linux (C++ tests, consumer, pytest
+# against a fallback-built module), then the Windows build: cross-built with
+# mingw-w64, its C++ tests and the consumer example run under wine, the
+# example's output read back by the Python readers.
+bash scripts/portable.sh
+bash scripts/mingw.sh
 cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DPython3_EXECUTABLE="$PWD/.venv/bin/python" >/dev/null
 cmake --build build/cpp

@@ -1,10 +1,8 @@
 #include "util/fs.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 
 #include <cstddef>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/pages.hpp"
 
 namespace ome_writers::detail {
@@ -77,9 +76,7 @@ TEST(WriteFile, FileSizeLimitReachesTheCallerAsEfbig) {
   std::byte* aligned = map_pages(1u << 20, /*populate=*/true);
   std::vector<std::byte> unaligned((1u << 20) + 1);
   const auto child = [&] {
-    std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{300000, 300000};
-    setrlimit(RLIMIT_FSIZE, &limit);
+    if (!platform::limit_file_size(300000)) std::_Exit(0);  // no such limit here
     int wrong = 0;
     int bit = 1;
     const auto expect_efbig = [&](auto&& write) {
@@ -194,6 +191,46 @@ TEST(CheckInside, AcceptsPathsUnderTheRootOnly) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     }
+  }
+}
+
+// Paths past the Windows MAX_PATH (260) and non-ASCII names go through every
+// file operation of the platform layer (on Windows as "\\?\" wide paths).
+TEST(Paths, LongAndUnicodePathsWork) {
+  const fs::path base = fs::path(::testing::TempDir()) / "ome_writers_long_paths";
+  std::error_code ec;
+  fs::remove_all(base, ec);
+  fs::path deep = base / platform::path_from_utf8("\xc2\xb5m_\xc3\x9f_\xe6\x97\xa5\xe6\x9c\xac");
+  while (deep.native().size() < 400) deep /= std::string(40, 'd');
+  make_directories(deep);
+  make_directories(deep);  // existing: fine
+  ASSERT_TRUE(identity_of(deep).has_value());
+  const fs::path doc = deep / "zarr.json";
+  write_file_atomic(doc, "{}");
+  write_file_atomic(doc, "{\"replaced\": true}");
+  EXPECT_EQ(read_file(doc), "{\"replaced\": true}");
+  std::vector<std::byte> bytes(3 * 4096 + 17);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>(i * 7);
+  write_file_direct(deep / "chunk", bytes.data(), bytes.size());
+  const std::string back = read_file(deep / "chunk");
+  ASSERT_EQ(back.size(), bytes.size());
+  EXPECT_EQ(std::memcmp(back.data(), bytes.data(), bytes.size()), 0);
+  fsync_path(doc);
+  const std::string text = "\xc2\xb5m_\xc3\x9f_\xe6\x97\xa5\xe6\x9c\xac/x";
+  EXPECT_EQ(platform::path_to_utf8(platform::path_from_utf8(text)), text);
+  fs::remove_all(base, ec);
+}
+
+// Errors name the path and the OS's reason.
+TEST(Paths, ErrorsNameThePathAndTheReason) {
+  const fs::path missing = fs::path(::testing::TempDir()) / "ome_writers_no_such_dir" / "f";
+  try {
+    (void)read_file(missing);
+    FAIL() << "read a missing file";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+    EXPECT_EQ(e.system_errno(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find("ome_writers_no_such_dir"), std::string::npos) << e.what();
   }
 }
 

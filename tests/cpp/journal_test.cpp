@@ -3,7 +3,6 @@
 #include "ome_writers/errors.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,7 +16,7 @@ namespace fs = std::filesystem;
 
 fs::path temp_journal(const std::string& name) {
   return fs::temp_directory_path() /
-         ("ome_writers_journal_" + std::to_string(::getpid()) + "_" + name + ".jsonl");
+         ("ome_writers_journal_" + std::to_string(platform::process_id()) + "_" + name + ".jsonl");
 }
 
 struct Line {
@@ -61,7 +60,7 @@ TEST(Journal, LinesReadBackAtTheirOffsetsAcrossBuffersAndChunks) {
 // A crashed writer's journal: the line it cut short is left out.
 TEST(Journal, ALineCutShortAtTheEndIsLeftOut) {
   const fs::path path = temp_journal("cut");
-  std::ofstream(path) << "{\"a\":1}\n{\"b\":2}\n{\"c\":";
+  std::ofstream(path, std::ios::binary) << "{\"a\":1}\n{\"b\":2}\n{\"c\":";
   Journal j = Journal::open(path);
   const auto all = lines_of(j, 0, j.size());
   ASSERT_EQ(all.size(), 2u);

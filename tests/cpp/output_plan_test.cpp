@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <tiffio.h>
-#include <unistd.h>
+#include "platform/platform.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -31,7 +31,7 @@ class OutputPlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("ome_writers_plan_" + std::to_string(::getpid()) + "_" +
+           ("ome_writers_plan_" + std::to_string(platform::process_id()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -96,7 +96,7 @@ TEST_F(OutputPlanTest, ZarrDocumentsEqualTheNativeStreams) {
 }
 
 std::string description(const fs::path& path) {
-  TIFF* tif = TIFFOpen(path.c_str(), "r");
+  TIFF* tif = ome_writers::testing::tiff_open(path, "r");
   EXPECT_NE(tif, nullptr);
   char* text = nullptr;
   TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &text);

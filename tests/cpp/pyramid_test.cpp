@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,6 +7,7 @@
 #include <map>
 #include <random>
 #include <vector>
+#include "platform/platform.hpp"
 
 #include "core/layout.hpp"
 #include "core/pyramid.hpp"
@@ -250,7 +250,7 @@ TEST(Pyramid, LevelGeometryRoundsUp) {
 TEST(Pyramid, StreamReadsEveryLevel) {
   namespace fs = std::filesystem;
   const fs::path dir =
-      fs::temp_directory_path() / ("ome_writers_pyr_" + std::to_string(::getpid()));
+      fs::temp_directory_path() / ("ome_writers_pyr_" + std::to_string(platform::process_id()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const auto format : {FileFormat::kOmeZarr, FileFormat::kOmeTiff}) {

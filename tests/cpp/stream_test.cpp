@@ -31,7 +31,7 @@ class StreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("ome_writers_test_" + std::to_string(::getpid()) + "_" +
+           ("ome_writers_test_" + std::to_string(platform::process_id()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -130,7 +130,7 @@ TEST_F(StreamTest, TiffWritesOnePlanePerFrame) {
     stream.append(f.data(), f.size() * 2);
   }
   stream.close();
-  TIFF* tif = TIFFOpen((dir_ / "a.ome.tiff").c_str(), "r");
+  TIFF* tif = testing::tiff_open(dir_ / "a.ome.tiff", "r");
   ASSERT_NE(tif, nullptr);
   // Five frames plus one blank plane completing the last time point.
   EXPECT_EQ(TIFFNumberOfDirectories(tif), 6);
@@ -459,7 +459,7 @@ TEST_P(Checkpoint, PutsIdleFramesInPlaceWithTheirMetadata) {
   }
   ASSERT_GE(stream.stats().checkpoints, 1u);
   if (tiff) {
-    TIFF* tif = TIFFOpen(out.c_str(), "r");
+    TIFF* tif = testing::tiff_open(out, "r");
     ASSERT_NE(tif, nullptr);
     EXPECT_EQ(TIFFNumberOfDirectories(tif), 5);
     const char* xml = nullptr;

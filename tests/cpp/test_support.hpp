@@ -1,6 +1,9 @@
 // Small builders of settings for the C++ tests.
 #pragma once
 
+#include <tiffio.h>
+
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +34,15 @@ inline StreamSettings settings(std::vector<Dimension> dims,
   s.format.name = format;
   s.format.suffix = format == FileFormat::kOmeZarr ? ".ome.zarr" : ".ome.tiff";
   return s;
+}
+
+/// TIFFOpen of a path (libtiff's narrow names are ANSI on Windows).
+inline TIFF* tiff_open(const std::filesystem::path& path, const char* mode) {
+#if defined(_WIN32)
+  return TIFFOpenW(path.wstring().c_str(), mode);
+#else
+  return TIFFOpen(path.c_str(), mode);
+#endif
 }
 
 }  // namespace ome_writers::testing

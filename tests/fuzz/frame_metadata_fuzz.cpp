@@ -2,7 +2,6 @@
 // (and journaled by the writer thread) or refused with ome_writers::Error; the
 // stream keeps working either way. Any other exception, crash or sanitizer
 // report is a bug.
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -13,12 +12,14 @@
 
 #include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
+#include "platform/platform.hpp"
 
 namespace {
 
 std::unique_ptr<ome_writers::Stream> open_stream() {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("ome_writers_fuzz_" + std::to_string(::getpid()) + ".ome.zarr");
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("ome_writers_fuzz_" + std::to_string(ome_writers::platform::process_id()) + ".ome.zarr");
   ome_writers::StreamSettings s;
   s.root_path = dir.string();
   s.overwrite = true;

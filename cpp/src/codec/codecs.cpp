@@ -8,6 +8,7 @@
 #include <new>
 
 #include "ome_writers/errors.hpp"
+#include "util/thread_cache.hpp"
 
 namespace ome_writers::detail {
 
@@ -43,7 +44,7 @@ ZSTD_CCtx* thread_zstd_context() {
     ZSTD_CCtx* ctx = ZSTD_createCCtx();
     ~Context() { ZSTD_freeCCtx(ctx); }
   };
-  thread_local Context context;
+  Context& context = thread_cache<Context>();
   if (context.ctx == nullptr) throw std::bad_alloc();
   return context.ctx;
 }

@@ -3,10 +3,7 @@
 #include <cstring>
 #include <new>
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
+#include "platform/platform.hpp"
 #include "util/frame_copy.hpp"
 #include "util/pages.hpp"
 
@@ -127,10 +124,8 @@ void BufferPool::release_idle() {
     budget_.unkeep(charged_bytes_);
     deallocate(block);
   }
-#ifdef __GLIBC__
   // glibc keeps freed heap blocks for reuse: hand them back to the system.
-  if (heap_ && !idle.empty()) ::malloc_trim(0);
-#endif
+  if (heap_ && !idle.empty()) platform::trim_heap();
 }
 
 void BufferPool::prewarm(std::size_t blocks, const std::atomic<bool>* stop) {

@@ -1,14 +1,11 @@
 #include "core/journal.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <exception>
 #include <utility>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -23,8 +20,9 @@ constexpr std::size_t kReadChunk = 1 << 20;
 Journal Journal::create(const std::filesystem::path& path) {
   Journal j;
   j.path_ = path;
-  j.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (j.fd_ < 0) throw_errno("cannot create journal", path);
+  j.fd_ = platform::open_file(
+      path, platform::kRead | platform::kWrite | platform::kCreate | platform::kTruncate);
+  if (j.fd_ == platform::kNoHandle) throw_errno("cannot create journal", path);
   j.writable_ = true;
   return j;
 }
@@ -32,11 +30,11 @@ Journal Journal::create(const std::filesystem::path& path) {
 Journal Journal::open(const std::filesystem::path& path) {
   Journal j;
   j.path_ = path;
-  j.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (j.fd_ < 0) throw_errno("cannot open journal", path);
-  struct stat st {};
-  if (::fstat(j.fd_, &st) != 0) throw_errno("cannot stat journal", path);
-  j.written_ = static_cast<std::uint64_t>(st.st_size);
+  j.fd_ = platform::open_file(path, platform::kRead);
+  if (j.fd_ == platform::kNoHandle) throw_errno("cannot open journal", path);
+  const std::optional<std::uint64_t> size = platform::file_size(j.fd_);
+  if (!size) throw_errno("cannot stat journal", path);
+  j.written_ = *size;
   return j;
 }
 
@@ -44,9 +42,9 @@ Journal::Journal(Journal&& other) noexcept { *this = std::move(other); }
 
 Journal& Journal::operator=(Journal&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ != platform::kNoHandle) platform::close_file(fd_);
     path_ = std::move(other.path_);
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::exchange(other.fd_, platform::kNoHandle);
     writable_ = other.writable_;
     buffer_ = std::move(other.buffer_);
     written_ = other.written_;
@@ -55,13 +53,14 @@ Journal& Journal::operator=(Journal&& other) noexcept {
 }
 
 Journal::~Journal() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ != platform::kNoHandle) platform::close_file(fd_);
 }
 
 std::uint64_t Journal::append(std::string_view line) {
   std::lock_guard lock(mutex_);
-  if (!writable_ || fd_ < 0) {
-    throw Error(ErrorCode::kIo, "journal '" + path_.string() + "' is not open for writing");
+  if (!writable_ || fd_ == platform::kNoHandle) {
+    throw Error(ErrorCode::kIo,
+                "journal '" + platform::path_to_utf8(path_) + "' is not open for writing");
   }
   const std::uint64_t offset = written_ + buffer_.size();
   buffer_.append(line);
@@ -78,10 +77,9 @@ void Journal::flush() {
 void Journal::flush_locked() const {
   std::size_t done = 0;
   while (done < buffer_.size()) {
-    const ssize_t w = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done,
-                               static_cast<off_t>(written_ + done));
+    const std::int64_t w =
+        platform::write_at(fd_, buffer_.data() + done, buffer_.size() - done, written_ + done);
     if (w < 0) {
-      if (errno == EINTR) continue;
       // What was written stays counted; the rest stays buffered for a retry.
       buffer_.erase(0, done);
       written_ += done;
@@ -114,11 +112,7 @@ void Journal::for_each_line(std::uint64_t from, std::uint64_t to,
         static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, end - read));
     const std::size_t old = chunk.size();
     chunk.resize(old + want);
-    const ssize_t r = ::pread(fd_, chunk.data() + old, want, static_cast<off_t>(read));
-    if (r < 0 && errno == EINTR) {
-      chunk.resize(old);
-      continue;
-    }
+    const std::int64_t r = platform::read_at(fd_, chunk.data() + old, want, read);
     if (r < 0) throw_errno("cannot read journal", path_);
     chunk.resize(old + static_cast<std::size_t>(r));
     if (r == 0) break;
@@ -135,7 +129,7 @@ void Journal::for_each_line(std::uint64_t from, std::uint64_t to,
 
 void Journal::close() {
   std::lock_guard lock(mutex_);
-  if (fd_ < 0) return;
+  if (fd_ == platform::kNoHandle) return;
   // The descriptor goes whatever happens: a stream that failed must let go
   // of its files at close().
   std::exception_ptr failure;
@@ -146,16 +140,16 @@ void Journal::close() {
       failure = std::current_exception();
     }
   }
-  ::close(fd_);
-  fd_ = -1;
+  platform::close_file(fd_);
+  fd_ = platform::kNoHandle;
   if (failure) std::rethrow_exception(failure);
 }
 
 void Journal::remove() {
   {
     std::lock_guard lock(mutex_);
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    if (fd_ != platform::kNoHandle) platform::close_file(fd_);
+    fd_ = platform::kNoHandle;
     buffer_.clear();
   }
   std::error_code ec;

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "platform/platform.hpp"
+
 namespace ome_writers::detail {
 
 /// OME-Zarr: one journal in each image group's directory.
@@ -19,7 +21,7 @@ inline constexpr const char* kZarrJournalName = "ome_writers.journal.jsonl";
 
 /// OME-TIFF: one journal beside the output (file or directory of files).
 inline std::filesystem::path tiff_journal_path(const std::string& output_path) {
-  return std::filesystem::path(output_path + ".journal.jsonl");
+  return platform::path_from_utf8(output_path + ".journal.jsonl");
 }
 
 /// An append-only file of lines, written through a small buffer. Appends
@@ -42,7 +44,7 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
   ~Journal();
 
-  bool is_open() const { return fd_ >= 0; }
+  bool is_open() const { return fd_ != platform::kNoHandle; }
   const std::filesystem::path& path() const { return path_; }
 
   /// Appends `line` and a newline; returns the line's offset.
@@ -65,7 +67,7 @@ class Journal {
   void flush_locked() const;
 
   std::filesystem::path path_;
-  int fd_ = -1;
+  platform::Handle fd_ = platform::kNoHandle;
   bool writable_ = false;
   mutable std::mutex mutex_;
   mutable std::string buffer_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <numeric>
 #include <set>
 
@@ -165,10 +166,14 @@ Layout::Layout(const StreamSettings& s) {
   width = *dims[dims.size() - 1].count;
   dtype = s.dtype;
   std::uint64_t bytes = 0;
-  if (__builtin_mul_overflow(static_cast<std::uint64_t>(height), static_cast<std::uint64_t>(width),
-                             &bytes) ||
-      __builtin_mul_overflow(bytes, std::uint64_t{bytes_per_element(dtype)}, &bytes) ||
-      bytes > kMaxFrameBytes) {
+  // (No __builtin_mul_overflow: MSVC has none.)
+  const auto mul = [](std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
+    if (b != 0 && a > UINT64_MAX / b) return true;
+    *out = a * b;
+    return false;
+  };
+  if (mul(static_cast<std::uint64_t>(height), static_cast<std::uint64_t>(width), &bytes) ||
+      mul(bytes, std::uint64_t{bytes_per_element(dtype)}, &bytes) || bytes > kMaxFrameBytes) {
     bad("a frame of " + std::to_string(height) + " x " + std::to_string(width) + " " +
         std::string(dtype_name(dtype)) + " is larger than " + std::to_string(kMaxFrameBytes) +
         " bytes");

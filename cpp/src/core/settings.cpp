@@ -11,6 +11,7 @@
 #include "core/pyramid.hpp"
 #include "ome_writers/errors.hpp"
 #include "ome_writers/settings.hpp"
+#include "platform/platform.hpp"
 
 namespace ome_writers {
 
@@ -662,7 +663,7 @@ std::string StreamSettings::output_path() const {
     }
   }
   // "dir/" or "dir/.ome.zarr" would write a hidden ".ome.zarr" inside dir.
-  const std::string name = std::filesystem::path(stem).filename().string();
+  const std::string name = platform::path_to_utf8(platform::path_from_utf8(stem).filename());
   if (name.empty() || name == "." || name == "..") {
     bad("root_path '" + root_path + "' names no file: give the output a name, such as 'dir/data" +
         output_suffix() + "'");

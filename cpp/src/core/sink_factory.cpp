@@ -6,6 +6,7 @@
 
 #include "core/journal.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "tiff/tiff_sink.hpp"
 #include "zarr/zarr_sink.hpp"
 
@@ -41,9 +42,8 @@ std::uint64_t recover_output(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path tiff_journal = tiff_journal_path(path);
   if (fs::exists(tiff_journal)) return TiffSink::recover(tiff_journal);
-  if (fs::is_directory(path) && fs::exists(fs::path(path) / "zarr.json")) {
-    return ZarrSink::recover(path);
-  }
+  const fs::path store = platform::path_from_utf8(path);
+  if (fs::is_directory(store) && fs::exists(store / "zarr.json")) return ZarrSink::recover(store);
   throw Error(ErrorCode::kInvalidArgument,
               "'" + path + "' is neither an OME-Zarr store nor an OME-TIFF with a journal");
 }

@@ -12,6 +12,7 @@
 
 #include "ome/xml_text.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 
 namespace ome_writers::detail {
 
@@ -327,7 +328,7 @@ std::string utc_now_iso8601() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
-  gmtime_r(&t, &tm);
+  platform::utc_time(t, &tm);
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   const auto micros =

@@ -1,15 +1,13 @@
 #include "tiff/description_patcher.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <tiffio.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <functional>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -30,7 +28,8 @@ void locate(const fs::path& path, const FileAccess& io, DescriptionSlots& slots)
   unsigned char header[16];
   io.read_at(header, sizeof header, 0);
   if (header[0] != 'I' || header[1] != 'I' || header[2] != 43) {
-    throw Error(ErrorCode::kIo, "'" + path.string() + "' is not a little-endian BigTIFF");
+    throw Error(ErrorCode::kIo,
+                "'" + platform::path_to_utf8(path) + "' is not a little-endian BigTIFF");
   }
   std::uint64_t ifd = 0;
   std::memcpy(&ifd, header + 8, 8);
@@ -54,7 +53,8 @@ void locate(const fs::path& path, const FileAccess& io, DescriptionSlots& slots)
     slots.current = 0;
     return;
   }
-  throw Error(ErrorCode::kIo, "'" + path.string() + "' has no ImageDescription in its first IFD");
+  throw Error(ErrorCode::kIo,
+              "'" + platform::path_to_utf8(path) + "' has no ImageDescription in its first IFD");
 }
 
 using Producer = std::function<void(const TextSink&)>;
@@ -88,8 +88,8 @@ void patch(const fs::path& path, const FileAccess& io, const Producer& produce,
     if (buffer.size() >= (1u << 20)) write_out();
   });
   if (at + buffer.size() - slot.offset != length) {
-    throw Error(ErrorCode::kInternal,
-                "the OME-XML of '" + path.string() + "' changed while it was written");
+    throw Error(ErrorCode::kInternal, "the OME-XML of '" + platform::path_to_utf8(path) +
+                                          "' changed while it was written");
   }
   while (pad > 0) {
     const std::uint64_t k = std::min<std::uint64_t>(pad, 1u << 20);
@@ -107,31 +107,32 @@ void patch(const fs::path& path, const FileAccess& io, const Producer& produce,
 }
 
 [[noreturn]] void header_unreadable(const fs::path& path) {
-  throw Error(ErrorCode::kIo, "cannot read the TIFF header of '" + path.string() + "'");
+  throw Error(ErrorCode::kIo,
+              "cannot read the TIFF header of '" + platform::path_to_utf8(path) + "'");
 }
 
 void patch_closed_file(const fs::path& path, const Producer& xml, DescriptionSlots& slots) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) throw_errno("cannot open", path);
+  const platform::Handle fd = platform::open_file(path, platform::kRead | platform::kWrite);
+  if (fd == platform::kNoHandle) throw_errno("cannot open", path);
   struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
+    platform::Handle fd;
+    ~Closer() { platform::close_file(fd); }
   } closer{fd};
   FileAccess io;
   io.read_at = [&](void* buf, std::size_t n, std::uint64_t off) {
-    if (::pread(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+    if (platform::read_at(fd, buf, n, off) != static_cast<std::int64_t>(n)) {
       header_unreadable(path);
     }
   };
   io.write_at = [&](const void* buf, std::size_t n, std::uint64_t off) {
-    if (::pwrite(fd, buf, n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+    if (platform::write_at(fd, buf, n, off) != static_cast<std::int64_t>(n)) {
       throw_errno("cannot write", path);
     }
   };
   io.size = [&]() -> std::uint64_t {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", path);
-    return static_cast<std::uint64_t>(st.st_size);
+    const std::optional<std::uint64_t> size = platform::file_size(fd);
+    if (!size) throw_errno("cannot stat", path);
+    return *size;
   };
   patch(path, io, xml, slots);
 }

@@ -1,19 +1,20 @@
 #include "tiff/direct_file.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 #include "util/pages.hpp"
 
 namespace ome_writers::detail {
+
+using platform::kNoHandle;
 
 namespace {
 
@@ -23,7 +24,7 @@ constexpr std::uint64_t kWritebackStep = 16u << 20;
 
 std::atomic<KernelWriteHook> g_kernel_write_hook{nullptr};
 
-void after_kernel_write(int fd) {
+void after_kernel_write(platform::Handle fd) {
   if (KernelWriteHook hook = g_kernel_write_hook.load(std::memory_order_relaxed)) hook(fd);
 }
 
@@ -33,10 +34,11 @@ void set_kernel_write_hook(KernelWriteHook hook) noexcept { g_kernel_write_hook.
 
 DirectFile::DirectFile(const std::filesystem::path& path, std::size_t stage_bytes, bool direct)
     : path_(path), capacity_(std::max<std::size_t>((stage_bytes + kPage - 1) / kPage, 1) * kPage) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd_ < 0) throw_errno("cannot create", path);
-  if (direct) {
-    direct_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);  // -1: page cache
+  fd_ = platform::open_file(
+      path, platform::kRead | platform::kWrite | platform::kCreate | platform::kTruncate);
+  if (fd_ == kNoHandle) throw_errno("cannot create", path);
+  if (direct) {  // kNoHandle: page cache
+    direct_fd_ = platform::open_file(path, platform::kWrite | platform::kUnbuffered);
   }
   stage_ = map_pages(capacity_);
   recent_ = map_pages(kRecentPages * kPage);
@@ -44,20 +46,20 @@ DirectFile::DirectFile(const std::filesystem::path& path, std::size_t stage_byte
 }
 
 DirectFile::~DirectFile() {
-  if (direct_fd_ >= 0) ::close(direct_fd_);
-  if (fd_ >= 0) ::close(fd_);
+  if (direct_fd_ != kNoHandle) platform::close_file(direct_fd_);
+  if (fd_ != kNoHandle) platform::close_file(fd_);
   unmap_pages(stage_, capacity_);
   unmap_pages(recent_, kRecentPages * kPage);
 }
 
 bool DirectFile::is_open() const {
   std::lock_guard lock(mutex_);
-  return fd_ >= 0;
+  return fd_ != kNoHandle;
 }
 
 bool DirectFile::direct() const {
   std::lock_guard lock(mutex_);
-  return direct_fd_ >= 0;
+  return direct_fd_ != kNoHandle;
 }
 
 std::uint64_t DirectFile::size() const {
@@ -67,7 +69,7 @@ std::uint64_t DirectFile::size() const {
 
 void DirectFile::align_next_append() {
   std::lock_guard lock(mutex_);
-  align_next_ = direct_fd_ >= 0;
+  align_next_ = direct_fd_ != kNoHandle;
 }
 
 std::uint64_t DirectFile::end() {
@@ -86,7 +88,8 @@ std::uint64_t DirectFile::end() {
 
 void DirectFile::pwrite(const void* data, std::size_t n, std::uint64_t offset) {
   std::lock_guard lock(mutex_);
-  if (fd_ < 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
+  if (fd_ == kNoHandle)
+    throw Error(ErrorCode::kIo, "'" + platform::path_to_utf8(path_) + "' is closed");
   const auto* p = static_cast<const std::byte*>(data);
   std::uint64_t end = stage_offset_ + stage_len_;
   if (offset < end) {  // over bytes already in the file
@@ -173,7 +176,7 @@ void DirectFile::apply_patches_locked() {
       if (p.data == nullptr) {
         if (page >= stage_offset_) {
           p.data = stage_ + (page - stage_offset_);
-        } else if (std::byte* kept = direct_fd_ >= 0 ? recent_page_locked(page) : nullptr) {
+        } else if (std::byte* kept = direct_fd_ != kNoHandle ? recent_page_locked(page) : nullptr) {
           p.data = kept;
           p.kept = true;
         } else {
@@ -223,12 +226,12 @@ void DirectFile::apply_patches_locked() {
 
 void DirectFile::rename_to(const std::filesystem::path& path) {
   std::lock_guard lock(mutex_);
-  if (::rename(path_.c_str(), path.c_str()) != 0) throw_errno("cannot rename into place", path);
+  if (!platform::replace_file(path_, path)) throw_errno("cannot rename into place", path);
   path_ = path;
 }
 
 void DirectFile::append_locked(const std::byte* data, std::size_t n) {
-  if (direct_fd_ >= 0 && stage_len_ == 0 && n >= kPage && is_page_aligned(data)) {
+  if (direct_fd_ != kNoHandle && stage_len_ == 0 && n >= kPage && is_page_aligned(data)) {
     // Page aligned in the file and in memory: straight from the caller's buffer.
     const std::size_t whole = n / kPage * kPage;
     write_out_locked(data, whole, stage_offset_);
@@ -284,10 +287,11 @@ void DirectFile::read_behind_stage_locked(std::byte* out, std::size_t n,
                                           std::uint64_t offset) const {
   std::size_t got = 0;
   while (got < n) {
-    const ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(offset + got));
-    if (r < 0 && errno == EINTR) continue;
+    const std::int64_t r = platform::read_at(fd_, out + got, n - got, offset + got);
     if (r < 0) throw_errno("cannot read", path_);
-    if (r == 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is shorter than written");
+    if (r == 0)
+      throw Error(ErrorCode::kIo,
+                  "'" + platform::path_to_utf8(path_) + "' is shorter than written");
     got += static_cast<std::size_t>(r);
   }
 }
@@ -295,11 +299,8 @@ void DirectFile::read_behind_stage_locked(std::byte* out, std::size_t n,
 void DirectFile::buffered_write_locked(const void* data, std::size_t n, std::uint64_t offset) {
   const auto* p = static_cast<const std::byte*>(data);
   while (n > 0) {
-    const ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write", path_);
-    }
+    const std::int64_t w = platform::write_at(fd_, p, n, offset);
+    if (w < 0) throw_errno("cannot write", path_);
     after_kernel_write(fd_);
     p += w;
     n -= static_cast<std::size_t>(w);
@@ -308,13 +309,12 @@ void DirectFile::buffered_write_locked(const void* data, std::size_t n, std::uin
 }
 
 void DirectFile::write_out_locked(const std::byte* data, std::size_t n, std::uint64_t offset) {
-  while (direct_fd_ >= 0 && n > 0) {
-    const ssize_t w = ::pwrite(direct_fd_, data, n, static_cast<off_t>(offset));
-    if (w < 0 && errno == EINTR) continue;
+  while (direct_fd_ != kNoHandle && n > 0) {
+    const std::int64_t w = platform::write_at(direct_fd_, data, n, offset);
     if (w < 0 && errno == EINVAL) {
       // The file system took O_DIRECT at open but refuses the write: page cache.
-      ::close(direct_fd_);
-      direct_fd_ = -1;
+      platform::close_file(direct_fd_);
+      direct_fd_ = kNoHandle;
       break;
     }
     if (w < 0) throw_errno("cannot write", path_);
@@ -327,23 +327,19 @@ void DirectFile::write_out_locked(const std::byte* data, std::size_t n, std::uin
   buffered_write_locked(data, n, offset);
   const std::uint64_t end = offset + n;
   if (end < written_back_ + kWritebackStep) return;
-  ::sync_file_range(fd_, static_cast<off64_t>(written_back_),
-                    static_cast<off64_t>(end - written_back_), SYNC_FILE_RANGE_WRITE);
+  platform::start_writeback(fd_, written_back_, end - written_back_);
   written_back_ = end;
   if (written_back_ >= released_ + 2 * kWritebackStep) {
     const std::uint64_t upto = written_back_ - kWritebackStep;
-    ::sync_file_range(
-        fd_, static_cast<off64_t>(released_), static_cast<off64_t>(upto - released_),
-        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    ::posix_fadvise(fd_, static_cast<off_t>(released_), static_cast<off_t>(upto - released_),
-                    POSIX_FADV_DONTNEED);
+    platform::drop_written(fd_, released_, upto - released_);
     released_ = upto;
   }
 }
 
 std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) const {
   std::lock_guard lock(mutex_);
-  if (fd_ < 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is closed");
+  if (fd_ == kNoHandle)
+    throw Error(ErrorCode::kIo, "'" + platform::path_to_utf8(path_) + "' is closed");
   const std::uint64_t size = stage_offset_ + stage_len_;
   if (offset >= size) return 0;
   n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size - offset));
@@ -356,14 +352,14 @@ std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) c
     const std::size_t in_page = static_cast<std::size_t>(at - page);
     std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(
         n - done, std::min<std::uint64_t>(stage_offset_ - at, kPage - in_page)));
-    const std::byte* kept = direct_fd_ >= 0 ? recent_page_locked(page) : nullptr;
+    const std::byte* kept = direct_fd_ != kNoHandle ? recent_page_locked(page) : nullptr;
     if (kept != nullptr) {
       std::memcpy(out + done, kept + in_page, k);
     } else {
       // Read up to the next kept page or the stage, whichever comes first.
       std::uint64_t stop = std::min<std::uint64_t>(offset + n, stage_offset_);
       for (std::uint64_t q = page + kPage; q < stop; q += kPage) {
-        if (direct_fd_ >= 0 && recent_page_locked(q) != nullptr) {
+        if (direct_fd_ != kNoHandle && recent_page_locked(q) != nullptr) {
           stop = q;
           break;
         }
@@ -371,10 +367,11 @@ std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) c
       k = static_cast<std::size_t>(stop - at);
       std::size_t got = 0;
       while (got < k) {
-        const ssize_t r = ::pread(fd_, out + done + got, k - got, static_cast<off_t>(at + got));
-        if (r < 0 && errno == EINTR) continue;
+        const std::int64_t r = platform::read_at(fd_, out + done + got, k - got, at + got);
         if (r < 0) throw_errno("cannot read", path_);
-        if (r == 0) throw Error(ErrorCode::kIo, "'" + path_.string() + "' is shorter than written");
+        if (r == 0)
+          throw Error(ErrorCode::kIo,
+                      "'" + platform::path_to_utf8(path_) + "' is shorter than written");
         got += static_cast<std::size_t>(r);
       }
     }
@@ -400,7 +397,7 @@ std::size_t DirectFile::pread(void* data, std::size_t n, std::uint64_t offset) c
 
 void DirectFile::flush() {
   std::lock_guard lock(mutex_);
-  if (fd_ < 0) return;
+  if (fd_ == kNoHandle) return;
   seal_locked();
   write_full_pages_locked();
   // The partial last page goes through the page cache (it stays staged; when
@@ -415,21 +412,21 @@ void DirectFile::flush() {
 
 void DirectFile::release() noexcept {
   std::lock_guard lock(mutex_);
-  if (direct_fd_ >= 0) ::close(direct_fd_);
-  if (fd_ >= 0) ::close(fd_);
-  direct_fd_ = -1;
-  fd_ = -1;
+  if (direct_fd_ != kNoHandle) platform::close_file(direct_fd_);
+  if (fd_ != kNoHandle) platform::close_file(fd_);
+  direct_fd_ = kNoHandle;
+  fd_ = kNoHandle;
 }
 
 void DirectFile::close() {
   std::lock_guard lock(mutex_);
-  if (fd_ < 0) return;
+  if (fd_ == kNoHandle) return;
   const std::uint64_t size = stage_offset_ + stage_len_;
   seal_locked();
   write_full_pages_locked();
   if (stage_len_ > 0) {
     release_locked(size);
-    if (direct_fd_ >= 0) {  // a whole padded page, then trim the padding
+    if (direct_fd_ != kNoHandle) {  // a whole padded page, then trim the padding
       std::memset(stage_ + stage_len_, 0, kPage - stage_len_);
       write_out_locked(stage_, kPage, stage_offset_);
     } else {
@@ -437,12 +434,11 @@ void DirectFile::close() {
     }
     handed_over_locked(size);
   }
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_errno("cannot truncate", path_);
-  if (direct_fd_ >= 0) ::close(direct_fd_);
-  direct_fd_ = -1;
-  const int fd = fd_;
-  fd_ = -1;
-  if (::close(fd) != 0) throw_errno("cannot close", path_);
+  if (!platform::truncate_file(fd_, size)) throw_errno("cannot truncate", path_);
+  if (direct_fd_ != kNoHandle) platform::close_file(direct_fd_);
+  direct_fd_ = kNoHandle;
+  const platform::Handle fd = std::exchange(fd_, kNoHandle);
+  if (platform::close_file(fd) != 0) throw_errno("cannot close", path_);
 }
 
 }  // namespace ome_writers::detail

@@ -31,12 +31,14 @@
 #include <mutex>
 #include <vector>
 
+#include "platform/platform.hpp"
+
 namespace ome_writers::detail {
 
 /// Called after every write a DirectFile hands to the kernel, with its
 /// descriptor: a kill may come between any two of them, and tests check the
 /// file at each such point. nullptr (the default): none.
-using KernelWriteHook = void (*)(int fd);
+using KernelWriteHook = void (*)(platform::Handle fd);
 void set_kernel_write_hook(KernelWriteHook hook) noexcept;
 
 class DirectFile {
@@ -114,8 +116,8 @@ class DirectFile {
 
   std::filesystem::path path_;
   mutable std::mutex mutex_;
-  int fd_ = -1;         // buffered, read/write
-  int direct_fd_ = -1;  // O_DIRECT, write only (-1: none)
+  platform::Handle fd_ = platform::kNoHandle;         // buffered, read/write
+  platform::Handle direct_fd_ = platform::kNoHandle;  // unbuffered, write only (or none)
   std::byte* stage_ = nullptr;
   std::size_t capacity_ = 0;
   std::uint64_t stage_offset_ = 0;  // page aligned; everything below is written out

@@ -5,6 +5,7 @@
 
 #include "codec/codecs.hpp"
 #include "ome_writers/errors.hpp"
+#include "util/thread_cache.hpp"
 
 namespace ome_writers::detail {
 
@@ -46,7 +47,8 @@ void StripEncoder::encode_plane(const std::byte* pixels) {
 
 void StripEncoder::encode_strip(const std::byte* pixels, std::size_t rows,
                                 AlignedBuffer& out) const {
-  thread_local AlignedBuffer diffed;
+  struct Diffed {};
+  AlignedBuffer& diffed = thread_cache<AlignedBuffer, Diffed>();
   const std::byte* src = pixels;
   if (format_.predictor) {
     difference_rows(pixels, rows, diffed);
@@ -104,7 +106,7 @@ void StripEncoder::compress_deflate(const std::byte* src, std::size_t n, Aligned
     int level = 0;
     ~Compressor() { libdeflate_free_compressor(c); }
   };
-  thread_local Compressor compressor;
+  Compressor& compressor = thread_cache<Compressor>();
   if (compressor.c == nullptr || compressor.level != level_) {
     libdeflate_free_compressor(compressor.c);
     compressor.c = libdeflate_alloc_compressor(level_);

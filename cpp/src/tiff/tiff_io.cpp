@@ -7,6 +7,7 @@
 
 #include "ome/ome_xml.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -94,20 +95,23 @@ void client_unmap(thandle_t, void*, toff_t) {}
 
 TIFF* open_tiff(const fs::path& path, const char* mode, TiffMessages* messages) {
   TIFFOpenOptions* opts = message_options(messages);
+#if defined(_WIN32)
+  // libtiff's narrow names are in the ANSI code page on Windows.
+  TIFF* tif = TIFFOpenWExt(path.wstring().c_str(), mode, opts);
+#else
   TIFF* tif = TIFFOpenExt(path.c_str(), mode, opts);
+#endif
   TIFFOpenOptionsFree(opts);
   return tif;
 }
 
 bool written_by_ome_writers(const fs::path& path) {
   char magic[4] = {};
-  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-    const std::size_t n = std::fread(magic, 1, sizeof magic, f);
-    std::fclose(f);
-    if (n != sizeof magic) return false;
-  } else {
-    return false;
-  }
+  const platform::Handle f = platform::open_file(path, platform::kRead);
+  if (f == platform::kNoHandle) return false;
+  const std::int64_t n = platform::read_at(f, magic, sizeof magic, 0);
+  platform::close_file(f);
+  if (n != static_cast<std::int64_t>(sizeof magic)) return false;
   const std::string_view m(magic, sizeof magic);
   using namespace std::string_view_literals;
   if (m != "II*\0"sv && m != "MM\0*"sv && m != "II+\0"sv && m != "MM\0+"sv) return false;
@@ -126,8 +130,9 @@ bool written_by_ome_writers(const fs::path& path) {
 TIFF* open_client(const fs::path& path, const char* mode, ClientHandle* handle,
                   TiffMessages* messages) {
   TIFFOpenOptions* opts = message_options(messages);
-  TIFF* tif = TIFFClientOpenExt(path.c_str(), mode, handle, client_read, client_write, client_seek,
-                                client_close, client_size, client_map, client_unmap, opts);
+  TIFF* tif = TIFFClientOpenExt(platform::path_to_utf8(path).c_str(), mode, handle, client_read,
+                                client_write, client_seek, client_close, client_size, client_map,
+                                client_unmap, opts);
   TIFFOpenOptionsFree(opts);
   return tif;
 }
@@ -172,10 +177,10 @@ std::uint64_t TiffFile::size() const {
 
 [[noreturn]] void tiff_failure(const std::string& what, const fs::path& path,
                                const TiffMessages& messages) {
-  throw Error(
-      ErrorCode::kIo,
-      what + " '" + path.string() + "'" + (messages.text.empty() ? "" : ": " + messages.text),
-      messages.system_errno);
+  throw Error(ErrorCode::kIo,
+              what + " '" + platform::path_to_utf8(path) + "'" +
+                  (messages.text.empty() ? "" : ": " + messages.text),
+              messages.system_errno);
 }
 
 }  // namespace ome_writers::detail

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -133,13 +134,13 @@ TiffFileNames name_tiff_files(const StreamSettings& settings, const Layout& layo
     names.multi_file = true;
   }
   if (!names.multi_file) {
-    const std::filesystem::path file(out);
-    names.files.push_back({file.filename().string(), make_uuid()});
+    const std::filesystem::path file = platform::path_from_utf8(out);
+    names.files.push_back({platform::path_to_utf8(file.filename()), make_uuid()});
     names.dir = file.parent_path();
     return names;
   }
-  names.dir = out;
-  const std::string stem = names.dir.filename().string();
+  names.dir = platform::path_from_utf8(out);
+  const std::string stem = platform::path_to_utf8(names.dir.filename());
   for (std::size_t i = 0; i < npos; ++i) {
     char idx[32];
     std::snprintf(idx, sizeof idx, "_p%03zu", i);

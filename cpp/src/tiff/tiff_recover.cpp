@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "tiff/tiff_io.hpp"
 #include "tiff/tiff_sink.hpp"
 #include "util/fs.hpp"
@@ -54,7 +55,8 @@ std::uint64_t TiffSink::recover(const fs::path& journal) {
     if (!head) head = json::parse(line);
   });
   if (!head) {
-    throw Error(ErrorCode::kInvalidArgument, "journal '" + journal.string() + "' is empty");
+    throw Error(ErrorCode::kInvalidArgument,
+                "journal '" + platform::path_to_utf8(journal) + "' is empty");
   }
   const StreamSettings settings = StreamSettings::from_json(head->at("settings").dump());
   const Layout layout(settings);
@@ -65,8 +67,8 @@ std::uint64_t TiffSink::recover(const fs::path& journal) {
   for (const auto& f : sink.files_) {
     const fs::path dir = f->path.has_parent_path() ? f->path.parent_path() : fs::path(".");
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      const std::string stem = f->path.filename().string() + ".tmp";
+      const std::string name = platform::path_to_utf8(entry.path().filename());
+      const std::string stem = platform::path_to_utf8(f->path.filename()) + ".tmp";
       if (name.rfind(stem, 0) == 0 && is_temporary_name(name)) fs::remove(entry.path(), ec);
     }
   }

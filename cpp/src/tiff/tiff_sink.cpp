@@ -7,6 +7,7 @@
 #include "core/journal.hpp"
 #include "core/pyramid.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "tiff/description_patcher.hpp"
 #include "tiff/direct_file.hpp"
 #include "tiff/tiff_io.hpp"
@@ -84,14 +85,15 @@ void TiffSink::name_files() {
   file_ids_ = std::move(names.files);
   for (const auto& id : file_ids_) {
     files_.push_back(std::make_unique<TiffFile>());
-    files_.back()->path = multi_file_ ? dir_ / id.name : fs::path(settings_.output_path());
+    files_.back()->path = multi_file_ ? dir_ / platform::path_from_utf8(id.name)
+                                      : platform::path_from_utf8(settings_.output_path());
   }
 }
 
 void TiffSink::prepare_output() {
   std::vector<fs::path> targets;
   for (const auto& f : files_) targets.push_back(f->path);
-  if (!companion_.name.empty()) targets.push_back(dir_ / companion_.name);
+  if (!companion_.name.empty()) targets.push_back(dir_ / platform::path_from_utf8(companion_.name));
   // Every check before anything is removed: a refusal leaves the disk as it was.
   for (const auto& t : targets) {
     check_inside(dir_, t);
@@ -99,7 +101,8 @@ void TiffSink::prepare_output() {
     if (!fs::exists(status)) continue;
     if (!settings_.overwrite) {
       throw Error(ErrorCode::kFileExists,
-                  "File '" + t.string() + "' already exists. Use overwrite=True to replace it.");
+                  "File '" + platform::path_to_utf8(t) +
+                      "' already exists. Use overwrite=True to replace it.");
     }
     // overwrite replaces a file, never a directory; in a multi-position
     // directory, only the TIFFs this library wrote.
@@ -114,9 +117,9 @@ void TiffSink::prepare_output() {
       remove_stale_files();
     } else if (fs::exists(status)) {
       if (!settings_.overwrite) {
-        throw Error(
-            ErrorCode::kFileExists,
-            "File '" + dir_.string() + "' already exists. Use overwrite=True to replace it.");
+        throw Error(ErrorCode::kFileExists,
+                    "File '" + platform::path_to_utf8(dir_) +
+                        "' already exists. Use overwrite=True to replace it.");
       }
       remove_tree(dir_);  // a file where the output directory goes
     }
@@ -130,7 +133,7 @@ void TiffSink::prepare_output() {
 
 void TiffSink::refuse_to_overwrite(const fs::path& path) {
   throw Error(ErrorCode::kFileExists,
-              "'" + path.string() +
+              "'" + platform::path_to_utf8(path) +
                   "' exists, but is not an OME-TIFF file written by ome_writers. Refusing to "
                   "overwrite. Please delete manually.");
 }
@@ -138,18 +141,18 @@ void TiffSink::refuse_to_overwrite(const fs::path& path) {
 void TiffSink::remove_stale_files() const {
   // Files of an earlier, larger run would otherwise pose as part of this one;
   // any other file in the directory is the user's and stays.
-  const std::string stem = dir_.filename().string() + "_p";
+  const std::string stem = platform::path_to_utf8(dir_.filename()) + "_p";
   const std::string& suffix = settings_.format.suffix;
   for (const auto& entry : fs::directory_iterator(dir_)) {
-    const std::string name = entry.path().filename().string();
+    const std::string name = platform::path_to_utf8(entry.path().filename());
     const bool ours = name.rfind(stem, 0) == 0 && name.size() > suffix.size() &&
                       name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
     const bool companion =
         name.size() > 14 && name.compare(name.size() - 14, 14, ".companion.ome") == 0;
     if ((ours || companion) && !settings_.overwrite) {
-      throw Error(
-          ErrorCode::kFileExists,
-          "File '" + entry.path().string() + "' already exists. Use overwrite=True to replace it.");
+      throw Error(ErrorCode::kFileExists,
+                  "File '" + platform::path_to_utf8(entry.path()) +
+                      "' already exists. Use overwrite=True to replace it.");
     }
     if (ours && entry.is_regular_file() && written_by_ome_writers(entry.path())) {
       remove_tree(entry.path());
@@ -411,7 +414,7 @@ void TiffSink::rewrite_description(TiffFile& f,
 }
 
 void TiffSink::write_companion(const std::function<void(const TextSink&)>& produce) {
-  const fs::path path = dir_ / companion_.name;
+  const fs::path path = dir_ / platform::path_from_utf8(companion_.name);
   write_file_atomic_streamed(path, produce);
   count_size(companion_bytes_, fs::file_size(path));
 }
@@ -470,8 +473,8 @@ void TiffSink::sync() const {
       any = true;
     }
   }
-  if (!companion_.name.empty() && fs::exists(dir_ / companion_.name)) {
-    fsync_path(dir_ / companion_.name);
+  if (!companion_.name.empty() && fs::exists(dir_ / platform::path_from_utf8(companion_.name))) {
+    fsync_path(dir_ / platform::path_from_utf8(companion_.name));
   }
   // The journal (beside the output) and the directory entries of the files
   // and of the journal.
@@ -510,8 +513,8 @@ std::map<std::int64_t, std::string> TiffSink::documents_on_disk() const {
       out[static_cast<std::int64_t>(i)] = text;
     }
   }
-  if (!companion_.name.empty() && fs::exists(dir_ / companion_.name)) {
-    out[-1] = read_file(dir_ / companion_.name);
+  if (!companion_.name.empty() && fs::exists(dir_ / platform::path_from_utf8(companion_.name))) {
+    out[-1] = read_file(dir_ / platform::path_from_utf8(companion_.name));
   }
   return out;
 }

@@ -1,11 +1,5 @@
 #include "util/fs.hpp"
 
-#include <fcntl.h>
-#include <limits.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -15,59 +9,63 @@
 #include <system_error>
 
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/pages.hpp"
+#include "util/thread_cache.hpp"
 
 namespace ome_writers::detail {
 
 namespace fs = std::filesystem;
+using platform::Handle;
+using platform::kNoHandle;
 
 void throw_errno(const std::string& what, const fs::path& path) {
   const int code = errno;
-  throw Error(ErrorCode::kIo, what + " '" + path.string() + "': " + std::strerror(code), code);
+  throw Error(ErrorCode::kIo,
+              what + " '" + platform::path_to_utf8(path) + "': " + platform::error_message(code),
+              code);
 }
 
 namespace {
 
-class FileDescriptor {
+class FileHandle {
  public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
+  explicit FileHandle(Handle h) : h_(h) {}
+  ~FileHandle() {
+    if (h_ != kNoHandle) platform::close_file(h_);
   }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  Handle get() const { return h_; }
+  Handle release() { return std::exchange(h_, kNoHandle); }
 
  private:
-  int fd_;
+  Handle h_;
 };
 
 // A file that appears at its path only once it is complete: created unnamed
 // in its directory (O_TMPFILE) and linked in by publish(). A process killed
 // while writing it leaves no file rather than a short one (a short chunk makes
-// readers fail on the whole array). Where the file system has no unnamed
-// files, it is created at its path. O_DIRECT is dropped where it is refused.
+// readers fail on the whole array). Where the file system (or the platform)
+// has no unnamed files, it is created at its path. Unbuffered I/O is dropped
+// where it is refused.
 class NewFile {
  public:
   NewFile(const fs::path& path, bool direct) : path_(path) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
     // Read/write: if the unnamed file cannot be linked in, it is copied out.
-    const int base = O_RDWR | O_CLOEXEC;
+    const unsigned base = platform::kRead | platform::kWrite;
     for (const bool unnamed : {true, false}) {
       for (const bool d : {direct, false}) {
-        fd_ = unnamed ? ::open(dir.c_str(), base | O_TMPFILE | (d ? O_DIRECT : 0), 0666)
-                      : ::open(path.c_str(), base | O_CREAT | O_TRUNC | (d ? O_DIRECT : 0), 0666);
-        if (fd_ >= 0) {
+        const unsigned flags = base | (d ? platform::kUnbuffered : 0u);
+        fd_ = unnamed ? platform::open_unnamed(dir, flags)
+                      : platform::open_file(path, flags | platform::kCreate | platform::kTruncate);
+        if (fd_ != kNoHandle) {
           unnamed_ = unnamed;
           direct_ = d;
           return;
         }
-        if (!(d && errno == EINVAL)) break;  // EINVAL with O_DIRECT: try without
+        if (!(d && errno == EINVAL)) break;  // EINVAL when unbuffered: try without
       }
       // Unnamed files unsupported here: a named one.
       if (!(unnamed && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))) break;
@@ -75,34 +73,24 @@ class NewFile {
     throw_errno("cannot create", path);
   }
   ~NewFile() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ != kNoHandle) platform::close_file(fd_);
   }
   NewFile(const NewFile&) = delete;
   NewFile& operator=(const NewFile&) = delete;
 
-  int fd() const { return fd_; }
+  Handle fd() const { return fd_; }
   bool direct() const { return direct_; }
 
   /// Links the complete file in at its path (replacing a file there) and closes it.
   void publish() {
     if (unnamed_) link_in();
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) throw_errno("cannot close", path_);
+    const Handle fd = std::exchange(fd_, kNoHandle);
+    if (platform::close_file(fd) != 0) throw_errno("cannot close", path_);
   }
 
  private:
   void link_in() {
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc serves everyone else.
-      if (::linkat(fd_, "", AT_FDCWD, path_.c_str(), AT_EMPTY_PATH) == 0) return;
-      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-        return;
-      }
-      if (errno != EEXIST) break;
-      ::unlink(path_.c_str());  // a file left at the path: replaced, as O_TRUNC would
-    }
+    if (platform::link_unnamed(fd_, path_)) return;
     if (errno == EEXIST) throw_errno("cannot link into place", path_);
     copy_out();
   }
@@ -111,56 +99,54 @@ class NewFile {
   /// are copied to a file created at the path (which then appears before it is
   /// complete, as any file written in place does).
   void copy_out() {
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw_errno("cannot stat", path_);
+    const std::optional<std::uint64_t> size = platform::file_size(fd_);
+    if (!size) throw_errno("cannot stat", path_);
     // Unaligned reads need the page cache.
-    const int flags = ::fcntl(fd_, F_GETFL);
-    if (flags >= 0 && (flags & O_DIRECT) != 0) ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT);
-    FileDescriptor out(::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-    if (out.get() < 0) throw_errno("cannot create", path_);
+    platform::leave_unbuffered(fd_);
+    FileHandle out(
+        platform::open_file(path_, platform::kWrite | platform::kCreate | platform::kTruncate));
+    if (out.get() == kNoHandle) throw_errno("cannot create", path_);
     std::vector<char> buf(1 << 20);
-    for (off_t at = 0; at < st.st_size;) {
-      const ssize_t r = ::pread(fd_, buf.data(), buf.size(), at);
-      if (r < 0 && errno == EINTR) continue;
+    for (std::uint64_t at = 0; at < *size;) {
+      const std::int64_t r = platform::read_at(fd_, buf.data(), buf.size(), at);
       if (r <= 0) throw_errno("cannot read back", path_);
-      for (ssize_t done = 0; done < r;) {
-        const ssize_t w =
-            ::pwrite(out.get(), buf.data() + done, static_cast<std::size_t>(r - done), at + done);
-        if (w < 0 && errno == EINTR) continue;
+      for (std::int64_t done = 0; done < r;) {
+        const std::int64_t w =
+            platform::write_at(out.get(), buf.data() + done, static_cast<std::size_t>(r - done),
+                               at + static_cast<std::uint64_t>(done));
         if (w < 0) throw_errno("cannot write", path_);
         done += w;
       }
-      at += r;
+      at += static_cast<std::uint64_t>(r);
     }
-    if (::close(out.release()) != 0) throw_errno("cannot close", path_);
+    if (platform::close_file(out.release()) != 0) throw_errno("cannot close", path_);
   }
 
   fs::path path_;
-  int fd_ = -1;
+  Handle fd_ = kNoHandle;
   bool unnamed_ = false;
   bool direct_ = false;
 };
 
 // O_DIRECT refuses with EINVAL a write the kernel has cut short (RLIMIT_FSIZE, a quota);
 // through the page cache the same write fails with the real reason (EFBIG, EDQUOT...).
-// True when `fd` has just left O_DIRECT and the write should be retried.
-bool leave_direct_after_einval(int fd) {
+// True when `fd` has just left unbuffered mode and the write should be retried.
+bool leave_direct_after_einval(Handle fd) {
   if (errno != EINVAL) return false;
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || (flags & O_DIRECT) == 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) {
+  if (!platform::leave_unbuffered(fd)) {
     errno = EINVAL;
     return false;
   }
   return true;
 }
 
-void write_all(int fd, const void* data, std::size_t nbytes, const fs::path& path) {
+void write_all(Handle fd, const void* data, std::size_t nbytes, const fs::path& path) {
   const char* p = static_cast<const char*>(data);
   while (nbytes > 0) {
     const std::size_t step = nbytes < (std::size_t{1} << 30) ? nbytes : (std::size_t{1} << 30);
-    const ssize_t n = ::write(fd, p, step);
+    const std::int64_t n = platform::write_next(fd, p, step);
     if (n < 0) {
-      if (errno == EINTR || leave_direct_after_einval(fd)) continue;
+      if (leave_direct_after_einval(fd)) continue;
       throw_errno("cannot write", path);
     }
     p += n;
@@ -175,17 +161,17 @@ constexpr std::size_t kBounceBytes = std::size_t{1} << 20;
 
 std::byte* bounce_buffer() {
   struct Buffer {
-    std::byte* p = static_cast<std::byte*>(std::aligned_alloc(4096, kBounceBytes));
-    ~Buffer() { std::free(p); }
+    std::byte* p = static_cast<std::byte*>(platform::alloc_aligned(4096, kBounceBytes));
+    ~Buffer() { platform::free_aligned(p); }
   };
-  thread_local Buffer buffer;
+  Buffer& buffer = thread_cache<Buffer>();
   if (buffer.p == nullptr) throw std::bad_alloc();
   return buffer.p;
 }
 
-// Writes the concatenated pieces to `fd` (opened with O_DIRECT, at offset 0)
+// Writes the concatenated pieces to `fd` (opened unbuffered, at offset 0)
 // through the bounce buffer; pads the last block and trims the padding.
-void write_bounced(int fd, const std::vector<std::pair<const void*, std::size_t>>& pieces,
+void write_bounced(Handle fd, const std::vector<std::pair<const void*, std::size_t>>& pieces,
                    const fs::path& path) {
   constexpr std::size_t kAlign = 4096;
   std::byte* bounce = bounce_buffer();
@@ -211,7 +197,7 @@ void write_bounced(int fd, const std::vector<std::pair<const void*, std::size_t>
     const std::size_t padded = (fill + kAlign - 1) / kAlign * kAlign;
     std::memset(bounce + fill, 0, padded - fill);
     write_all(fd, bounce, padded, path);
-    if (padded != fill && ::ftruncate(fd, static_cast<off_t>(total)) != 0) {
+    if (padded != fill && !platform::truncate_file(fd, total)) {
       throw_errno("cannot truncate", path);
     }
   }
@@ -249,8 +235,7 @@ void write_file_direct(const fs::path& path, const void* data, std::size_t nbyte
     std::memset(tail, 0, kAlign);
     std::memcpy(tail, static_cast<const std::byte*>(data) + body, nbytes - body);
     write_all(file.fd(), tail, kAlign, path);
-    if (::ftruncate(file.fd(), static_cast<off_t>(nbytes)) != 0)
-      throw_errno("cannot truncate", path);
+    if (!platform::truncate_file(file.fd(), nbytes)) throw_errno("cannot truncate", path);
   }
   file.publish();
 }
@@ -274,28 +259,29 @@ void write_file_gather(const fs::path& path,
     file.publish();
     return;
   }
-  // pwritev in batches; a short write continues from where it stopped.
-  std::vector<iovec> iov;
+  // Gathered writes in batches; a short write continues from where it stopped.
+  std::vector<platform::Piece> iov;
   iov.reserve(pieces.size());
   for (const auto& [data, n] : pieces) iov.push_back({const_cast<void*>(data), n});
+  const std::size_t batch = platform::max_gather();
   std::size_t first = 0;
-  off_t offset = 0;
+  std::uint64_t offset = 0;
   while (first < iov.size()) {
-    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
-    const ssize_t w = ::pwritev(file.fd(), iov.data() + first, count, offset);
+    const std::size_t count = std::min<std::size_t>(iov.size() - first, batch);
+    const std::int64_t w = platform::write_gather_at(file.fd(), iov.data() + first, count, offset);
     if (w < 0) {
-      if (errno == EINTR || (is_direct && leave_direct_after_einval(file.fd()))) continue;
+      if (is_direct && leave_direct_after_einval(file.fd())) continue;
       throw_errno("cannot write", path);
     }
-    offset += w;
+    offset += static_cast<std::uint64_t>(w);
     std::size_t left = static_cast<std::size_t>(w);
-    while (first < iov.size() && left >= iov[first].iov_len) {
-      left -= iov[first].iov_len;
+    while (first < iov.size() && left >= iov[first].size) {
+      left -= iov[first].size;
       ++first;
     }
     if (left > 0) {
-      iov[first].iov_base = static_cast<std::byte*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
+      iov[first].data = static_cast<std::byte*>(iov[first].data) + left;
+      iov[first].size -= left;
     }
   }
   file.publish();
@@ -307,7 +293,7 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
 
 fs::path temporary_path(const fs::path& path) {
   fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid());
+  tmp += ".tmp" + std::to_string(platform::process_id());
   return tmp;
 }
 
@@ -333,9 +319,9 @@ void write_file_atomic_streamed(const fs::path& path,
     write_all(file.fd(), buffer.data(), buffer.size(), tmp);
     file.publish();
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (!platform::replace_file(tmp, path)) {
     const int saved = errno;
-    ::unlink(tmp.c_str());
+    platform::remove_file(tmp);
     errno = saved;
     throw_errno("cannot rename into place", path);
   }
@@ -349,18 +335,16 @@ bool is_temporary_name(const std::string& name) {
 }
 
 std::string read_file(const fs::path& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("cannot open", path);
+  FileHandle fd(platform::open_file(path, platform::kRead));
+  if (fd.get() == kNoHandle) throw_errno("cannot open", path);
   std::string out;
   char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot read", path);
-    }
+  for (std::uint64_t at = 0;;) {
+    const std::int64_t n = platform::read_at(fd.get(), buf, sizeof buf, at);
+    if (n < 0) throw_errno("cannot read", path);
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    at += static_cast<std::uint64_t>(n);
   }
   return out;
 }
@@ -368,14 +352,7 @@ std::string read_file(const fs::path& path) {
 namespace {
 
 // mkdir(2), with an existing directory counted as success.
-bool make_one_directory(const fs::path& path) {
-  if (::mkdir(path.c_str(), 0777) == 0) return true;
-  if (errno != EEXIST) return false;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
-  errno = EEXIST;
-  return false;
-}
+bool make_one_directory(const fs::path& path) { return platform::make_directory(path); }
 
 }  // namespace
 
@@ -405,7 +382,8 @@ void remove_tree(const fs::path& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
   if (ec) {
-    throw Error(ErrorCode::kIo, "cannot remove '" + path.string() + "': " + ec.message());
+    throw Error(ErrorCode::kIo,
+                "cannot remove '" + platform::path_to_utf8(path) + "': " + ec.message());
   }
 }
 
@@ -451,21 +429,20 @@ void check_inside(const fs::path& root, const fs::path& path) {
                       std::find(p.begin() + static_cast<std::ptrdiff_t>(r.size()), p.end(),
                                 fs::path("..")) == p.end();
   if (!inside) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "'" + path.string() + "' is not inside the output '" + root.string() + "'");
+    throw Error(ErrorCode::kInvalidArgument, "'" + platform::path_to_utf8(path) +
+                                                 "' is not inside the output '" +
+                                                 platform::path_to_utf8(root) + "'");
   }
 }
 
 void fsync_path(const fs::path& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("cannot open for sync", path);
-  if (::fsync(fd.get()) != 0) throw_errno("cannot sync", path);
+  if (!platform::sync_path(path)) throw_errno("cannot sync", path);
 }
 
 std::optional<FileIdentity> identity_of(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileIdentity{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  const std::optional<platform::FileId> id = platform::file_id(path);
+  if (!id) return std::nullopt;
+  return FileIdentity{id->device, id->inode};
 }
 
 void sync_filesystem(const fs::path& path) {
@@ -473,9 +450,7 @@ void sync_filesystem(const fs::path& path) {
   fs::path target = path;
   while (!target.empty() && !fs::exists(target)) target = target.parent_path();
   if (target.empty()) target = ".";
-  FileDescriptor fd(::open(target.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("cannot open for sync", target);
-  if (::syncfs(fd.get()) != 0) throw_errno("cannot sync", path);
+  if (!platform::sync_file_system(target)) throw_errno("cannot sync", path);
 }
 
 }  // namespace ome_writers::detail

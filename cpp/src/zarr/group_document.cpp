@@ -4,6 +4,7 @@
 
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 
 namespace ome_writers::detail {
@@ -23,7 +24,8 @@ void write_image_group(const std::filesystem::path& zarr_json, const json& attri
   const std::string quoted = json(kMarker).dump();
   const std::size_t at = doc.rfind(quoted);
   if (at == std::string::npos) {
-    throw Error(ErrorCode::kInternal, "frame metadata marker lost in " + zarr_json.string());
+    throw Error(ErrorCode::kInternal,
+                "frame metadata marker lost in " + platform::path_to_utf8(zarr_json));
   }
   write_file_atomic_streamed(zarr_json, [&](const TextSink& out) {
     out(std::string_view(doc).substr(0, at));

@@ -4,6 +4,7 @@
 
 #include "core/journal.hpp"
 #include "ome/ome_zarr_json.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 #include "zarr/group_document.hpp"
 #include "zarr/zarr_sink.hpp"
@@ -90,7 +91,7 @@ std::size_t ZarrSink::recover(const fs::path& root) {
   std::vector<fs::path> temporaries;  // a zarr.json on its way into place when the process died
   for (auto it = fs::recursive_directory_iterator(root, ec);
        it != fs::recursive_directory_iterator(); ++it) {
-    const std::string name = it->path().filename().string();
+    const std::string name = platform::path_to_utf8(it->path().filename());
     if (name == kZarrJournalName) journals.push_back(it->path());
     if (is_temporary_name(name) && it->is_regular_file()) temporaries.push_back(it->path());
   }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "util/fs.hpp"
+#include "util/thread_cache.hpp"
 
 namespace ome_writers::detail {
 
@@ -46,7 +47,7 @@ UnitWriter::UnitWriter(const Layout& layout, const ChunkCodec& codec, MemoryBudg
 
 void UnitWriter::write(const fs::path& array_dir, const Slab& slab, std::int64_t uy,
                        std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite) {
-  thread_local Buffers buffers;
+  Buffers& buffers = thread_cache<Buffers>();
   // Whether the unit is stored or fails, what its buffers grew stays allocated.
   struct Charge {
     Buffers& buffers;

@@ -7,6 +7,7 @@
 #include "ome/ome_xml.hpp"
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
 #include "util/fs.hpp"
 #include "zarr/group_document.hpp"
 
@@ -87,7 +88,7 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       budget_(budget),
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
-      root_(settings.output_path()) {
+      root_(platform::path_from_utf8(settings.output_path())) {
   check_slab_fits_budget(layout_, budget_);
   const int levels = pyramid_levels(settings_, layout_);
   z_axis_ = pyramid_z_axis(settings_, layout_);
@@ -151,16 +152,16 @@ void ZarrSink::prepare_output() {
   const auto status = fs::symlink_status(root_, ec);
   if (fs::exists(status)) {
     if (!settings_.overwrite) {
-      throw Error(
-          ErrorCode::kFileExists,
-          "File '" + root_.string() + "' already exists. Use overwrite=True to replace it.");
+      throw Error(ErrorCode::kFileExists,
+                  "File '" + platform::path_to_utf8(root_) +
+                      "' already exists. Use overwrite=True to replace it.");
     }
     const bool is_dir = fs::is_directory(status);
     const bool zarr = is_dir && fs::exists(root_ / "zarr.json");
     const bool empty = is_dir && fs::is_empty(root_, ec);
     if (is_dir && !zarr && !empty) {
       throw Error(ErrorCode::kFileExists,
-                  "'" + root_.string() +
+                  "'" + platform::path_to_utf8(root_) +
                       "' exists, but is not a Zarr group. Refusing to overwrite. Please delete "
                       "manually.");
     }
@@ -389,7 +390,7 @@ void ZarrSink::check_store() const {
 }
 
 void ZarrSink::store_lost() const {
-  throw Error(ErrorCode::kIo, "the output '" + root_.string() +
+  throw Error(ErrorCode::kIo, "the output '" + platform::path_to_utf8(root_) +
                                   "' was removed or replaced while the stream was writing it; "
                                   "frames appended from now on cannot be stored");
 }
