@@ -58,6 +58,18 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     "tifffile": [("tifffile", "tiff")],
     "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
     "raw": [("raw", "raw"), ("raw-direct", "raw")],
+    # Case C only: our codec and parameters on every core, no I/O (the compressed ceiling).
+    "codec": [("codec", "zarr"), ("codec", "tiff")],
+    # Each engine behind our backend shim, next to the library used directly.
+    "shim": [
+        ("via-tensorstore", "zarr"),
+        ("via-acquire-zarr", "zarr"),
+        ("zarr-python", "zarr"),
+        ("via-zarr-python", "zarr"),
+        ("zarrs-python", "zarr"),
+        ("via-zarrs-python", "zarr"),
+        ("via-tifffile", "tiff"),
+    ],
     # Only with --baseline REV: our engine built from another revision, run in the
     # same session as this tree's (the only fair before/after on a noisy machine).
     "baseline": [("ours-baseline", "zarr"), ("ours-baseline", "tiff")],
@@ -67,6 +79,7 @@ ENV_OF = {
     "ours": None,
     "ours-nocopy": None,
     "raw": None,
+    "codec": None,
     "raw-direct": None,
     BASELINE: None,  # built from the --baseline revision (ensure_baseline_env)
     "tensorstore": "tensorstore",
@@ -75,6 +88,14 @@ ENV_OF = {
     "acquire-zarr": "acquire-zarr",
     "tifffile": "tifffile",
     "ome-writers-0.3.2": "ome-writers-0.3.2",
+    # zarr-python and the shim rows run in this repository's venv (it has every engine).
+    "zarr-python": None,
+    "zarrs-python": None,
+    "via-tensorstore": None,
+    "via-acquire-zarr": None,
+    "via-zarr-python": None,
+    "via-zarrs-python": None,
+    "via-tifffile": None,
 }
 LABELS = {
     ("ours", "zarr"): "ours zarr",
@@ -90,6 +111,15 @@ LABELS = {
     ("tifffile", "tiff"): "tifffile",
     ("ome-writers-0.3.2", "zarr"): "0.3.2 tensorstore",
     ("ome-writers-0.3.2", "tiff"): "0.3.2 tifffile",
+    ("zarr-python", "zarr"): "zarr-python",
+    ("zarrs-python", "zarr"): "zarrs-python",
+    ("via-tensorstore", "zarr"): "ours → tensorstore",
+    ("via-acquire-zarr", "zarr"): "ours → acquire-zarr",
+    ("via-zarr-python", "zarr"): "ours → zarr-python",
+    ("via-zarrs-python", "zarr"): "ours → zarrs-python",
+    ("via-tifffile", "tiff"): "ours → tifffile",
+    ("codec", "zarr"): "codec only, all cores (zarr)",
+    ("codec", "tiff"): "codec only, all cores (tiff)",
     ("raw", "raw"): "raw write()",
     ("raw-direct", "raw"): "raw O_DIRECT 8 MiB",
 }
@@ -110,6 +140,15 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ome-writers-0.3.2", "tiff"): {None, "lzw"},
     ("raw", "raw"): {None},
     ("raw-direct", "raw"): {None},
+    ("codec", "zarr"): {"blosc-zstd", "zstd"},
+    ("codec", "tiff"): {"zstd", "deflate"},
+    ("zarr-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("zarrs-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-acquire-zarr", "zarr"): {None, "blosc-zstd"},
+    ("via-zarr-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-zarrs-python", "zarr"): {None, "blosc-zstd", "zstd"},
+    ("via-tifffile", "tiff"): {None, "lzw", "deflate", "zstd"},
 }
 # The baselines: the same bytes through the page cache, and straight to the disk.
 RAW_ENGINES = ("raw", "raw-direct")
@@ -195,6 +234,8 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
         ("ome-writers-0.3.2", "tiff"): ["lzw"],
         ("raw", "raw"): [None],
         ("raw-direct", "raw"): [None],
+        ("codec", "zarr"): list(c_zarr),
+        ("codec", "tiff"): ["zstd", "deflate"],
     }
     big, small, mid = px(2048), px(512), px(1024)
     t_a, t_b, t_d = n(100, 10, 4), n(2000, 200, 20), n(1000, 100, 10)
@@ -229,6 +270,11 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
              pool_bytes=GIB),
     ]  # fmt: skip
     return {c.name: c for c in cases}
+
+
+def is_reference(engine: str) -> bool:
+    """Rows that are no peer: the baselines, our older build, our shim over a library."""
+    return engine in (*RAW_ENGINES, BASELINE, "codec") or engine.startswith("via-")
 
 
 def is_ours(engine: str) -> bool:
@@ -272,7 +318,7 @@ class Row:
     @property
     def is_peer(self) -> bool:
         """A peer's row (not ours, not the raw baseline)."""
-        return not is_ours(self.engine) and self.engine not in (*RAW_ENGINES, BASELINE)
+        return not is_ours(self.engine) and not is_reference(self.engine)
 
 
 def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
@@ -286,7 +332,7 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
     for engine, fmt in wanted:
         if case.only is not None and engine not in case.only:
             continue
-        if engine == "tensorstore-ourparams" and (engine, fmt) not in case.compressions:
+        if engine in ("tensorstore-ourparams", "codec") and (engine, fmt) not in case.compressions:
             continue  # only where codec parameters differ (compressed cases)
         # The baseline build streams what our engine streams.
         lookup = "ours" if engine == BASELINE else engine
@@ -467,7 +513,7 @@ def run_one(
         "npool": 8,
         "room_bytes": DEFAULT_BUDGET // 2,
     }
-    if row.engine == "tensorstore-ourparams":
+    if row.engine == "tensorstore-ourparams" or (row.engine, row.fmt) == ("codec", "zarr"):
         job["zarr_codec"] = our_zarr_codec(row.compression, case.dtype)
     job_path = jobs / f"{name}.job.json"
     result_path = jobs / f"{name}.result.json"
@@ -635,7 +681,11 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
                 total_bytes=ok[0]["total_bytes"],
                 library_version=ok[0].get("library_version", ""),
                 append_waits=_median(
-                    [float(r["stats"]["append_waits"]) for r in ok if "stats" in r]
+                    [
+                        float(r["stats"]["append_waits"])
+                        for r in ok
+                        if "append_waits" in r.get("stats", {})
+                    ]
                 ),
             )
         out.append(s)
@@ -648,16 +698,32 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             p
             for p in out
             if not is_ours(p["engine"])
-            and p["engine"] not in (*RAW_ENGINES, BASELINE)
+            and not is_reference(p["engine"])
             and p["format"] == s["format"]
             and p.get("mbps_durable")
         ]
         s["ratio_raw"] = s["mbps_durable"] / raw["mbps_durable"] if raw else None
+        codec = next(
+            (
+                c
+                for c in out
+                if c["engine"] == "codec"
+                and c["format"] == s["format"]
+                and c["compression"] == s["compression"]
+                and c.get("mbps_durable")
+            ),
+            None,
+        )
+        s["ratio_codec"] = (
+            s["mbps_durable"] / codec["mbps_durable"]
+            if codec and s["engine"] != "codec" and s["compression"]
+            else None
+        )
         s["ratio_direct"] = s["mbps_durable"] / direct["mbps_durable"] if direct else None
         # Compare like with like: peers using the same compression, when there are any.
         same = [p for p in peers if p["compression"] == s["compression"]]
         peers = same or peers
-        if peers and s["engine"] not in RAW_ENGINES:
+        if peers and not is_reference(s["engine"]):
             best = max(peers, key=lambda p: p["mbps_durable"])
             cheapest = min(peers, key=lambda p: p["cpu_s_per_gb"])
             s["ratio_best_peer"] = s["mbps_durable"] / best["mbps_durable"]
@@ -686,18 +752,19 @@ def _fmt(value: float | None, spec: str = ".0f", suffix: str = "") -> str:
 def case_table(summary: list[dict[str, Any]]) -> list[str]:
     """Markdown table lines for one case."""
     lines = [
-        "| engine | runs | MB/s to close | MB/s durable | ÷ raw | ÷ O_DIRECT | ÷ best peer "
+        "| engine | runs | MB/s to close | MB/s durable | ÷ raw | ÷ O_DIRECT | ÷ codec "
+        "| ÷ best peer "
         "| CPU s/GB | CPU ÷ best peer | append µs p50 / p99 / max "
         "| p99 ÷ memcpy hot / cold / frames | first-100 p99 µs | create ms p50 / p99 "
         "| RSS growth MiB | on disk ÷ data |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for s in summary:
         status = f"{s['ok_runs']}/{s['runs']}"
         if s["status"] != "OK":
             status += f" **{s['status']}**"
         if not s.get("mbps_durable"):
-            lines.append(f"| {s['row']} | {status} |" + " — |" * 13)
+            lines.append(f"| {s['row']} | {status} |" + " — |" * 14)
             continue
         lat = (
             f"{_fmt(s['append_p50_us'], '.0f')} / {_fmt(s['append_p99_us'], '.0f')} / "
@@ -707,6 +774,7 @@ def case_table(summary: list[dict[str, Any]]) -> list[str]:
             f"| {s['row']} | {status} | {_fmt(s['mbps_close'])} | {_fmt(s['mbps_durable'])} "
             f"| {_fmt(s.get('ratio_raw'), '.2f', '×')} "
             f"| {_fmt(s.get('ratio_direct'), '.2f', '×')} "
+            f"| {_fmt(s.get('ratio_codec'), '.2f', '×')} "
             f"| {_fmt(s.get('ratio_best_peer'), '.2f', '×')} "
             f"| {_fmt(s['cpu_s_per_gb'], '.2f')} "
             f"| {_fmt(s.get('cpu_ratio_best_peer'), '.2f', '×')} | {lat} "

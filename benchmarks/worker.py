@@ -335,6 +335,8 @@ class OmeWritersEngine(Engine):
             dims.append(ow.Dimension(**kw))
         if self.job["engine"].startswith("ours"):
             backend = "native"
+        elif self.job["engine"].startswith("via-"):
+            backend = self.job["engine"][len("via-") :]  # an engine behind our shim
         else:
             backend = "tensorstore" if fmt == "zarr" else "tifffile"
         name = "ome-zarr" if fmt == "zarr" else "ome-tiff"
@@ -347,7 +349,7 @@ class OmeWritersEngine(Engine):
             overwrite=True,
         )
         options: dict[str, Any] = {}
-        if self.job.get("max_memory_bytes"):
+        if self.job.get("max_memory_bytes") and backend == "native":
             options["max_memory_bytes"] = int(self.job["max_memory_bytes"])
         self.settings = settings
         self.stream = ow.create_stream(settings, **options)
@@ -588,6 +590,160 @@ class AcquireZarrEngine(Engine):
         return version("acquire-zarr")
 
 
+class CodecEngine(Engine):
+    """The codec alone: each frame compressed as our engine compresses it (same codec,
+    parameters and units), on every core, with no I/O. The ceiling of a compressed row."""
+
+    # Our TIFF strips (cpp/src/tiff/plane_format.cpp kStripBytes).
+    STRIP_BYTES = 256 << 10
+
+    def open(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        self.futures: list[Any] = []
+        self.encode = self._zarr_encoder() if self.job["format"] == "zarr" else self._tiff_encoder()
+        self.out_bytes = 0
+
+    def _zarr_encoder(self) -> Any:
+        import numcodecs
+
+        codec = self.job["zarr_codec"]  # our engine's, read from a probe stream
+        config = codec["configuration"]
+        if codec["name"] == "blosc":
+            shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[config["shuffle"]]
+            # Called from pool threads, numcodecs uses blosc's contextual (single
+            # threaded) compressor: one chunk per core, as our encoder threads do.
+            compressor = numcodecs.Blosc(
+                cname=config["cname"], clevel=config["clevel"], shuffle=shuffle,
+                blocksize=config["blocksize"],
+            )  # fmt: skip
+        else:
+            compressor = numcodecs.Zstd(level=config["level"])
+        return compressor.encode
+
+    def _tiff_encoder(self) -> Any:
+        import imagecodecs
+
+        level = {"zstd": 3, "deflate": 1}[self.compression]
+        compress = imagecodecs.zstd_encode if self.compression == "zstd" else (
+            imagecodecs.deflate_encode
+        )  # fmt: skip
+
+        def encode(frame: np.ndarray) -> int:
+            # Predictor 2 (horizontal differencing), then the strips, as our TIFF writer.
+            diff = imagecodecs.delta_encode(frame, axis=-1)
+            rows = max(1, self.STRIP_BYTES // (frame.shape[1] * frame.itemsize))
+            return sum(
+                len(compress(diff[r : r + rows].tobytes(), level=level))
+                for r in range(0, frame.shape[0], rows)
+            )
+
+        return encode
+
+    def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
+        self.futures.append(self.pool.submit(self.encode, frame))
+        if len(self.futures) > 4 * (os.cpu_count() or 1):
+            self._drain(2 * (os.cpu_count() or 1))
+
+    def _drain(self, keep: int) -> None:
+        while len(self.futures) > keep:
+            out = self.futures.pop(0).result()
+            self.out_bytes += out if isinstance(out, int) else len(out)
+
+    def close(self) -> None:
+        self._drain(0)
+        self.pool.shutdown()
+
+    def outputs(self) -> list[dict[str, Any]]:
+        return []
+
+    def extra(self) -> dict[str, Any]:
+        return {"encoded_bytes": self.out_bytes}
+
+    def library_version(self) -> str:
+        from importlib.metadata import version
+
+        return version("numcodecs" if self.job["format"] == "zarr" else "imagecodecs")
+
+
+class ZarrPythonEngine(Engine):
+    """zarr-python 3 `create_array`, one `array[index] = frame` per frame (zarrs-python:
+    the same with zarrs' codec pipeline)."""
+
+    def open(self) -> None:
+        import zarr
+
+        self.zarr = zarr
+        self.config = (
+            zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"})
+            if self.job["engine"] == "zarrs-python"
+            else None
+        )
+        if self.config is not None:
+            self.config.__enter__()
+        layout = self.layout
+        dims = layout["array_dims"] + self.case["dims"][-2:]
+        counts = [*layout["array_counts"], *layout["frame_shape"]]
+        self.unbounded = self.case["dims"][0]["count"] is None
+        chunks = [int(d.get("chunk") or 1) for d in layout["array_dims"]]
+        chunks += [int(d.get("chunk") or d["count"]) for d in self.case["dims"][-2:]]
+        shards = None
+        if any(d.get("shard") for d in dims):
+            shards = tuple(c * int(d.get("shard") or 1) for c, d in zip(chunks, dims, strict=True))
+        itemsize = np.dtype(self.case["dtype"]).itemsize
+        compressors = _zarr_codecs(self.compression, itemsize)[1:] or None
+        shape = list(counts)
+        if self.unbounded:
+            shape[0] = 0
+        self.counts = counts
+        self.shape = shape
+        self.paths = []
+        self.arrays = []
+        root = os.path.join(self.out_dir, "data.zarr")
+        for p in _positions(self.case) or [None]:
+            path = os.path.join(root, p) if p else root
+            self.arrays.append(
+                zarr.create_array(
+                    store=path,
+                    shape=tuple(shape),
+                    chunks=tuple(chunks),
+                    shards=shards,
+                    dtype=self.case["dtype"],
+                    compressors=compressors,
+                    fill_value=0,
+                    dimension_names=[d["name"] for d in dims],
+                    overwrite=True,
+                )
+            )
+            self.paths.append(path)
+        coords = np.unravel_index(layout["local"], layout["array_counts"])
+        self.index = [tuple(int(v) for v in c) for c in zip(*coords, strict=True)]
+
+    def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
+        idx = self.index[i]
+        array = self.arrays[int(self.layout["position"][i])]
+        if self.unbounded and idx[0] >= array.shape[0]:
+            array.resize((idx[0] + 1, *array.shape[1:]))
+        array[idx] = frame
+        if meta is not None:
+            self.metadata.append(meta)
+
+    def close(self) -> None:
+        if self.config is not None:
+            self.config.__exit__(None, None, None)
+        self._write_sidecar_metadata()
+
+    def outputs(self) -> list[dict[str, Any]]:
+        return [{"kind": "zarr", "path": p, "position": k} for k, p in enumerate(self.paths)]
+
+    def library_version(self) -> str:
+        from importlib.metadata import version
+
+        name = "zarrs" if self.job["engine"] == "zarrs-python" else "zarr"
+        return version(name)
+
+
 class TifffileEngine(Engine):
     """tifffile `TiffWriter(bigtiff=True)`, one page per frame, one file per position."""
 
@@ -634,6 +790,15 @@ ENGINES: dict[str, type[Engine]] = {
     "tensorstore-ourparams": TensorstoreEngine,
     "acquire-zarr": AcquireZarrEngine,
     "tifffile": TifffileEngine,
+    "zarr-python": ZarrPythonEngine,
+    "zarrs-python": ZarrPythonEngine,
+    "codec": CodecEngine,
+    # Our shim with each engine behind it (python/ome_writers/_adapters.py).
+    "via-tensorstore": OmeWritersEngine,
+    "via-acquire-zarr": OmeWritersEngine,
+    "via-zarr-python": OmeWritersEngine,
+    "via-zarrs-python": OmeWritersEngine,
+    "via-tifffile": OmeWritersEngine,
 }
 
 # --------------------------------------------------------------------------- measuring

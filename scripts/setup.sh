@@ -41,7 +41,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$deps_hash" ]; then
   $VPY -m pip install -q "nanobind>=2.9,<2.10" "scikit-build-core>=0.10" cmake ninja \
     numpy pydantic pydantic-extra-types typing-extensions \
     pytest tifffile imagecodecs ome-types xmlschema zarr tensorstore ome-zarr-models \
-    useq-schema acquire-zarr zarrs ruff mypy pre-commit
+    useq-schema acquire-zarr zarrs ruff mypy pre-commit \
+    "moto[server]" boto3  # a local S3 server: tests/python/test_object_storage.py
   echo "$deps_hash" > "$stamp"
 fi
 

@@ -8,5 +8,6 @@ namespace ome_writers::python {
 void bind_errors(nanobind::module_& m);
 void bind_settings(nanobind::module_& m);
 void bind_stream(nanobind::module_& m);
+void bind_output_plan(nanobind::module_& m);
 
 }  // namespace ome_writers::python

@@ -6,4 +6,5 @@ NB_MODULE(_core, m) {
   ome_writers::python::bind_errors(m);
   ome_writers::python::bind_settings(m);
   ome_writers::python::bind_stream(m);
+  ome_writers::python::bind_output_plan(m);
 }

@@ -176,7 +176,29 @@ void bind_stream(nb::module_& m) {
           nb::arg("position"), nb::arg("storage_index"), nb::arg("out"),
           "Copies an appended frame into `out`; False when it was never appended or skipped.")
       .def("current_shape", &Stream::current_shape, nb::arg("position"),
-           "Current extent of each storage dimension of a position.");
+           "Current extent of each storage dimension of a position.")
+      .def("levels", &Stream::levels, "Pyramid datasets, full resolution included.")
+      .def(
+          "read_level_frame",
+          [](const Stream& s, std::int64_t position, int level,
+             const std::vector<std::int64_t>& index, WritableArray out) {
+            const auto full = s.level_shape(position, 0);
+            const auto shape = s.level_shape(position, level);
+            const std::size_t element =
+                s.frame_bytes() / static_cast<std::size_t>(full.end()[-2] * full.end()[-1]);
+            const std::size_t expected =
+                element * static_cast<std::size_t>(shape.end()[-2] * shape.end()[-1]);
+            if (out.nbytes() != expected) {
+              throw nb::value_error("read_level_frame: output array has the wrong size");
+            }
+            void* data = out.data();
+            nb::gil_scoped_release release;
+            return s.read_level_frame(position, level, index, data);
+          },
+          nb::arg("position"), nb::arg("level"), nb::arg("storage_index"), nb::arg("out"),
+          "Copies a plane of pyramid level `level` into `out`; False when not computed yet.")
+      .def("level_shape", &Stream::level_shape, nb::arg("position"), nb::arg("level"),
+           "Current extent of each storage dimension of a pyramid level's array.");
 }
 
 }  // namespace ome_writers::python

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "NativeEngine", "select_engine"]
 
-# Backend names ome-writers users pass. The native engine writes the same files
-# those libraries would; the name is kept in the settings for the record.
+# Backend names ome-writers users pass: "auto" and "native" are the C++ engine,
+# the others the library that writes the pixels (`_adapters`).
 ZARR_BACKENDS = ("auto", "native", "tensorstore", "acquire-zarr", "zarrs-python", "zarr-python")
 TIFF_BACKENDS = ("auto", "native", "tifffile")
 
@@ -46,8 +46,7 @@ class BackendSpec:
         return None
 
 
-# In 0.3.2's priority order. Each is served by the native engine for now (the
-# same files); the library must be installed all the same, as 0.3.2 requires.
+# In 0.3.2's priority order; `_adapters.ADAPTERS` has their engines.
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec
     for spec in (
@@ -105,6 +104,16 @@ class Engine:
         """An appended frame, or None where there is none (it reads as zeros)."""
         return None
 
+    def read_level_frame(
+        self, position: int, level: int, storage_index: tuple[int, ...]
+    ) -> np.ndarray | None:
+        """A plane of pyramid level `level`, or None until it is computed."""
+        return None
+
+    def levels(self) -> int:
+        """Pyramid datasets, full resolution included."""
+        return 1
+
 
 class NativeEngine(Engine):
     """The C++ engine (`ome_writers._core.Stream`)."""
@@ -150,6 +159,18 @@ class NativeEngine(Engine):
             return out
         return None
 
+    def read_level_frame(
+        self, position: int, level: int, storage_index: tuple[int, ...]
+    ) -> np.ndarray | None:
+        shape = tuple(int(n) for n in self._core.level_shape(position, level)[-2:])
+        out = np.empty(shape, dtype=self._dtype)
+        if self._core.read_level_frame(position, level, list(storage_index), out):
+            return out
+        return None
+
+    def levels(self) -> int:
+        return int(self._core.levels())
+
     def current_shape(self, position: int) -> tuple[int, ...]:
         return tuple(self._core.current_shape(position))
 
@@ -170,15 +191,7 @@ class NativeEngine(Engine):
         # which callers match on; the detail after them is ours.
         known = json.loads(self._core.metadata_json())
         if self._format == "ome-zarr":
-            if not isinstance(metadata, dict):
-                raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
-            for key, attrs in metadata.items():
-                if key not in known:
-                    raise KeyError(f"Unknown path: {key} (the groups are {sorted(known)})")
-                if not isinstance(attrs, dict):
-                    raise TypeError(
-                        f"attributes for {key!r} must be a dict, got {type(attrs).__name__}"
-                    )
+            check_metadata_update(known, metadata)
             self._core.update_metadata_json(json.dumps(metadata))
             return
         # An empty update checks only the engine's rule that TIFF metadata is
@@ -202,6 +215,17 @@ class NativeEngine(Engine):
 
     def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
         self._core.set_global_metadata(namespace, metadata_json)
+
+
+def check_metadata_update(known: dict[str, Any], metadata: Any) -> None:
+    """Checks an OME-Zarr update_metadata() argument against the image groups."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    for key, attrs in metadata.items():
+        if key not in known:
+            raise KeyError(f"Unknown path: {key} (the groups are {sorted(known)})")
+        if not isinstance(attrs, dict):
+            raise TypeError(f"attributes for {key!r} must be a dict, got {type(attrs).__name__}")
 
 
 def _native_unavailable_reason() -> str | None:
@@ -236,6 +260,26 @@ def select_engine(settings: AcquisitionSettings, options: dict[str, Any]) -> Eng
             f"Backend {fmt.backend!r} is not available ({missing}). "
             f"Install with: pip install 'ome-writers[{spec.extra}]'"
         )
+    from ._adapters import ADAPTERS, is_url
+
+    backend = fmt.backend
+    url = is_url(settings.root_path) or getattr(fmt, "kvstore", None) is not None
+    if backend == "auto" and fmt.name == "ome-zarr" and url:
+        # Only tensorstore reaches object storage: "auto" takes it for a URL.
+        missing = BACKENDS["tensorstore"].missing()
+        if missing is not None:
+            raise ValueError(
+                f"root_path {settings.root_path!r} is a URL, which only the tensorstore "
+                f"backend writes, and it is not available ({missing}). "
+                "Install with: pip install 'ome-writers[tensorstore]'"
+            )
+        backend = "tensorstore"
+    adapter = ADAPTERS.get(backend)
+    if adapter is not None:
+        try:
+            return adapter(settings, options)
+        except NotImplementedError as e:
+            raise NotImplementedError(f"Backend {backend!r} does not support settings: {e}") from e
     reason = _native_unavailable_reason()
     if reason is not None:
         raise ValueError(f"Could not find a compatible backend for {fmt.name!r}: native: {reason}")

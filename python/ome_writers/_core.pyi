@@ -87,3 +87,88 @@ class Stream:
 
     def current_shape(self, position: int) -> list[int]:
         """Current extent of each storage dimension of a position."""
+
+    def levels(self) -> int:
+        """Pyramid datasets, full resolution included."""
+
+    def read_level_frame(self, position: int, level: int, storage_index: Sequence[int], out: Annotated[NDArray, dict(order='C', device='cpu')]) -> bool:
+        """
+        Copies a plane of pyramid level `level` into `out`; False when not computed yet.
+        """
+
+    def level_shape(self, position: int, level: int) -> list[int]:
+        """Current extent of each storage dimension of a pyramid level's array."""
+
+class OutputPlan:
+    """Routing and metadata documents of an output (see output_plan.hpp)."""
+
+    def __init__(self, settings_json: str) -> None:
+        """Validates the settings JSON as Stream does (URLs allowed)."""
+
+    def locate(self, frame_number: int) -> tuple[int, list[int]]:
+        """(position, storage index) of the n-th frame."""
+
+    @property
+    def total_frames(self) -> int | None:
+        """Declared frames, None: unbounded."""
+
+    @property
+    def positions(self) -> int:
+        """Number of positions."""
+
+    @property
+    def declared_shape(self) -> list[int]:
+        """Array shape in storage order (0: the unbounded axis)."""
+
+    @property
+    def chunk_shape(self) -> list[int]:
+        """Chunk shape in storage order."""
+
+    @property
+    def shard_shape(self) -> list[int]:
+        """Shard shape in storage order (the chunk shape when not sharded)."""
+
+    @property
+    def dimension_names(self) -> list[str]:
+        """Dimension names in storage order."""
+
+    def record(self, position: int, storage_index: Sequence[int], metadata_json: str | None = None, skipped: bool = False) -> None:
+        """Records a frame written (or skipped), in file order."""
+
+    def zarr_image_group(self, position: int) -> str:
+        """Image group path of a position (relative to the root)."""
+
+    def zarr_array_document(self, shape: Sequence[int]) -> str:
+        """The array zarr.json text at `shape`."""
+
+    def zarr_group_documents(self) -> dict[str, str]:
+        """Every group zarr.json text, by group path."""
+
+    def zarr_ome_xml(self) -> str | None:
+        """OME/METADATA.ome.xml of a bioformats2raw store, or None."""
+
+    def tiff_file_names(self) -> list[str]:
+        """OME-TIFF file names, by position."""
+
+    def tiff_companion_name(self) -> str:
+        r"""Companion file name (\'\' when none)."""
+
+    def finish_tiff(self) -> list[int]:
+        """
+        Records the blank planes that complete the last index; their positions.
+        """
+
+    def tiff_ome_xml(self, file_index: int, closed: bool) -> str:
+        """OME-XML of a file for the planes recorded."""
+
+    def tiff_companion_xml(self, closed: bool) -> str:
+        r"""OME-XML of the companion file (\'\' when none)."""
+
+    def metadata_json(self, closed: bool = False) -> str:
+        """get_metadata() documents as JSON text."""
+
+    def update_metadata_json(self, metadata_json: str) -> None:
+        """Replaces image-group attributes (OME-Zarr)."""
+
+    def set_global_metadata(self, name_space: str, metadata_json: str) -> None:
+        """Stores a summary object under a namespace."""

@@ -14,7 +14,9 @@ from typing import (
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
 )
 
 from ._model_base import (
@@ -84,7 +86,8 @@ class OmeTiffFormat(_BaseModel):
     name: Literal["ome-tiff"] = Field(default="ome-tiff", description="Format id.")
     backend: TiffBackendName | Literal["auto"] = Field(
         default="auto",
-        description="'auto', 'tifffile' or 'native'; all select the native engine.",
+        description="'auto' or 'native' (the C++ engine), or 'tifffile' (pages written "
+        "by tifffile, OME-XML by this package).",
     )
     suffix: str = Field(
         default=".ome.tiff",
@@ -128,10 +131,25 @@ class OmeZarrFormat(_BaseModel):
     name: Literal["ome-zarr"] = Field(default="ome-zarr", description="Format id.")
     backend: ZarrBackendName | Literal["auto"] = Field(
         default="auto",
-        description="'auto', 'native', 'tensorstore', 'acquire-zarr', "
-        "'zarrs-python' or 'zarr-python'; all select the native engine.",
+        description="'auto' or 'native' (the C++ engine; 'auto' picks tensorstore for a "
+        "URL root_path), or the library that writes the arrays: 'tensorstore', "
+        "'acquire-zarr', 'zarrs-python' or 'zarr-python' (metadata by this package).",
     )
     suffix: str = Field(default=".ome.zarr", description="Extension of the Zarr directory.")
+    kvstore: dict[str, Any] | None = Field(
+        default=None,
+        description="A tensorstore kvstore spec (JSON) for the store's root, e.g. "
+        "{'driver': 's3', 'bucket': 'lab', 'path': 'run1.ome.zarr/', 'endpoint': ...}; "
+        "with backend='tensorstore' only. Overrides root_path as the place written.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_unset_kvstore(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Dumps stay 0.3.2's unless the extension is used.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("kvstore") is None:
+            data.pop("kvstore", None)
+        return data
 
     def get_output_path(self, root_path: str, *, num_positions: int = 1) -> str:
         """The Zarr directory path (always one store)."""

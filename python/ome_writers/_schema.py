@@ -31,6 +31,7 @@ from ._model_base import (
     ZarrCompression,
     _caller_stacklevel,
 )
+from ._pyramid import DownsampleMethod, Pyramid
 from ._settings import AcquisitionSettings, dims_from_standard_axes
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Compression",
     "Dimension",
     "DimensionType",
+    "DownsampleMethod",
     "FileFormat",
     "Format",
     "OmeTiffFormat",
@@ -47,6 +49,7 @@ __all__ = [
     "Plate",
     "Position",
     "PositionDimension",
+    "Pyramid",
     "ScratchFormat",
     "StandardAxis",
     "StandardAxisKey",

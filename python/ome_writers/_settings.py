@@ -23,8 +23,10 @@ from typing import (
 from pydantic import (
     BeforeValidator,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -44,6 +46,7 @@ from ._model_base import (
     _BaseModel,
     _caller_stacklevel,
 )
+from ._pyramid import Pyramid, _pyramid_shorthand
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -172,6 +175,12 @@ class AcquisitionSettings(_BaseModel):
         default=False,
         description="Replace existing output at root_path instead of raising FileExistsError.",
     )
+    pyramid: Annotated[Pyramid | None, BeforeValidator(_pyramid_shorthand)] = Field(
+        default=None,
+        description="Multiscale levels written during acquisition: a Pyramid, "
+        "a number of levels (full resolution included) or 'auto'. None (the "
+        "default) writes full resolution only.",
+    )
 
     # ----------------------------------------------------------- validators
 
@@ -216,6 +225,41 @@ class AcquisitionSettings(_BaseModel):
             return self
         # The engine's rule (ValueError, which pydantic reports as ValidationError).
         _core.check_compression(self.format.name, self.compression)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_pyramid(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A dump without a pyramid is 0.3.2's, which forbids unknown keys: it stays
+        # loadable there.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("pyramid", 0) is None:
+            data.pop("pyramid")
+        return data
+
+    @model_validator(mode="after")
+    def _check_pyramid(self) -> Self:
+        p = self.pyramid
+        if p is None:
+            return self
+        if self.format.name == "scratch":
+            raise ValueError("pyramid is written by 'ome-zarr' and 'ome-tiff', not 'scratch'")
+        if p.downsample_z and self.format.name == "ome-tiff":
+            raise ValueError(
+                "pyramid downsample_z=True: OME-TIFF levels are reduced planes "
+                "(y and x only); use OME-Zarr to halve z"
+            )
+        dtype = str(self.dtype)
+        if dtype.startswith("complex") and p.method != "decimate":
+            raise ValueError(
+                f"pyramid method {p.method!r} does not apply to dtype {dtype!r} "
+                "(complex data takes 'decimate')"
+            )
+        if p.method == "mode" and dtype.startswith("float"):
+            raise ValueError(
+                f"pyramid method 'mode' is for label data (integer or bool dtypes), not {dtype!r}"
+            )
+        # The rules that need the frame's geometry (levels that fit, z
+        # chunking) are the engine's: create_stream applies them.
         return self
 
     @model_validator(mode="after")

@@ -190,6 +190,11 @@ class OMEStream:
         self._check_open()
         if not isinstance(copy, bool):
             raise TypeError(f"copy must be True or False, got {copy!r}")
+        flat = getattr(self._engine, "append_flat", None)
+        if flat is not None and np.ndim(frame) == 1:
+            # acquire-zarr takes flat buffers of any length, as in 0.3.2.
+            self._append_flat(flat, frame, frame_metadata)
+            return
         arr = self._coerce_frame(frame)
         meta = _metadata_json(frame_metadata, "frame_metadata")
         with self._lock:
@@ -205,6 +210,21 @@ class OMEStream:
             self._report_long_wait(waited, index)
         if self._tracker is not None:
             self._tracker.update(index)
+
+    def _append_flat(
+        self, append_flat: Callable[[np.ndarray, str | None], int], frame: Any, metadata: Any
+    ) -> None:
+        arr = np.ascontiguousarray(np.asarray(frame))
+        if arr.dtype != self._dtype:
+            raise TypeError(f"flat buffer dtype {arr.dtype} is not the stream dtype {self._dtype}")
+        meta = _metadata_json(metadata, "frame_metadata")
+        with self._lock:
+            first = self._frames
+            self._frames += append_flat(arr, meta)
+            self._state.appended = True
+        if self._tracker is not None:
+            for index in range(first, self._frames):
+                self._tracker.update(index)
 
     def _report_long_wait(self, waited: float, index: int) -> None:
         self._long_waits += 1
@@ -264,7 +284,7 @@ class OMEStream:
                 "stream closed: %s: %d frames, %d bytes in %.3f s",
                 self._settings.output_path,
                 self._frames,
-                int(stats.get("bytes_written", 0)),
+                int(stats.get("bytes_written", stats.get("bytes_appended", 0))),
                 time.perf_counter() - self._opened,
             )
 
@@ -316,11 +336,16 @@ class OMEStream:
 
     # ------------------------------------------------------------ live viewing
 
-    def view(self, *, dynamic_shape: bool = True, strict: bool = False) -> StreamView:
-        """A read-only array view of all positions in acquisition order (live)."""
+    def view(
+        self, *, dynamic_shape: bool = True, strict: bool = False, level: int = 0
+    ) -> StreamView:
+        """A read-only array view of all positions in acquisition order (live).
+
+        `level`: a pyramid level (0, the default: full resolution).
+        """
         from ._stream_view import StreamView
 
-        return StreamView.from_stream(self, dynamic_shape=dynamic_shape, strict=strict)
+        return StreamView.from_stream(self, dynamic_shape=dynamic_shape, strict=strict, level=level)
 
     def on(self, event: EventName, callback: Callable[[CoordUpdate], Any]) -> None:
         """Call `callback(CoordUpdate)` on `"coords_expanded"` or `"coords_changed"`."""

@@ -98,11 +98,37 @@ class StreamView:
     `shape`.
     """
 
-    def __init__(self, stream: OMEStream, *, dynamic_shape: bool = True, strict: bool = False):
+    def __init__(
+        self,
+        stream: OMEStream,
+        *,
+        dynamic_shape: bool = True,
+        strict: bool = False,
+        level: int = 0,
+    ):
         settings = stream.settings
         self._stream = stream
         self._engine = stream._engine_impl
         self._grid = AcquisitionGrid(settings)
+        self._level = _check_level(settings, level, self._engine.levels())
+        # A pyramid level's frames: each halving rounds up.
+        self._frame_shape = tuple(_halve(size, self._level) for size in self._grid.frame_shape)
+        # A level that halves z: its z axis (acquisition and storage places), in
+        # level planes; -1 when z is not halved.
+        self._z_axis = -1
+        self._z_storage = -1
+        self._counts = self._grid.counts
+        pyramid = settings.pyramid
+        if self._level and pyramid is not None and pyramid.downsample_z:
+            # The engine halves the space axis named z (either case).
+            names = [n.lower() for n in self._grid.names]
+            self._z_axis = names.index("z")
+            stored = [d.name.lower() for d in settings.storage_index_dimensions]
+            self._z_storage = stored.index("z")
+            self._counts = tuple(
+                _halve(c, self._level) if a == self._z_axis and c is not None else c
+                for a, c in enumerate(self._counts)
+            )
         self._dynamic = bool(dynamic_shape)
         self._strict = bool(strict)
         self._dtype = np.dtype(settings.dtype)
@@ -114,15 +140,22 @@ class StreamView:
 
     @classmethod
     def from_stream(
-        cls, stream: OMEStream, *, dynamic_shape: bool = True, strict: bool = False
+        cls,
+        stream: OMEStream,
+        *,
+        dynamic_shape: bool = True,
+        strict: bool = False,
+        level: int = 0,
     ) -> Self:
         """A view of `stream`; prefer `stream.view(...)`, which calls this.
 
         `dynamic_shape`: the non-frame axes grow with the frames appended (True)
         or have their declared sizes (False). `strict`: integer indices outside
-        `shape` raise IndexError instead of reading zeros.
+        `shape` raise IndexError instead of reading zeros. `level`: a pyramid
+        level (0: full resolution); its frames read as zeros until the writer
+        has computed them.
         """
-        view = cls(stream, dynamic_shape=dynamic_shape, strict=strict)
+        view = cls(stream, dynamic_shape=dynamic_shape, strict=strict, level=level)
         # Only a growing shape needs notifications: always in dynamic mode, and for
         # the unbounded first axis otherwise.
         if view._dynamic or view._grid.num_frames is None:
@@ -149,7 +182,7 @@ class StreamView:
     @property
     def shape(self) -> tuple[int, ...]:
         """Current shape (see the class docstring for how it grows)."""
-        return (*self._outer_shape(), *self._grid.frame_shape)
+        return (*self._outer_shape(), *self._frame_shape)
 
     @property
     def ndim(self) -> int:
@@ -162,7 +195,13 @@ class StreamView:
 
         Matches `shape` (xarray-style `{dim: labels}`).
         """
-        return self._grid.coords(self._outer_shape())
+        outer = self._outer_shape()
+        coords = self._grid.coords(outer)
+        for name, size in zip(self._grid.frame_names, self._frame_shape, strict=True):
+            coords[name] = range(size)
+        if self._z_axis >= 0:  # level planes: z labels would name full-resolution planes
+            coords[self._grid.names[self._z_axis]] = range(outer[self._z_axis])
+        return coords
 
     def __len__(self) -> int:
         """Size of the first axis."""
@@ -177,7 +216,10 @@ class StreamView:
     # ----------------------------------------------------------------- shapes
 
     def _live_extents(self) -> tuple[int, ...]:
-        return self._grid.extents(self._stream.frames_appended)
+        live = self._grid.extents(self._stream.frames_appended)
+        if self._z_axis < 0:
+            return live
+        return tuple(_halve(n, self._level) if a == self._z_axis else n for a, n in enumerate(live))
 
     def _outer_shape(self) -> tuple[int, ...]:
         live = self._live_extents()
@@ -185,7 +227,7 @@ class StreamView:
             return live
         return tuple(
             count if count is not None else size
-            for count, size in zip(self._grid.counts, live, strict=True)
+            for count, size in zip(self._counts, live, strict=True)
         )
 
     def _on_coords_expanded(self, update: CoordUpdate) -> None:
@@ -251,16 +293,16 @@ class StreamView:
                 per_axis.append(selected)
                 kept.append(len(selected))
             else:
-                per_axis.append((self._resolve_int(axis, k, size, self._grid.counts[axis]),))
+                per_axis.append((self._resolve_int(axis, k, size, self._counts[axis]),))
         frame_key = tuple(
             k if isinstance(k, slice) else self._resolve_int(axis, k, size, size)
             for axis, (k, size) in enumerate(
-                zip(keys[n_outer:], self._grid.frame_shape, strict=True), start=n_outer
+                zip(keys[n_outer:], self._frame_shape, strict=True), start=n_outer
             )
         )
         frame_shape = tuple(
             len(range(*k.indices(size)))
-            for k, size in zip(frame_key, self._grid.frame_shape, strict=True)
+            for k, size in zip(frame_key, self._frame_shape, strict=True)
             if isinstance(k, slice)
         )
         out = np.zeros((*kept, *frame_shape), dtype=self._dtype)
@@ -269,11 +311,25 @@ class StreamView:
         flat = out.reshape((-1, *frame_shape))
         frames = self._stream.frames_appended
         for slot, indices in enumerate(itertools.product(*per_axis)):
+            z_level = -1
+            if self._z_axis >= 0:
+                # The level plane summarises full-resolution planes from z_level * 2^L on.
+                z_level = indices[self._z_axis]
+                indices = tuple(
+                    i << self._level if a == self._z_axis else i for a, i in enumerate(indices)
+                )
             frame_number = self._grid.frame_number(indices)
             if frame_number >= frames:
                 continue  # not acquired yet: zeros
             position, storage_index = self._engine.locate(frame_number)
-            data = self._engine.read_frame(position, storage_index)
+            if z_level >= 0:
+                storage_index = tuple(
+                    z_level if a == self._z_storage else i for a, i in enumerate(storage_index)
+                )
+            if self._level:
+                data = self._engine.read_level_frame(position, self._level, storage_index)
+            else:
+                data = self._engine.read_frame(position, storage_index)
             if data is not None:
                 flat[slot] = data[frame_key]
         return out
@@ -309,6 +365,26 @@ class StreamView:
             )
         data = self[...]
         return data if dtype is None else data.astype(dtype, copy=False)
+
+
+def _halve(size: int, times: int) -> int:
+    for _ in range(times):
+        size = (size + 1) // 2
+    return size
+
+
+def _check_level(settings: Any, level: Any, levels: int) -> int:
+    """`level` as a valid pyramid level of these settings (ValueError naming it)."""
+    pyramid = settings.pyramid
+    if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+        raise ValueError(f"level must be a non-negative integer, got {level!r}")
+    if level == 0:
+        return 0
+    if pyramid is None:
+        raise ValueError(f"level {level} requested, but the stream writes no pyramid")
+    if level >= levels:
+        raise ValueError(f"level {level} does not exist (levels: 0 to {levels - 1})")
+    return level
 
 
 def _as_int(value: Any, *, slice_bound: bool = False) -> int:

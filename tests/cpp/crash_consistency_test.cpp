@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/pyramid.hpp"
 #include "ome_writers/stream.hpp"
 #include "platform/platform.hpp"
 #include "test_support.hpp"
@@ -45,6 +46,7 @@ struct Checker {
   std::int64_t height = 0;
   std::int64_t width = 0;
   bool check_description = true;  // the stream's files carry OME-XML
+  int levels = 1;                 // pyramid levels: each IFD's SubIFDs hold the others
   int points = 0;                 // kill points checked on the published file
   int max_planes = 0;             // most planes reachable at any point
   std::vector<std::string> failures;
@@ -76,6 +78,8 @@ struct Checker {
       failures.push_back("kill point " + std::to_string(points) + ": " + what);
     }
   }
+
+  void check_levels(TIFF* tif, int k);
 
   void check_snapshot() {
     TIFFSetErrorHandler(nullptr);
@@ -109,12 +113,54 @@ struct Checker {
         at += n;
       }
       if (plane != frame(height, width, k)) fail("IFD " + std::to_string(k) + " holds other data");
+      if (levels > 1) check_levels(tif, k);
       ++k;
     } while (TIFFReadDirectory(tif));
     max_planes = std::max(max_planes, k);
     TIFFClose(tif);
   }
 };
+
+// The SubIFDs of main IFD k: all there, each holding its reduced plane.
+void Checker::check_levels(TIFF* tif, int k) {
+  std::uint16_t count = 0;
+  toff_t* offsets = nullptr;
+  if (TIFFGetField(tif, TIFFTAG_SUBIFD, &count, &offsets) != 1 ||
+      count != static_cast<std::uint16_t>(levels - 1)) {
+    return fail("IFD " + std::to_string(k) + " lacks its SubIFDs");
+  }
+  const std::vector<toff_t> subifds(offsets, offsets + count);
+  std::vector<std::uint16_t> above = frame(height, width, k);
+  std::int64_t h = height;
+  std::int64_t w = width;
+  for (std::size_t level = 0; level < subifds.size(); ++level) {
+    std::vector<std::uint16_t> expected(static_cast<std::size_t>(((h + 1) / 2) * ((w + 1) / 2)));
+    detail::downsample_plane(DataType::kUInt16, DownsampleMethod::kMean,
+                             reinterpret_cast<const std::byte*>(above.data()), nullptr, h, w,
+                             reinterpret_cast<std::byte*>(expected.data()));
+    h = (h + 1) / 2;
+    w = (w + 1) / 2;
+    const std::string where = "IFD " + std::to_string(k) + " level " + std::to_string(level + 1);
+    if (subifds[level] == 0 || !TIFFSetSubDirectory(tif, subifds[level])) {
+      fail(where + ": SubIFD unreachable");
+      break;
+    }
+    std::vector<std::uint16_t> got(expected.size());
+    tmsize_t at = 0;
+    const auto want = static_cast<tmsize_t>(got.size() * 2);
+    for (tstrip_t s = 0; s < TIFFNumberOfStrips(tif); ++s) {
+      const tmsize_t n =
+          TIFFReadEncodedStrip(tif, s, reinterpret_cast<char*>(got.data()) + at, want - at);
+      if (n < 0) break;
+      at += n;
+    }
+    if (got != expected) fail(where + " holds other data");
+    above = std::move(expected);
+  }
+  // Back on the main chain, where TIFFReadDirectory goes on.
+  if (!TIFFSetDirectory(tif, static_cast<tdir_t>(k)))
+    fail("cannot return to IFD " + std::to_string(k));
+}
 
 Checker* g_checker = nullptr;
 
@@ -145,22 +191,29 @@ TEST_P(CrashConsistency, EveryKillPointLeavesAValidFile) {
     int frames;
     Compression compression;
     int flush_every;
+    int levels;
   };
-  const Case cases[] = {{16, 16, 300, Compression::kNone, 37},
-                        {48, 40, 120, Compression::kNone, 11},
-                        {1024, 1024, 6, Compression::kNone, 4},
-                        {64, 48, 150, Compression::kZstd, 23}};
+  const Case cases[] = {{16, 16, 300, Compression::kNone, 37, 1},
+                        {48, 40, 120, Compression::kNone, 11, 1},
+                        {1024, 1024, 6, Compression::kNone, 4, 1},
+                        {64, 48, 150, Compression::kZstd, 23, 1},
+                        // Pyramids: each plane's reduced planes are SubIFDs.
+                        {37, 45, 120, Compression::kNone, 13, 3},
+                        {600, 500, 8, Compression::kNone, 3, 4},
+                        {64, 48, 100, Compression::kZstd, 17, 3}};
   const Case c = cases[GetParam()];
   auto s =
       settings({dim("t", c.frames, T::kTime), dim("y", c.h, T::kSpace), dim("x", c.w, T::kSpace)},
                FileFormat::kOmeTiff, (dir_ / "k.ome.tiff").string());
   s.compression = c.compression;
+  s.pyramid.levels = c.levels;
   s.engine.checkpoint_interval_seconds = 0;  // flush() places the checkpoints here
   Checker checker;
   checker.published = dir_ / "k.ome.tiff";
   checker.snapshot = dir_ / "snapshot.tif";
   checker.height = c.h;
   checker.width = c.w;
+  checker.levels = c.levels;
   g_checker = &checker;
   detail::set_kernel_write_hook([](platform::Handle fd) { g_checker->check(fd); });
   {
@@ -186,7 +239,7 @@ TEST_P(CrashConsistency, EveryKillPointLeavesAValidFile) {
   for (const auto& f : checker.failures) ADD_FAILURE() << f;
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, CrashConsistency, ::testing::Range(0, 4));
+INSTANTIATE_TEST_SUITE_P(Layouts, CrashConsistency, ::testing::Range(0, 7));
 
 }  // namespace
 }  // namespace ome_writers

@@ -260,15 +260,26 @@ def test_overwrite_replaces_our_own_outputs(tmp_path: Path) -> None:
         assert 'Creator="ome_writers ' in (tif.ome_metadata or "")
 
 
-@pytest.mark.parametrize("fmt", ["ome-zarr", "ome-tiff"])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        {"name": "ome-zarr", "backend": "native"},
+        {"name": "ome-tiff", "backend": "auto"},
+        {"name": "ome-tiff", "backend": "native"},
+    ],
+    ids=["zarr-native", "tiff-auto", "tiff-native"],
+)
 @pytest.mark.parametrize("url", ["s3://bucket/run", "gs://b/x", "memory://x", "file:///tmp/x"])
 def test_a_url_root_path_is_refused_and_nothing_is_written_locally(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, url: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: dict[str, str], url: str
 ) -> None:
-    """0.3.2's native paths wrote s3://bucket/... into a local directory named 's3:'."""
+    """0.3.2's native paths wrote s3://bucket/... into a local directory named 's3:'.
+
+    (OME-Zarr under "auto" goes to tensorstore: tests/python/test_object_storage.py.)
+    """
     monkeypatch.chdir(tmp_path)
     settings = AcquisitionSettings(
-        root_path=url + (".ome.zarr" if fmt == "ome-zarr" else ".ome.tiff"),
+        root_path=url + (".ome.zarr" if fmt["name"] == "ome-zarr" else ".ome.tiff"),
         format=fmt,
         dtype="uint16",
         dimensions=[Dimension(name="t", count=2), Dimension(name="y", count=4),

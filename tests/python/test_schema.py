@@ -1208,7 +1208,7 @@ def test_json_contract_shapes() -> None:
         "storage_order",
         "plate",
         "overwrite",
-    }
+    }  # "pyramid" (beyond 0.3.2) only when set: 0.3.2 forbids unknown keys
     assert data["dtype"] == "uint16"
     assert data["format"] == {
         "name": "ome-zarr",

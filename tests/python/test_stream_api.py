@@ -361,7 +361,7 @@ def test_reassigned_root_path_writes_the_formats_own_suffix(tmp_path: Path) -> N
 
 def test_settings_round_trip_through_cpp(make_settings) -> None:
     """Python's JSON and C++'s reading of it cannot drift apart."""
-    from ome_writers import Channel, Plate
+    from ome_writers import Channel, Plate, Pyramid
 
     cases = [
         simple(make_settings, "ome-zarr"),
@@ -428,6 +428,17 @@ def test_settings_round_trip_through_cpp(make_settings) -> None:
                 Dimension(name="y", count=4),
                 Dimension(name="x", count=4),
             ],
+        ),
+        make_settings(
+            "pyr.ome.zarr",
+            dtype="uint8",
+            dimensions=[Dimension(name="y", count=64), Dimension(name="x", count=64)],
+            pyramid=Pyramid(levels="auto", method="mode"),
+        ),
+        make_settings(
+            "pyr4.ome.tiff",
+            pyramid=4,
+            dimensions=[Dimension(name="y", count=64), Dimension(name="x", count=64)],
         ),
     ]
     for s in cases:

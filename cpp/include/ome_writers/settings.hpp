@@ -89,6 +89,31 @@ struct FormatSettings {
   std::string companion_file = "companion.ome";
 };
 
+/// How a pyramid level's pixel is computed from the 2x2 (or 2x2x2) block of
+/// the level above it (docs/pyramids.md has the exact rules).
+enum class DownsampleMethod {
+  kMean,      ///< integers: rounded half to even; floats: computed in double
+  kMin,       ///< smallest value of the block
+  kMax,       ///< largest value of the block
+  kDecimate,  ///< the block's first pixel (top-left, first plane)
+  kMode,      ///< most frequent value, ties to the smallest (labels: integer/bool dtypes)
+};
+
+/// A multiscale pyramid written during acquisition: each level halves y and
+/// x (and z with downsample_z) of the level above it, rounding sizes up.
+struct PyramidSettings {
+  /// Datasets in all, full resolution included: 1 writes no pyramid.
+  int levels = 1;
+  /// Halve until a level fits one y/x chunk (the y/x chunk_size when set
+  /// below the frame, else 256 x 256); `levels` is then computed.
+  bool auto_levels = false;
+  DownsampleMethod method = DownsampleMethod::kMean;
+  /// Halve z too (OME-Zarr only: z must be stored with a chunk_size above 1).
+  bool downsample_z = false;
+
+  bool enabled() const { return auto_levels || levels > 1; }
+};
+
 /// The order of the non-frame axes in storage (the frame's Y, X stay last).
 enum class StorageOrder {
   kOme,          ///< OME-Zarr: NGFF order (time, channel, space); OME-TIFF: acquisition order
@@ -133,6 +158,7 @@ struct OME_WRITERS_EXPORT StreamSettings {
   std::vector<std::string> storage_order_list;
   std::optional<Plate> plate;
   bool overwrite = false;
+  PyramidSettings pyramid;
   EngineOptions engine;
 
   /// Parses the JSON produced by Python's ``AcquisitionSettings.model_dump_json()``
@@ -164,5 +190,6 @@ OME_WRITERS_EXPORT void check_compression(FileFormat format, Compression compres
 OME_WRITERS_EXPORT const char* to_string(DimensionType value) noexcept;
 OME_WRITERS_EXPORT const char* to_string(FileFormat value) noexcept;
 OME_WRITERS_EXPORT const char* to_string(Compression value) noexcept;
+OME_WRITERS_EXPORT const char* to_string(DownsampleMethod value) noexcept;
 
 }  // namespace ome_writers

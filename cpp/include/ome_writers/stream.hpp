@@ -133,6 +133,19 @@ class OME_WRITERS_EXPORT Stream {
   /// unbounded first dimension).
   std::vector<std::int64_t> current_shape(std::int64_t position) const;
 
+  /// Pyramid datasets, full resolution included (1 without a pyramid).
+  int levels() const;
+  /// read_frame() of pyramid level `level` (0: read_frame() itself), with the
+  /// storage index of that level's array (z halved when the pyramid halves
+  /// it). `out` holds level_shape()'s last two extents. Returns false until
+  /// the writer has computed the plane (it does so when the frames it
+  /// summarises have reached it). Throws kIndexOutOfRange for a level that
+  /// does not exist.
+  bool read_level_frame(std::int64_t position, int level,
+                        const std::vector<std::int64_t>& storage_index, void* out) const;
+  /// current_shape() of pyramid level `level`.
+  std::vector<std::int64_t> level_shape(std::int64_t position, int level) const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -153,6 +153,13 @@ void BufferPool::prepare_spare() {
 
 FrameBuffer BufferPool::take() { return FrameBuffer(this, take_block()); }
 
+FrameBuffer BufferPool::take_for_writer() {
+  budget_.force_acquire(charged_bytes_);
+  FrameBuffer frame(this, take_block());
+  frame.adopted_ = true;  // given back without touching the queued-frame count
+  return frame;
+}
+
 std::byte* BufferPool::take_block() {
   {
     std::lock_guard lock(mutex_);

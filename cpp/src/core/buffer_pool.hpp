@@ -60,6 +60,7 @@ class FrameBuffer {
   void track(LiveFrames& live, std::uint64_t key);
 
  private:
+  friend class BufferPool;
   BufferPool* pool_ = nullptr;
   std::byte* data_ = nullptr;
   std::function<void()> release_;  ///< set for a borrowed frame
@@ -78,6 +79,9 @@ class BufferPool {
 
   /// A block whose budget the caller has already acquired.
   FrameBuffer take();
+  /// A block the writer fills itself (a pyramid level's plane): charged to
+  /// the budget without waiting, and never counted as a queued frame.
+  FrameBuffer take_for_writer();
   /// Wraps a caller's frame (budget already acquired); `release` runs when the
   /// writer is done with it.
   FrameBuffer borrow(const std::byte* data, std::function<void()> release);

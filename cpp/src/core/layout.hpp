@@ -79,6 +79,6 @@ class Layout {
 
 /// The layout of valid settings: every rule StreamSettings::validate()
 /// enforces is checked on the way (throws Error naming the offending value).
-Layout validated_layout(const StreamSettings& settings);
+Layout validated_layout(const StreamSettings& settings, bool local_output = true);
 
 }  // namespace ome_writers::detail

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/layout.hpp"
+#include "core/pyramid.hpp"
 #include "ome_writers/errors.hpp"
 #include "ome_writers/settings.hpp"
 #include "platform/platform.hpp"
@@ -82,6 +83,14 @@ constexpr EnumName kMultiFile[] = {
     {static_cast<int>(MultiFileMetadata::kRedundant), "redundant"},
     {static_cast<int>(MultiFileMetadata::kMasterTiff), "master-tiff"},
     {static_cast<int>(MultiFileMetadata::kCompanionFile), "companion-file"},
+};
+
+constexpr EnumName kMethods[] = {
+    {static_cast<int>(DownsampleMethod::kMean), "mean"},
+    {static_cast<int>(DownsampleMethod::kMin), "min"},
+    {static_cast<int>(DownsampleMethod::kMax), "max"},
+    {static_cast<int>(DownsampleMethod::kDecimate), "decimate"},
+    {static_cast<int>(DownsampleMethod::kMode), "mode"},
 };
 
 template <std::size_t N>
@@ -280,6 +289,42 @@ json format_json(const FormatSettings& f) {
   return j;
 }
 
+// {"levels": int | "auto", "method": name, "downsample_z": bool}, or null.
+PyramidSettings parse_pyramid(const json& j) {
+  PyramidSettings p;
+  if (j.is_null()) return p;
+  if (!j.is_object()) bad("pyramid must be an object or null, got " + j.dump());
+  if (auto lv = j.find("levels"); lv != j.end() && !lv->is_null()) {
+    if (lv->is_string()) {
+      if (lv->get<std::string>() != "auto") {
+        bad("invalid pyramid levels " + lv->dump() + " (expected a whole number or 'auto')");
+      }
+      p.auto_levels = true;
+    } else {
+      const auto levels = whole_number(*lv, "pyramid levels");
+      if (levels < 1 || levels > detail::kMaxPyramidLevels) {
+        bad("pyramid levels must be between 1 (no pyramid) and " +
+            std::to_string(detail::kMaxPyramidLevels) + ", got " + std::to_string(levels));
+      }
+      p.levels = static_cast<int>(levels);
+    }
+  }
+  if (auto m = opt<std::string>(j, "method")) {
+    p.method = static_cast<DownsampleMethod>(parse_enum(kMethods, *m, "pyramid method"));
+  }
+  if (auto z = j.find("downsample_z"); z != j.end() && !z->is_null()) {
+    if (!z->is_boolean()) bad("pyramid downsample_z must be true or false, got " + z->dump());
+    p.downsample_z = z->get<bool>();
+  }
+  return p;
+}
+
+json pyramid_json(const PyramidSettings& p) {
+  return {{"levels", p.auto_levels ? json("auto") : json(p.levels)},
+          {"method", enum_name(kMethods, static_cast<int>(p.method))},
+          {"downsample_z", p.downsample_z}};
+}
+
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
@@ -314,6 +359,10 @@ const char* to_string(FileFormat value) noexcept {
 
 const char* to_string(Compression value) noexcept {
   return enum_name(kCompressions, static_cast<int>(value));
+}
+
+const char* to_string(DownsampleMethod value) noexcept {
+  return enum_name(kMethods, static_cast<int>(value));
 }
 
 namespace {
@@ -380,6 +429,7 @@ StreamSettings parse_settings(const json& j) {
     s.plate = plate;
   }
   s.overwrite = j.value("overwrite", false);
+  if (auto p = j.find("pyramid"); p != j.end()) s.pyramid = parse_pyramid(*p);
   if (auto e = j.find("engine"); e != j.end() && e->is_object()) {
     if (auto m = e->find("max_memory_bytes"); m != e->end() && !m->is_null()) {
       // Read signed: a negative budget must be refused, not wrapped around.
@@ -431,6 +481,9 @@ std::string StreamSettings::to_json() const {
     j["plate"] = nullptr;
   }
   j["overwrite"] = overwrite;
+  // As the Python model dumps it: absent when there is no pyramid (ome-writers
+  // 0.3.2's settings forbid unknown keys, so its dumps must stay loadable there).
+  if (pyramid.enabled()) j["pyramid"] = pyramid_json(pyramid);
   j["engine"] = {{"max_memory_bytes", engine.max_memory_bytes},
                  {"append_timeout_seconds", engine.append_timeout_seconds},
                  {"writer_threads", engine.writer_threads},
@@ -508,6 +561,7 @@ void check_format_rules(const StreamSettings& s, const detail::Layout& layout) {
     bad("append_timeout must be >= 0, got " + json(engine.append_timeout_seconds).dump());
   }
   check_writer_threads(engine.writer_threads);
+  (void)detail::pyramid_levels(s, layout);
   // At most a day: a longer interval means never, which is what 0 says.
   if (!(engine.checkpoint_interval_seconds >= 0 && engine.checkpoint_interval_seconds <= 86400)) {
     bad("checkpoint_interval must be between 0 (off) and 86400 seconds, got " +
@@ -568,12 +622,12 @@ void check_not_a_url(const std::string& root_path) {
 
 }  // namespace
 
-Layout validated_layout(const StreamSettings& s) {
+Layout validated_layout(const StreamSettings& s, bool local_output) {
   if (s.root_path.empty()) {
     bad(std::string("root_path is required for ") + to_string(s.format.name) + " format.");
   }
   (void)s.output_path();  // checks root_path
-  check_not_a_url(s.root_path);
+  if (local_output) check_not_a_url(s.root_path);
   Layout layout(s);  // checks the dimension rules
   check_format_rules(s, layout);
   return layout;

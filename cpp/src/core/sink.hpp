@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/buffer_pool.hpp"
+#include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
 
 namespace ome_writers::detail {
@@ -48,6 +49,30 @@ class Sink {
   virtual bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                           void* out) const = 0;
   virtual std::vector<std::int64_t> current_shape(std::int64_t position) const = 0;
+
+  /// Pyramid datasets, full resolution included (1: no pyramid).
+  virtual int levels() const { return 1; }
+  /// read_frame() of pyramid level `level` (storage index in that level's array).
+  virtual bool read_level_frame(std::int64_t position, int level,
+                                const std::vector<std::int64_t>& storage_index, void* out) const {
+    check_level(level);
+    return read_frame(position, storage_index, out);
+  }
+  /// current_shape() of pyramid level `level`.
+  virtual std::vector<std::int64_t> level_shape(std::int64_t position, int level) const {
+    check_level(level);
+    return current_shape(position);
+  }
+
+ protected:
+  /// Throws kIndexOutOfRange unless 0 <= level < levels().
+  void check_level(int level) const {
+    if (level < 0 || level >= levels()) {
+      throw Error(ErrorCode::kIndexOutOfRange, "pyramid level " + std::to_string(level) +
+                                                   " does not exist (levels: 0 to " +
+                                                   std::to_string(levels() - 1) + ")");
+    }
+  }
 };
 
 }  // namespace ome_writers::detail

@@ -477,4 +477,16 @@ std::vector<std::int64_t> Stream::current_shape(std::int64_t position) const {
   return impl_->sink().current_shape(position);
 }
 
+int Stream::levels() const { return impl_->sink().levels(); }
+
+bool Stream::read_level_frame(std::int64_t position, int level,
+                              const std::vector<std::int64_t>& storage_index, void* out) const {
+  if (level == 0) return impl_->read_frame(position, storage_index, out);
+  return impl_->sink().read_level_frame(position, level, storage_index, out);
+}
+
+std::vector<std::int64_t> Stream::level_shape(std::int64_t position, int level) const {
+  return impl_->sink().level_shape(position, level);
+}
+
 }  // namespace ome_writers

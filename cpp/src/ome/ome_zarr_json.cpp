@@ -88,10 +88,12 @@ bool is_xyz(const ArrayAxis& a, char which) {
 
 }  // namespace
 
-json ome_image_attributes(const Layout& layout, const Position& position) {
+json ome_image_attributes(const Layout& layout, const Position& position,
+                          const std::vector<std::vector<double>>& level_factors,
+                          bool centred_levels) {
   json axes = json::array();
-  json scale = json::array();
-  json translation = json::array();
+  std::vector<double> scale;
+  std::vector<double> translation;
   bool any_translation = false;
   const Dimension* channel_dim = nullptr;
   for (const auto& a : layout.axes) {
@@ -118,15 +120,30 @@ json ome_image_attributes(const Layout& layout, const Position& position) {
       channel_dim = a.dimension;
     }
   }
-  json transforms = json::array({{{"type", "scale"}, {"scale", scale}}});
-  if (any_translation)
-    transforms.push_back({{"type", "translation"}, {"translation", translation}});
+  // Pixel-centre convention: a coordinate names the centre of a pixel. A
+  // reduced pixel that summarises 2^L pixels sits at the centre of its block,
+  // (2^L - 1) / 2 full-resolution pixels from the block's first one; a
+  // decimated pixel is the block's first pixel itself.
+  if (centred_levels && !level_factors.empty()) any_translation = true;
+  json datasets = json::array();
+  for (std::size_t level = 0; level <= level_factors.size(); ++level) {
+    json level_scale = json::array();
+    json level_translation = json::array();
+    for (std::size_t i = 0; i < scale.size(); ++i) {
+      const double f = level == 0 ? 1.0 : level_factors[level - 1][i];
+      level_scale.push_back(scale[i] * f);
+      level_translation.push_back(translation[i] +
+                                  (centred_levels ? scale[i] * (f - 1.0) / 2.0 : 0.0));
+    }
+    json transforms = json::array({{{"type", "scale"}, {"scale", level_scale}}});
+    if (any_translation) {
+      transforms.push_back({{"type", "translation"}, {"translation", level_translation}});
+    }
+    datasets.push_back(
+        {{"path", std::to_string(level)}, {"coordinateTransformations", transforms}});
+  }
   json ome{{"version", "0.5"},
-           {"multiscales",
-            json::array(
-                {{{"axes", axes},
-                  {"datasets",
-                   json::array({{{"path", "0"}, {"coordinateTransformations", transforms}}})}}})}};
+           {"multiscales", json::array({{{"axes", axes}, {"datasets", datasets}}})}};
   if (channel_dim) {
     const auto [lo, hi] = dtype_window(layout.dtype);
     json channels = json::array();
@@ -219,6 +236,29 @@ json ome_plate_attributes(const Plate& plate, const std::vector<Position>& posit
   json out{{"columns", columns}, {"rows", rows}, {"wells", wells}, {"version", "0.5"}};
   if (plate.name) out["name"] = *plate.name;
   return json{{"version", "0.5"}, {"plate", out}};
+}
+
+std::vector<std::string> image_group_paths(const StreamSettings& settings, const Layout& layout) {
+  const bool plate = settings.plate.has_value();
+  std::vector<std::string> groups;
+  std::map<std::string, std::size_t> first_at;
+  for (std::size_t i = 0; i < layout.positions.size(); ++i) {
+    const Position& p = layout.positions[i];
+    if (plate && (!p.plate_row || !p.plate_column)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "position '" + p.name + "' needs plate_row and plate_column in a plate");
+    }
+    groups.push_back(image_group_path(settings.plate, layout.positions, i));
+    const auto [it, fresh] = first_at.emplace(groups.back(), i);
+    if (!fresh) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "positions " + std::to_string(it->second) + " and " + std::to_string(i) +
+                      " would both be stored in group '" + groups.back() +
+                      "'; give them distinct names (in a plate well, grid coordinates are not "
+                      "part of the path)");
+    }
+  }
+  return groups;
 }
 
 std::string image_group_path(const std::optional<Plate>& plate,

@@ -13,9 +13,15 @@
 
 namespace ome_writers::detail {
 
-/// The "ome" attribute of an image group: multiscales (axes, one dataset "0"
-/// with scale and translation) and omero channels when the channel axis has coords.
-nlohmann::ordered_json ome_image_attributes(const Layout& layout, const Position& position);
+/// The "ome" attribute of an image group: multiscales (axes, dataset "0"
+/// with scale and translation, then one dataset "1".. per reduced level, whose
+/// scale is the full resolution's times `level_factors[level - 1]`) and omero
+/// channels when the channel axis has coords. `centred_levels`: a reduced
+/// pixel stands for the centre of the block it summarises (every method but
+/// decimate), which shifts the level's translation by half a block.
+nlohmann::ordered_json ome_image_attributes(
+    const Layout& layout, const Position& position,
+    const std::vector<std::vector<double>>& level_factors = {}, bool centred_levels = false);
 
 /// A complete array zarr.json: shape, chunk grid, codecs (sharded or not).
 nlohmann::ordered_json zarr_array_metadata(const Layout& layout,
@@ -39,6 +45,11 @@ nlohmann::ordered_json ome_plate_attributes(const Plate& plate,
 /// a path_component() (util/fs.hpp), never as a path.
 std::string image_group_path(const std::optional<Plate>& plate,
                              const std::vector<Position>& positions, std::size_t i);
+
+/// image_group_path() of every position, checked: in a plate each position
+/// names its well, and no two positions share a group (they would overwrite
+/// each other's frames). Throws kInvalidArgument naming the positions.
+std::vector<std::string> image_group_paths(const StreamSettings& settings, const Layout& layout);
 
 /// Attributes of the groups that hold no image, keyed by path relative to the
 /// root: the bioformats2raw root and its "OME" series group for several

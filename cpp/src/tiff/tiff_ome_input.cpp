@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <utility>
+
+#include "ome_writers/errors.hpp"
+#include "platform/platform.hpp"
+#include "util/fs.hpp"
 
 namespace ome_writers::detail {
 
@@ -46,6 +51,13 @@ void add_plane_blocks(const TiffImage& img, const Layout& layout, ImageInfo& inf
 /// The planes with metadata, from their journal entries, in order: one pass
 /// over the journal's stretch that holds them, other Images' lines skipped.
 void add_journal_planes(const TiffOmeState& state, const TiffImage& img, ImageInfo& info) {
+  if (!img.recorded.empty()) {
+    info.annotated = img.annotated;
+    info.each_plane = [&img](const std::function<void(const PlaneInfo&)>& f) {
+      for (const PlaneInfo& p : img.recorded) f(p);
+    };
+    return;
+  }
   if (img.plane_lines.empty() || state.journal == nullptr) return;
   info.annotated = img.annotated;
   info.each_plane = [&img, &state](const std::function<void(const PlaneInfo&)>& f) {
@@ -112,6 +124,52 @@ std::string binary_only_xml(const std::string& uuid, const TiffFileId& holder) {
 }
 
 }  // namespace
+
+TiffFileNames name_tiff_files(const StreamSettings& settings, const Layout& layout) {
+  TiffFileNames names;
+  const std::string out = settings.output_path();
+  const std::size_t npos = layout.positions.size();
+  names.multi_file = npos > 1 && settings.format.prefer_single_file != PreferSingleFile::kAlways;
+  if (!names.multi_file && settings.format.prefer_single_file == PreferSingleFile::kNever) {
+    names.multi_file = true;
+  }
+  if (!names.multi_file) {
+    const std::filesystem::path file = platform::path_from_utf8(out);
+    names.files.push_back({platform::path_to_utf8(file.filename()), make_uuid()});
+    names.dir = file.parent_path();
+    return names;
+  }
+  names.dir = platform::path_from_utf8(out);
+  const std::string stem = platform::path_to_utf8(names.dir.filename());
+  for (std::size_t i = 0; i < npos; ++i) {
+    char idx[32];
+    std::snprintf(idx, sizeof idx, "_p%03zu", i);
+    names.files.push_back({stem + idx + settings.format.suffix, make_uuid()});
+  }
+  if (settings.format.multi_file_metadata == MultiFileMetadata::kCompanionFile) {
+    names.companion.name = settings.format.companion_file == "companion.ome"
+                               ? stem + ".companion.ome"
+                               : path_component(settings.format.companion_file, "companion_file");
+    names.companion.uuid = make_uuid();
+  }
+  return names;
+}
+
+void check_tiff_layout(const Layout& layout) {
+  if (!ome_pixel_type(layout.dtype)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "dtype '" + std::string(dtype_name(layout.dtype)) +
+                    "' has no OME-TIFF pixel type (use OME-Zarr, or int32/uint32/float64)");
+  }
+  for (std::size_t a = 0; a < layout.index_rank(); ++a) {
+    const char n = axis_letter(layout.axes[a].name);
+    if (layout.axes[a].name.size() != 1 || (n != 't' && n != 'c' && n != 'z')) {
+      throw Error(ErrorCode::kNotImplemented,
+                  "OME-TIFF stores only t, c and z besides the frame axes; dimension '" +
+                      layout.axes[a].name + "' cannot be written (use OME-Zarr)");
+    }
+  }
+}
 
 std::int64_t planes_per_outer_index(const StreamSettings& settings, const Layout& layout) {
   std::int64_t inner = 1;

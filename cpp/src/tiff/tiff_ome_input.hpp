@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,6 +27,9 @@ struct TiffImage {
   /// Journal offsets of the entries of the planes that carry metadata.
   std::vector<std::uint64_t> plane_lines;
   std::int64_t annotated = 0;  ///< planes among them with a MapAnnotation
+  /// Planes with metadata held in memory instead of the journal (an
+  /// OutputPlan's), in plane order; written as the journal's would be.
+  std::vector<PlaneInfo> recorded;
   /// Planes not in the journal yet (the first plane of a file, described
   /// before it is written).
   std::vector<PlaneInfo> pending;
@@ -36,6 +40,22 @@ struct TiffFileId {
   std::string name;  ///< file name only
   std::string uuid;  ///< "urn:uuid:..."
 };
+
+/// The files of an OME-TIFF output and their identities (fresh UUIDs).
+struct TiffFileNames {
+  bool multi_file = false;        ///< one file per position, in `dir`
+  std::filesystem::path dir;      ///< the directory holding the files
+  std::vector<TiffFileId> files;  ///< in position order (one when single-file)
+  TiffFileId companion;           ///< name empty: no companion file
+};
+
+/// Names the files as the settings ask (prefer_single_file, suffix,
+/// multi_file_metadata, companion_file). Throws for a bad companion name.
+TiffFileNames name_tiff_files(const StreamSettings& settings, const Layout& layout);
+
+/// Throws unless OME-TIFF can store the layout: an OME pixel type, and no
+/// axes besides t, c, z and the frame axes.
+void check_tiff_layout(const Layout& layout);
 
 /// What the OME-XML of an OME-TIFF stream describes (borrowed from the sink).
 struct TiffOmeState {

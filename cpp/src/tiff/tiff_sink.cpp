@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/journal.hpp"
+#include "core/pyramid.hpp"
 #include "ome_writers/errors.hpp"
 #include "platform/platform.hpp"
 #include "tiff/description_patcher.hpp"
@@ -22,12 +23,19 @@ namespace {
 // Uncompressed planes at least this large are written from the frame's slot.
 constexpr std::size_t kDirectPlaneBytes = std::size_t{2} << 20;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 }  // namespace
+
+TiffSink::Level::Level(const StreamSettings& settings, const Layout& base, int level,
+                       TaskPool* tasks)
+    : layout(level_layout(base, level, -1)),
+      format(settings, layout),
+      encoder(format, layout.dtype, settings.compression, settings.engine.compression_level, tasks),
+      pixels(layout.frame_bytes) {
+  // A reduced pixel is 2^level full-resolution pixels wide.
+  const double factor = static_cast<double>(std::int64_t{1} << level);
+  if (format.x_resolution) format.x_resolution = *format.x_resolution / factor;
+  if (format.y_resolution) format.y_resolution = *format.y_resolution / factor;
+}
 
 TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPool* tasks,
                    const nlohmann::json* recovered)
@@ -38,6 +46,10 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPoo
       encoder_(format_, layout.dtype, settings.compression, settings.engine.compression_level,
                tasks) {
   check_settings();
+  const int levels = pyramid_levels(settings_, layout_);
+  for (int level = 1; level < levels; ++level) {
+    levels_.push_back(std::make_unique<Level>(settings_, layout_, level, tasks));
+  }
   name_files();
   images_.resize(layout_.positions.size());
   for (std::size_t i = 0; i < images_.size(); ++i) images_[i].file = multi_file_ ? i : 0;
@@ -58,19 +70,7 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPoo
 TiffSink::~TiffSink() = default;
 
 void TiffSink::check_settings() const {
-  if (!ome_pixel_type(layout_.dtype)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "dtype '" + std::string(dtype_name(layout_.dtype)) +
-                    "' has no OME-TIFF pixel type (use OME-Zarr, or int32/uint32/float64)");
-  }
-  for (std::size_t a = 0; a < layout_.index_rank(); ++a) {
-    const std::string n = lower(layout_.axes[a].name);
-    if (n != "t" && n != "c" && n != "z") {
-      throw Error(ErrorCode::kNotImplemented,
-                  "OME-TIFF stores only t, c and z besides the frame axes; dimension '" +
-                      layout_.axes[a].name + "' cannot be written (use OME-Zarr)");
-    }
-  }
+  check_tiff_layout(layout_);
   if (!TIFFIsCODECConfigured(format_.compression)) {
     throw Error(ErrorCode::kNotImplemented, std::string("this libtiff lacks the '") +
                                                 to_string(settings_.compression) + "' codec");
@@ -78,33 +78,15 @@ void TiffSink::check_settings() const {
 }
 
 void TiffSink::name_files() {
-  const std::string out = settings_.output_path();
-  const std::size_t npos = layout_.positions.size();
-  multi_file_ = npos > 1 && settings_.format.prefer_single_file != PreferSingleFile::kAlways;
-  if (!multi_file_ && settings_.format.prefer_single_file == PreferSingleFile::kNever) {
-    multi_file_ = true;
-  }
-  if (multi_file_) {
-    dir_ = platform::path_from_utf8(out);
-    const std::string stem = platform::path_to_utf8(dir_.filename());
-    for (std::size_t i = 0; i < npos; ++i) {
-      char idx[32];
-      std::snprintf(idx, sizeof idx, "_p%03zu", i);
-      file_ids_.push_back({stem + idx + settings_.format.suffix, make_uuid()});
-      files_.push_back(std::make_unique<TiffFile>());
-      files_.back()->path = dir_ / platform::path_from_utf8(file_ids_.back().name);
-    }
-    if (settings_.format.multi_file_metadata == MultiFileMetadata::kCompanionFile) {
-      companion_.name = settings_.format.companion_file == "companion.ome"
-                            ? stem + ".companion.ome"
-                            : path_component(settings_.format.companion_file, "companion_file");
-      companion_.uuid = make_uuid();
-    }
-  } else {
+  TiffFileNames names = name_tiff_files(settings_, layout_);
+  multi_file_ = names.multi_file;
+  dir_ = names.dir;
+  companion_ = names.companion;
+  file_ids_ = std::move(names.files);
+  for (const auto& id : file_ids_) {
     files_.push_back(std::make_unique<TiffFile>());
-    files_.back()->path = platform::path_from_utf8(out);
-    file_ids_.push_back({platform::path_to_utf8(files_.back()->path.filename()), make_uuid()});
-    dir_ = files_.back()->path.parent_path();
+    files_.back()->path = multi_file_ ? dir_ / platform::path_from_utf8(id.name)
+                                      : platform::path_from_utf8(settings_.output_path());
   }
 }
 
@@ -220,13 +202,23 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
         first_description(static_cast<std::size_t>(position), plane, storage_index);
     TIFFSetField(f.tif, TIFFTAG_IMAGEDESCRIPTION, xml.c_str());
   }
-  const std::byte* pixels = stored_pixels(data);
+  if (!levels_.empty()) {
+    // libtiff fills the offsets in as it writes the next directories, which
+    // it then keeps out of the main chain.
+    std::vector<toff_t> offsets(levels_.size(), 0);
+    TIFFSetField(f.tif, TIFFTAG_SUBIFD, static_cast<std::uint16_t>(levels_.size()), offsets.data());
+  }
+  const std::byte* pixels = stored_pixels(data, format_);
   if (format_.compression == COMPRESSION_LZW) {
-    write_lzw_strips(f, pixels);
+    write_lzw_strips(f, pixels, format_);
   } else {
-    write_raw_strips(f, pixels);
+    write_raw_strips(f, pixels, format_, encoder_);
   }
   if (!TIFFWriteDirectory(f.tif)) tiff_failure("cannot write a directory to", f.path, f.messages);
+  // Its reduced planes before the seal: the link to this IFD then goes out
+  // only once they and their offsets in its SubIFDs entry have, so that no
+  // reader ever follows a SubIFDs entry still zero.
+  if (!levels_.empty()) write_levels(f, data);
   // The link to this IFD (written before it) may go out once the IFD has.
   if (f.io != nullptr) {
     f.io->seal();
@@ -261,30 +253,55 @@ std::string TiffSink::first_description(std::size_t image_index, const PlaneInfo
   return file_ome_xml(state, image.file);
 }
 
-const std::byte* TiffSink::stored_pixels(const std::byte* frame) {
-  if (format_.bit_packed) {
-    pack_bits(frame, format_, scratch_);
+void TiffSink::write_levels(TiffFile& f, const std::byte* frame) {
+  const std::byte* above = frame;
+  std::int64_t h = layout_.height;
+  std::int64_t w = layout_.width;
+  for (auto& level : levels_) {
+    downsample_plane(layout_.dtype, settings_.pyramid.method, above, nullptr, h, w,
+                     level->pixels.data());
+    level->format.set_tags(f.tif);
+    TIFFSetField(f.tif, TIFFTAG_SUBFILETYPE, FILETYPE_REDUCEDIMAGE);
+    const std::byte* pixels = stored_pixels(level->pixels.data(), level->format);
+    if (level->format.compression == COMPRESSION_LZW) {
+      write_lzw_strips(f, pixels, level->format);
+    } else {
+      write_raw_strips(f, pixels, level->format, level->encoder);
+    }
+    if (!TIFFWriteDirectory(f.tif)) {
+      tiff_failure("cannot write a reduced-resolution directory to", f.path, f.messages);
+    }
+    above = level->pixels.data();
+    h = level->layout.height;
+    w = level->layout.width;
+  }
+}
+
+const std::byte* TiffSink::stored_pixels(const std::byte* frame, const TiffPlaneFormat& format) {
+  if (format.bit_packed) {
+    pack_bits(frame, format, scratch_);
     return scratch_.data();
   }
-  if (format_.compression == COMPRESSION_LZW) {
+  if (format.compression == COMPRESSION_LZW) {
     // libtiff's predictor works in place: give it a copy, not the caller's frame.
-    scratch_.assign(frame, frame + format_.plane_bytes());
+    scratch_.assign(frame, frame + format.plane_bytes());
     return scratch_.data();
   }
   return frame;
 }
 
-void TiffSink::write_raw_strips(TiffFile& f, const std::byte* pixels) {
+void TiffSink::write_raw_strips(TiffFile& f, const std::byte* pixels, const TiffPlaneFormat& format,
+                                StripEncoder& encoder) {
   // Strips are encoded here (in parallel) and handed to libtiff as raw
   // bytes: no copy for uncompressed planes, all cores for compressed ones.
-  const bool compressed = format_.compression != COMPRESSION_NONE;
-  if (compressed) encoder_.encode_plane(pixels);
-  for (std::uint32_t s = 0; s < format_.strip_count(); ++s) {
-    const void* bytes = pixels + format_.strip_offset(s);
-    std::size_t n = format_.strip_rows(s) * format_.row_bytes;
+  const bool compressed = format.compression != COMPRESSION_NONE;
+  if (compressed) encoder.encode_plane(pixels);
+  for (std::uint32_t s = 0; s < format.strip_count(); ++s) {
+    const void* bytes = pixels + format.strip_offset(s);
+    std::size_t n = format.strip_rows(s) * format.row_bytes;
     if (compressed) {
-      bytes = encoder_.strip(s).data();
-      n = encoder_.strip(s).size();
+      bytes = encoder.strip(s).data();
+      n = encoder.strip(s).size();
     }
     if (s == 0 && !compressed && f.io != nullptr && n >= kDirectPlaneBytes) {
       // Start a large plane on a page boundary: it then goes to the disk
@@ -299,10 +316,11 @@ void TiffSink::write_raw_strips(TiffFile& f, const std::byte* pixels) {
   }
 }
 
-void TiffSink::write_lzw_strips(TiffFile& f, const std::byte* pixels) {
-  for (std::uint32_t s = 0; s < format_.strip_count(); ++s) {
-    auto* p = const_cast<std::byte*>(pixels + format_.strip_offset(s));
-    const auto n = static_cast<tmsize_t>(format_.strip_rows(s) * format_.row_bytes);
+void TiffSink::write_lzw_strips(TiffFile& f, const std::byte* pixels,
+                                const TiffPlaneFormat& format) {
+  for (std::uint32_t s = 0; s < format.strip_count(); ++s) {
+    auto* p = const_cast<std::byte*>(pixels + format.strip_offset(s));
+    const auto n = static_cast<tmsize_t>(format.strip_rows(s) * format.row_bytes);
     if (TIFFWriteEncodedStrip(f.tif, s, p, n) < 0) {
       tiff_failure("cannot write a strip to", f.path, f.messages);
     }
@@ -568,6 +586,26 @@ bool TiffSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
   return where && read_plane(*where, out);
 }
 
+bool TiffSink::read_level_frame(std::int64_t position, int level,
+                                const std::vector<std::int64_t>& storage_index, void* out) const {
+  check_level(level);
+  const std::int64_t plane = plane_number(storage_index);
+  std::shared_lock files_lock(files_mutex_);
+  const std::optional<PlaneLocation> where = locate_plane(position, plane);
+  return where && read_plane(*where, out, level);
+}
+
+std::vector<std::int64_t> TiffSink::level_shape(std::int64_t position, int level) const {
+  check_level(level);
+  std::vector<std::int64_t> shape = current_shape(position);
+  if (level > 0) {
+    const Layout& l = levels_[static_cast<std::size_t>(level - 1)]->layout;
+    shape[shape.size() - 2] = l.height;
+    shape[shape.size() - 1] = l.width;
+  }
+  return shape;
+}
+
 std::int64_t TiffSink::plane_number(const std::vector<std::int64_t>& storage_index) const {
   // The OME-XML's DimensionOrder follows the acquisition order too.
   std::int64_t plane = 0;
@@ -591,7 +629,7 @@ std::optional<TiffSink::PlaneLocation> TiffSink::locate_plane(std::int64_t posit
   return PlaneLocation{f.path, image.ifds[static_cast<std::size_t>(plane)], f.io.get()};
 }
 
-bool TiffSink::read_plane(const PlaneLocation& where, void* out) const {
+bool TiffSink::read_plane(const PlaneLocation& where, void* out, int level) const {
   TiffMessages messages;
   ClientHandle handle{where.io, 0, &messages};
   TIFF* tif = where.io != nullptr && where.io->is_open()
@@ -600,7 +638,16 @@ bool TiffSink::read_plane(const PlaneLocation& where, void* out) const {
   if (tif == nullptr) tiff_failure("cannot open for reading", where.path, messages);
   const TiffCloser closer{tif};
   if (!TIFFSetDirectory(tif, static_cast<tdir_t>(where.ifd))) return false;
-  std::vector<std::byte> raw(format_.plane_bytes());
+  const TiffPlaneFormat& format =
+      level == 0 ? format_ : levels_[static_cast<std::size_t>(level - 1)]->format;
+  if (level > 0) {
+    std::uint16_t count = 0;
+    toff_t* offsets = nullptr;
+    if (!TIFFGetField(tif, TIFFTAG_SUBIFD, &count, &offsets) || count < level) return false;
+    const toff_t offset = offsets[level - 1];
+    if (offset == 0 || !TIFFSetSubDirectory(tif, offset)) return false;
+  }
+  std::vector<std::byte> raw(format.plane_bytes());
   std::size_t offset = 0;
   const tstrip_t strips = TIFFNumberOfStrips(tif);
   for (tstrip_t s = 0; s < strips; ++s) {
@@ -610,8 +657,8 @@ bool TiffSink::read_plane(const PlaneLocation& where, void* out) const {
     offset += static_cast<std::size_t>(n);
   }
   auto* dst = static_cast<std::byte*>(out);
-  if (format_.bit_packed) {
-    unpack_bits(raw.data(), format_, dst);
+  if (format.bit_packed) {
+    unpack_bits(raw.data(), format, dst);
   } else {
     std::memcpy(dst, raw.data(), raw.size());
   }

@@ -58,12 +58,25 @@ class TiffSink final : public Sink {
   bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                   void* out) const override;
   std::vector<std::int64_t> current_shape(std::int64_t position) const override;
+  int levels() const override { return static_cast<int>(levels_.size()) + 1; }
+  bool read_level_frame(std::int64_t position, int level,
+                        const std::vector<std::int64_t>& storage_index, void* out) const override;
+  std::vector<std::int64_t> level_shape(std::int64_t position, int level) const override;
 
   /// Rewrites the OME-XML of the files a crashed stream left, from its journal.
   /// Returns the number of planes found in the files.
   static std::uint64_t recover(const std::filesystem::path& journal);
 
  private:
+  /// A reduced pyramid level: its planes are SubIFDs of each full-resolution IFD.
+  struct Level {
+    Level(const StreamSettings& settings, const Layout& base, int level, TaskPool* tasks);
+    const Layout layout;
+    TiffPlaneFormat format;
+    StripEncoder encoder;
+    std::vector<std::byte> pixels;  // the level's current plane, as computed
+  };
+
   /// Where a plane is stored, for reading it back.
   struct PlaneLocation {
     std::filesystem::path path;
@@ -86,9 +99,13 @@ class TiffSink final : public Sink {
                    const std::string& journal_entry);
   /// The plane as stored before compression: bit-packed, or a copy that
   /// libtiff may change in place, or the frame itself.
-  const std::byte* stored_pixels(const std::byte* frame);
-  void write_raw_strips(TiffFile& f, const std::byte* pixels);
-  void write_lzw_strips(TiffFile& f, const std::byte* pixels);
+  const std::byte* stored_pixels(const std::byte* frame, const TiffPlaneFormat& format);
+  void write_raw_strips(TiffFile& f, const std::byte* pixels, const TiffPlaneFormat& format,
+                        StripEncoder& encoder);
+  void write_lzw_strips(TiffFile& f, const std::byte* pixels, const TiffPlaneFormat& format);
+  /// Computes the reduced planes of `frame` and writes them as the SubIFDs
+  /// the IFD just written announced.
+  void write_levels(TiffFile& f, const std::byte* frame);
   /// Under mutex_: adds the plane just written to its Image; `line`: the
   /// journal offset of its entry when it carries metadata, `annotated` when
   /// that metadata has a MapAnnotation.
@@ -116,7 +133,8 @@ class TiffSink final : public Sink {
   /// the storage order.
   std::int64_t plane_number(const std::vector<std::int64_t>& storage_index) const;
   std::optional<PlaneLocation> locate_plane(std::int64_t position, std::int64_t plane) const;
-  bool read_plane(const PlaneLocation& where, void* out) const;
+  /// Reads a plane (level 0) or one of its reduced planes (a SubIFD).
+  bool read_plane(const PlaneLocation& where, void* out, int level = 0) const;
   /// Recovery: replays one journal entry (at `offset`); false when its plane
   /// is not in the files.
   bool replay(const nlohmann::json& entry, std::uint64_t offset,
@@ -136,6 +154,7 @@ class TiffSink final : public Sink {
   std::int64_t next_annotation_ = 0;
 
   StripEncoder encoder_;
+  std::vector<std::unique_ptr<Level>> levels_;  // [L - 1]: pyramid level L
   std::vector<std::byte> scratch_;
   std::vector<std::byte> blank_;
   Journal journal_;

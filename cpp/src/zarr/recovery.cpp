@@ -56,6 +56,31 @@ void grow_array_shape(const fs::path& array_meta, const std::vector<std::int64_t
   }
 }
 
+/// The reduced levels of a pyramid lag as level 0 does: each grows to the
+/// journal's extent divided by its factor (its scale over level 0's) per axis.
+void grow_level_shapes(const fs::path& group, const json& meta,
+                       const std::vector<std::int64_t>& extent) {
+  const json* datasets = nullptr;
+  try {
+    datasets = &meta.at("attributes").at("ome").at("multiscales").at(0).at("datasets");
+  } catch (const json::exception&) {
+    return;  // not an image group this library wrote
+  }
+  if (datasets->size() < 2) return;
+  const auto base = (*datasets)[0]["coordinateTransformations"][0]["scale"];
+  for (std::size_t d = 1; d < datasets->size(); ++d) {
+    const json& ds = (*datasets)[d];
+    const auto scale = ds["coordinateTransformations"][0]["scale"];
+    std::vector<std::int64_t> level_extent = extent;
+    for (std::size_t i = 0; i < level_extent.size() && i < scale.size(); ++i) {
+      const double b = base[i].get<double>();
+      const auto factor = b > 0 ? static_cast<std::int64_t>(scale[i].get<double>() / b + 0.5) : 1;
+      if (factor > 1) level_extent[i] = (level_extent[i] + factor - 1) / factor;
+    }
+    grow_array_shape(group / ds["path"].get<std::string>() / "zarr.json", level_extent);
+  }
+}
+
 }  // namespace
 
 std::size_t ZarrSink::recover(const fs::path& root) {
@@ -80,6 +105,7 @@ std::size_t ZarrSink::recover(const fs::path& root) {
     write_image_group(group / "zarr.json", meta.value("attributes", json::object()),
                       FrameMetadataSource{&lines, lines.size(), /*check_lines=*/true});
     grow_array_shape(group / "0" / "zarr.json", read.extent);
+    grow_level_shapes(group, meta, read.extent);
     lines.remove();
   }
   return recovered;

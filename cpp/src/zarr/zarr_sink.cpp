@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/journal.hpp"
+#include "core/pyramid.hpp"
 #include "ome/ome_xml.hpp"
 #include "ome/ome_zarr_json.hpp"
 #include "ome_writers/errors.hpp"
@@ -39,11 +40,35 @@ void check_slab_fits_budget(const Layout& layout, const MemoryBudget& budget) {
 
 }  // namespace
 
-/// One position's array and image group.
+struct ZarrSink::Level {
+  Level(Layout geometry, const ChunkCodec& codec, MemoryBudget& budget, bool direct_io)
+      : layout(std::move(geometry)),
+        units(layout, codec, budget, direct_io),
+        reader(layout, codec),
+        pool(layout.frame_bytes, budget) {}
+  const Layout layout;
+  UnitWriter units;
+  UnitReader reader;
+  BufferPool pool;  // the level's planes (level 0's frames come from the queue)
+};
+
+struct ZarrSink::PendingPlane {
+  std::vector<std::byte> data;  // empty: the plane never arrived (fill value)
+  bool first = false;           // the even plane of its pair in z
+};
+
+/// One position's array and image group (level 0), or one reduced level's
+/// array of that position.
 struct ZarrSink::ArrayState {
   std::string group;  // relative to the root; "" for the root itself
   fs::path group_dir;
   fs::path array_dir;
+  Level* level = nullptr;
+  // Level 0 only: the reduced levels' arrays, [L - 1] for level L.
+  std::vector<std::unique_ptr<ArrayState>> reduced;
+  // Reduced levels halving z: planes of the level above waiting for their
+  // partner, by this level's storage index.
+  std::map<std::vector<std::int64_t>, PendingPlane> pending;
   std::vector<std::int64_t> shape;
   bool shape_dirty = false;
   std::chrono::steady_clock::time_point shape_written{};
@@ -63,33 +88,37 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       budget_(budget),
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
-      root_(platform::path_from_utf8(settings.output_path())),
-      units_(layout, codec_, budget, settings.engine.direct_io),
-      reader_(layout, codec_) {
+      root_(platform::path_from_utf8(settings.output_path())) {
   check_slab_fits_budget(layout_, budget_);
-  const bool plate = settings_.plate.has_value();
-  // Each position's image group, checked before anything is written: two
-  // positions in one group would overwrite each other's frames.
-  std::map<std::string, std::size_t> first_at;
-  for (std::size_t i = 0; i < layout_.positions.size(); ++i) {
-    const Position& p = layout_.positions[i];
-    if (plate && (!p.plate_row || !p.plate_column)) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "position '" + p.name + "' needs plate_row and plate_column in a plate");
-    }
+  const int levels = pyramid_levels(settings_, layout_);
+  z_axis_ = pyramid_z_axis(settings_, layout_);
+  // The reduced levels' chunks being filled hold at most a quarter of the budget.
+  const std::uint64_t held =
+      levels > 1 ? budget_.limit() / 4 / static_cast<std::uint64_t>(levels - 1) : 0;
+  std::vector<std::vector<double>> factors;
+  for (int level = 0; level < levels; ++level) {
+    levels_.push_back(
+        std::make_unique<Level>(level == 0 ? layout_ : level_layout(layout_, level, z_axis_, held),
+                                codec_, budget_, settings.engine.direct_io));
+    if (level > 0) factors.push_back(level_factors(layout_, level, z_axis_));
+  }
+  const bool centred = settings_.pyramid.method != DownsampleMethod::kDecimate;
+  const std::vector<std::string> groups = image_group_paths(settings_, layout_);
+  for (const std::string& group : groups) {
     auto a = std::make_unique<ArrayState>();
-    a->group = image_group_path(settings_.plate, layout_.positions, i);
-    const auto [it, fresh] = first_at.emplace(a->group, i);
-    if (!fresh) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "positions " + std::to_string(it->second) + " and " + std::to_string(i) +
-                      " would both be stored in group '" + a->group +
-                      "'; give them distinct names (in a plate well, grid coordinates are not "
-                      "part of the path)");
-    }
+    a->group = group;
     a->group_dir = a->group.empty() ? root_ : root_ / a->group;
     a->array_dir = a->group_dir / "0";
+    a->level = levels_[0].get();
     check_inside(root_, a->array_dir);
+    for (std::size_t level = 1; level < levels_.size(); ++level) {
+      auto r = std::make_unique<ArrayState>();
+      r->group = a->group;
+      r->group_dir = a->group_dir;
+      r->array_dir = a->group_dir / std::to_string(level);
+      r->level = levels_[level].get();
+      a->reduced.push_back(std::move(r));
+    }
     arrays_.push_back(std::move(a));
   }
   groups_ = container_group_attributes(settings_.plate, layout_.positions);
@@ -98,13 +127,19 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
   root_identity_ = identity_of(root_);
   for (std::size_t i = 0; i < arrays_.size(); ++i) {
     auto& a = *arrays_[i];
-    groups_[a.group] = json{{"ome", ome_image_attributes(layout_, layout_.positions[i])}};
+    groups_[a.group] =
+        json{{"ome", ome_image_attributes(layout_, layout_.positions[i], factors, centred)}};
     for (const auto& axis : layout_.axes) a.shape.push_back(axis.count);
     make_directories(a.array_dir);
     write_array_metadata(a);
+    for (auto& r : a.reduced) {
+      for (const auto& axis : r->level->layout.axes) r->shape.push_back(axis.count);
+      make_directories(r->array_dir);
+      write_array_metadata(*r);
+    }
   }
   write_groups();
-  if (layout_.positions.size() > 1 && !plate) {
+  if (layout_.positions.size() > 1 && !settings_.plate) {
     write_file_atomic(root_ / "OME" / "METADATA.ome.xml",
                       build_ome_xml_for_zarr(settings_, layout_, make_uuid(), utc_now_iso8601()));
   }
@@ -161,7 +196,7 @@ void ZarrSink::write_groups() {
 
 void ZarrSink::write_array_metadata(ArrayState& a) {
   write_file_atomic(a.array_dir / "zarr.json",
-                    zarr_array_metadata(layout_, a.shape, codec_.codec_json()).dump(2));
+                    zarr_array_metadata(a.level->layout, a.shape, codec_.codec_json()).dump(2));
   a.shape_dirty = false;
   a.shape_written = std::chrono::steady_clock::now();
 }
@@ -171,21 +206,23 @@ ZarrSink::ArrayState& ZarrSink::array(std::int64_t position) {
 }
 
 std::shared_ptr<Slab> ZarrSink::slab_for(ArrayState& a, const std::vector<std::int64_t>& index) {
-  const std::vector<std::int64_t> key = slab_key(layout_, index);
+  const Layout& layout = a.level->layout;
+  const std::vector<std::int64_t> key = slab_key(layout, index);
   auto it = a.open.find(key);
   if (it != a.open.end()) return it->second;
-  auto slab = std::make_shared<Slab>(Slab::at(layout_, key));
+  auto slab = std::make_shared<Slab>(Slab::at(layout, key));
   a.open.emplace(key, slab);
   return slab;
 }
 
 void ZarrSink::place(ArrayState& a, const FrameLocation& where, FrameBuffer* frame) {
-  const std::size_t k = layout_.index_rank();
+  const Layout& layout = a.level->layout;
+  const std::size_t k = layout.index_rank();
   std::shared_ptr<Slab> complete;
   {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < k; ++i) {
-      if (layout_.axes[i].count == 0 && where.storage_index[i] + 1 > a.shape[i]) {
+      if (layout.axes[i].count == 0 && where.storage_index[i] + 1 > a.shape[i]) {
         a.shape[i] = where.storage_index[i] + 1;
         a.shape_dirty = true;
       }
@@ -226,18 +263,126 @@ void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
     std::lock_guard lock(mutex_);
     a.frame_metadata_dirty = true;
   }
+  // The levels are computed before the frame goes to its slab: a complete
+  // slab is handed to the encoders at once, and may be released any time.
+  if (!a.reduced.empty()) feed_levels(a, 1, where.storage_index, frame.data());
   place(a, where, &frame);
+}
+
+void ZarrSink::feed_levels(ArrayState& base, std::size_t level,
+                           const std::vector<std::int64_t>& index, const std::byte* data) {
+  if (level >= levels_.size()) return;
+  if (z_axis_ < 0) {
+    reduce_and_place(base, level, index, data, nullptr);
+    return;
+  }
+  ArrayState& a = *base.reduced[level - 1];
+  const Layout& above = levels_[level - 1]->layout;
+  const auto z_at = static_cast<std::size_t>(z_axis_);
+  std::vector<std::int64_t> out_index = index;
+  out_index[z_at] = index[z_at] / 2;
+  const bool first = index[z_at] % 2 == 0;
+  // The last plane of an odd count has no partner: its block is one plane deep.
+  if (first && index[z_at] + 1 >= above.axes[z_at].count) {
+    reduce_and_place(base, level, out_index, data, nullptr);
+    return;
+  }
+  auto it = a.pending.find(out_index);
+  if (it == a.pending.end()) {
+    PendingPlane plane;
+    plane.first = first;
+    if (data != nullptr) {
+      plane.data.resize(above.frame_bytes);
+      std::memcpy(plane.data.data(), data, above.frame_bytes);
+      budget_.force_acquire(above.frame_bytes);
+    }
+    a.pending.emplace(out_index, std::move(plane));
+    return;
+  }
+  PendingPlane partner = std::move(it->second);
+  a.pending.erase(it);
+  const std::byte* other = partner.data.empty() ? nullptr : partner.data.data();
+  if (!partner.data.empty()) budget_.release(above.frame_bytes, false);
+  if (data == nullptr && other == nullptr) {
+    reduce_and_place(base, level, out_index, nullptr, nullptr);
+    return;
+  }
+  // A plane that never arrived reads as the fill value: it counts as zeros.
+  std::vector<std::byte> zeros;
+  if (data == nullptr || other == nullptr) {
+    zeros.assign(above.frame_bytes, std::byte{0});
+    if (data == nullptr) data = zeros.data();
+    if (other == nullptr) other = zeros.data();
+  }
+  if (first) {
+    reduce_and_place(base, level, out_index, data, other);
+  } else {
+    reduce_and_place(base, level, out_index, other, data);
+  }
+}
+
+void ZarrSink::reduce_and_place(ArrayState& base, std::size_t level,
+                                const std::vector<std::int64_t>& index, const std::byte* first,
+                                const std::byte* second) {
+  ArrayState& a = *base.reduced[level - 1];
+  FrameLocation where;
+  where.storage_index = index;
+  if (first == nullptr) {
+    feed_levels(base, level + 1, index, nullptr);
+    place(a, where, nullptr);
+    return;
+  }
+  const Layout& above = levels_[level - 1]->layout;
+  Level& here = *levels_[level];
+  FrameBuffer plane = here.pool.take_for_writer();
+  downsample_plane(layout_.dtype, settings_.pyramid.method, first, second, above.height,
+                   above.width, plane.data());
+  feed_levels(base, level + 1, index, plane.data());
+  place(a, where, &plane);
+}
+
+void ZarrSink::flush_pending_planes() {
+  for (std::size_t level = 1; level < levels_.size(); ++level) {
+    const std::size_t bytes = levels_[level - 1]->layout.frame_bytes;
+    for (auto& base : arrays_) {
+      ArrayState& a = *base->reduced[level - 1];
+      auto pending = std::move(a.pending);
+      a.pending.clear();
+      for (auto& [index, plane] : pending) {
+        if (plane.data.empty()) {
+          reduce_and_place(*base, level, index, nullptr, nullptr);
+          continue;
+        }
+        const std::vector<std::byte> zeros(bytes, std::byte{0});
+        const std::byte* own = plane.data.data();
+        if (plane.first) {
+          reduce_and_place(*base, level, index, own, zeros.data());
+        } else {
+          reduce_and_place(*base, level, index, zeros.data(), own);
+        }
+        budget_.release(bytes, false);
+      }
+    }
+  }
 }
 
 bool ZarrSink::wants_aligned_frames() const {
   // Only where frames go to the file as they are: unsharded, uncompressed,
   // one chunk per frame plane. Elsewhere they are copied into chunks anyway.
   return settings_.engine.direct_io && !codec_.compresses() && !layout_.sharded &&
-         units_.whole_frame_chunks();
+         levels_[0]->units.whole_frame_chunks();
+}
+
+std::uint64_t ZarrSink::bytes_written() const {
+  std::uint64_t total = 0;
+  for (const auto& level : levels_) total += level->units.bytes_written();
+  return total;
 }
 
 void ZarrSink::skip_frame(const FrameLocation& where) {
-  place(array(where.position), where, nullptr);
+  auto& a = array(where.position);
+  if (!a.reduced.empty()) feed_levels(a, 1, where.storage_index, nullptr);
+  place(a, where, nullptr);
 }
 
 void ZarrSink::check_store() const {
@@ -251,7 +396,7 @@ void ZarrSink::store_lost() const {
 }
 
 void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
-  const UnitGrid units = unit_grid(layout_);
+  const UnitGrid units = unit_grid(a.level->layout);
   std::vector<std::int64_t> shape;
   {
     std::lock_guard lock(mutex_);
@@ -288,15 +433,24 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
             if (it != a.writing.end() && it->second == slab) a.writing.erase(it);
           }
         } done{*this, a, slab};
-        units_.write(a.array_dir, *slab, uy, ux, shape, rewrite);
+        a.level->units.write(a.array_dir, *slab, uy, ux, shape, rewrite);
       });
     }
   }
 }
 
+std::vector<ZarrSink::ArrayState*> ZarrSink::every_array() const {
+  std::vector<ArrayState*> out;
+  for (const auto& a : arrays_) {
+    out.push_back(a.get());
+    for (const auto& r : a->reduced) out.push_back(r.get());
+  }
+  return out;
+}
+
 bool ZarrSink::checkpoint() {
   check_store();
-  for (auto& a : arrays_) {
+  for (auto* a : every_array()) {
     // Partial slabs are written as they stand (missing frames read as the
     // fill value) and rewritten, atomically, when they fill.
     std::vector<std::shared_ptr<Slab>> partial;
@@ -310,7 +464,7 @@ bool ZarrSink::checkpoint() {
   }
   tasks_.wait();
   std::lock_guard lock(mutex_);
-  for (auto& a : arrays_) {
+  for (auto* a : every_array()) {
     if (a->shape_dirty) write_array_metadata(*a);
     if (a->journal.is_open()) a->journal.flush();
   }
@@ -347,7 +501,8 @@ void ZarrSink::close() {
     }
   } release{arrays_};
   check_store();
-  for (auto& a : arrays_) {
+  flush_pending_planes();
+  for (auto* a : every_array()) {
     std::vector<std::shared_ptr<Slab>> rest;
     {
       std::lock_guard lock(mutex_);
@@ -360,7 +515,7 @@ void ZarrSink::close() {
   }
   tasks_.wait();
   std::lock_guard lock(mutex_);
-  for (auto& a : arrays_) write_array_metadata(*a);
+  for (auto* a : every_array()) write_array_metadata(*a);
   write_groups();
   for (auto& a : arrays_) {
     if (a->journal.is_open()) a->journal.remove();
@@ -403,8 +558,30 @@ void ZarrSink::set_global_metadata(const std::string& name_space, const std::str
 
 bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                           void* out) const {
+  return read_from(*arrays_.at(static_cast<std::size_t>(position)), storage_index, out);
+}
+
+int ZarrSink::levels() const { return static_cast<int>(levels_.size()); }
+
+bool ZarrSink::read_level_frame(std::int64_t position, int level,
+                                const std::vector<std::int64_t>& storage_index, void* out) const {
   const auto& a = *arrays_.at(static_cast<std::size_t>(position));
-  const std::vector<std::int64_t> key = slab_key(layout_, storage_index);
+  if (level == 0) return read_from(a, storage_index, out);
+  check_level(level);
+  return read_from(*a.reduced[static_cast<std::size_t>(level - 1)], storage_index, out);
+}
+
+std::vector<std::int64_t> ZarrSink::level_shape(std::int64_t position, int level) const {
+  check_level(level);
+  std::lock_guard lock(mutex_);
+  const auto& a = *arrays_.at(static_cast<std::size_t>(position));
+  return level == 0 ? a.shape : a.reduced[static_cast<std::size_t>(level - 1)]->shape;
+}
+
+bool ZarrSink::read_from(const ArrayState& a, const std::vector<std::int64_t>& storage_index,
+                         void* out) const {
+  const Layout& layout = a.level->layout;
+  const std::vector<std::int64_t> key = slab_key(layout, storage_index);
   {
     // A slab still being assembled, or complete but with units not yet in
     // their files, holds the frame in memory.
@@ -414,11 +591,11 @@ bool ZarrSink::read_frame(std::int64_t position, const std::vector<std::int64_t>
       if (it == slabs->end()) continue;
       const FrameBuffer& held = it->second->held[it->second->local_index(storage_index)];
       if (!held) return false;  // never arrived: the fill value
-      std::memcpy(out, held.data(), layout_.frame_bytes);
+      std::memcpy(out, held.data(), layout.frame_bytes);
       return true;
     }
   }
-  return reader_.read_frame(a.array_dir, storage_index, out);
+  return a.level->reader.read_frame(a.array_dir, storage_index, out);
 }
 
 std::vector<std::int64_t> ZarrSink::current_shape(std::int64_t position) const {

@@ -61,7 +61,7 @@ class ZarrSink final : public Sink {
   /// journal commit each with fsync(). (The units themselves went out with
   /// O_DIRECT; this commits their metadata.)
   void sync() const override { sync_filesystem(root_); }
-  std::uint64_t bytes_written() const override { return units_.bytes_written(); }
+  std::uint64_t bytes_written() const override;
 
   std::string metadata_json() const override;
   void update_metadata_json(const std::string& json) override;
@@ -69,6 +69,10 @@ class ZarrSink final : public Sink {
   bool read_frame(std::int64_t position, const std::vector<std::int64_t>& storage_index,
                   void* out) const override;
   std::vector<std::int64_t> current_shape(std::int64_t position) const override;
+  int levels() const override;
+  bool read_level_frame(std::int64_t position, int level,
+                        const std::vector<std::int64_t>& storage_index, void* out) const override;
+  std::vector<std::int64_t> level_shape(std::int64_t position, int level) const override;
 
   /// Folds the frame-metadata journals of a store left by a crashed process
   /// into its zarr.json files. Returns the number of entries recovered.
@@ -77,14 +81,33 @@ class ZarrSink final : public Sink {
 
  private:
   struct ArrayState;
+  /// The geometry and the writers of one pyramid level (0 = full resolution).
+  struct Level;
+  /// A plane of a level kept until its partner in z arrives.
+  struct PendingPlane;
 
   void prepare_output();
   void write_groups();
   void write_group(const std::string& rel) const;
   void write_array_metadata(ArrayState& a);
   ArrayState& array(std::int64_t position);
+  bool read_from(const ArrayState& a, const std::vector<std::int64_t>& storage_index,
+                 void* out) const;
+  /// Every array: each position's full resolution, then its reduced levels.
+  std::vector<ArrayState*> every_array() const;
   std::shared_ptr<Slab> slab_for(ArrayState& a, const std::vector<std::int64_t>& index);
   void place(ArrayState& a, const FrameLocation& where, FrameBuffer* frame);
+  /// Computes what the plane at `index` of level `level - 1` (nullptr: never
+  /// arrived) completes of level `level` and below, and places it.
+  void feed_levels(ArrayState& base, std::size_t level, const std::vector<std::int64_t>& index,
+                   const std::byte* data);
+  /// Level `level`'s plane at `index` from one or two planes of the level
+  /// above; places it after feeding the levels below.
+  void reduce_and_place(ArrayState& base, std::size_t level, const std::vector<std::int64_t>& index,
+                        const std::byte* first, const std::byte* second);
+  /// Reduces the planes still waiting for a z partner that will not come
+  /// (the partner reads as the fill value).
+  void flush_pending_planes();
   /// Hands the units of a complete (or flushed partial) slab to the encoders.
   void write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab);
   /// Throws Error(kIo) when the store was removed or replaced under the
@@ -100,8 +123,8 @@ class ZarrSink final : public Sink {
   ChunkCodec codec_;
   std::filesystem::path root_;
   std::optional<FileIdentity> root_identity_;
-  UnitWriter units_;
-  UnitReader reader_;
+  std::vector<std::unique_ptr<Level>> levels_;  // [0] is the full resolution
+  int z_axis_ = -1;                             // storage axis the pyramid halves, or -1
 
   mutable std::mutex mutex_;  // guards groups_, arrays_' metadata and slabs
   std::map<std::string, nlohmann::ordered_json> groups_;  // relative path -> attributes
