@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <tiffio.h>
-#include "platform/platform.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -16,6 +15,7 @@
 
 #include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
+#include "platform/platform.hpp"
 #include "test_support.hpp"
 
 namespace ome_writers {
@@ -96,7 +96,7 @@ TEST_F(OutputPlanTest, ZarrDocumentsEqualTheNativeStreams) {
 }
 
 std::string description(const fs::path& path) {
-  TIFF* tif = ome_writers::testing::tiff_open(path, "r");
+  TIFF* tif = testing::tiff_open(path, "r");
   EXPECT_NE(tif, nullptr);
   char* text = nullptr;
   TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &text);

@@ -13,6 +13,7 @@
 #include "core/pyramid.hpp"
 #include "ome_writers/errors.hpp"
 #include "ome_writers/stream.hpp"
+#include "platform/platform.hpp"
 #include "test_support.hpp"
 
 namespace ome_writers {
