@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ._backends import Engine, check_metadata_update
+from ._backends import Engine, check_metadata_update, tiff_metadata_documents
 
 if TYPE_CHECKING:
     from ._schema import AcquisitionSettings
@@ -111,10 +111,23 @@ class _AdapterEngine(Engine):
     def _skip(self, position: int, index: tuple[int, ...]) -> None:
         """A frame without data: nothing to write where missing data reads as zeros."""
 
+    def _store(
+        self,
+        position: int,
+        index: tuple[int, ...],
+        frame: np.ndarray | None,
+        metadata_json: str | None,
+    ) -> None:
+        """Writes a frame (None: a skipped one), then records it in the plan."""
+        if frame is None:
+            self._skip(position, index)
+        else:
+            self._write(position, index, frame)
+        self._plan.record(position, list(index), metadata_json, skipped=frame is None)
+
     def append(self, frame: np.ndarray, metadata_json: str | None) -> float | None:
         position, index = self.locate(self._frames)
-        self._write(position, index, frame)
-        self._plan.record(position, list(index), metadata_json)
+        self._store(position, index, frame, metadata_json)
         self._frames += 1
         self._bytes += frame.nbytes
         return None
@@ -128,8 +141,7 @@ class _AdapterEngine(Engine):
             )
         for _ in range(frames):
             position, index = self.locate(self._frames)
-            self._skip(position, index)
-            self._plan.record(position, list(index), None, skipped=True)
+            self._store(position, index, None, None)
             self._frames += 1
 
     def locate(self, frame_number: int) -> tuple[int, tuple[int, ...]]:
@@ -214,17 +226,15 @@ class _ZarrAdapter(_AdapterEngine):
     def _resize(self, position: int, shape: list[int]) -> None:
         raise NotImplementedError
 
-    def append(self, frame: np.ndarray, metadata_json: str | None) -> float | None:
-        position, index = self.locate(self._frames)
-        self._grow(position, index)
-        self._write(position, index, frame)
-        self._plan.record(position, list(index), metadata_json)
-        self._frames += 1
-        self._bytes += frame.nbytes
-        return None
-
-    def _skip(self, position: int, index: tuple[int, ...]) -> None:
-        self._grow(position, index)
+    def _store(
+        self,
+        position: int,
+        index: tuple[int, ...],
+        frame: np.ndarray | None,
+        metadata_json: str | None,
+    ) -> None:
+        self._grow(position, index)  # skipped frames extend the shape too
+        super()._store(position, index, frame, metadata_json)
 
     def current_shape(self, position: int) -> tuple[int, ...]:
         return tuple(self._shapes[position])
@@ -560,7 +570,6 @@ class AcquireZarrEngine(_ZarrAdapter):
         self._stream.append(frame, key=self._array_paths[position])
 
     def _skip(self, position: int, index: tuple[int, ...]) -> None:
-        self._grow(position, index)
         if len(self._array_paths) == 1:
             self._stream.skip(int(np.prod(self._frame_shape)) * self._dtype.itemsize)
             return
@@ -698,30 +707,22 @@ class TifffileEngine(_AdapterEngine):
     def _write(self, position: int, index: tuple[int, ...], frame: np.ndarray) -> None:
         self._page(position, index, frame)
 
-    def append(self, frame: np.ndarray, metadata_json: str | None) -> float | None:
-        position, index = self.locate(self._frames)
-        # Recorded first: the first page's description counts its own plane.
-        self._plan.record(position, list(index), metadata_json)
-        self._page(position, index, frame)
-        self._frames += 1
-        self._bytes += frame.nbytes
-        return None
-
     def _skip(self, position: int, index: tuple[int, ...]) -> None:
         self._page(position, index, np.zeros(self._frame_shape, dtype=self._dtype))
 
-    def skip(self, frames: int) -> None:
-        total = self._plan.total_frames
-        if total is not None and self._frames + frames > total:
-            raise IndexError(
-                f"Cannot skip {frames} frames: would exceed total of {total} frames "
-                f"({self._frames} appended)."
-            )
-        for _ in range(frames):
-            position, index = self.locate(self._frames)
-            self._plan.record(position, list(index), None, skipped=True)
+    def _store(
+        self,
+        position: int,
+        index: tuple[int, ...],
+        frame: np.ndarray | None,
+        metadata_json: str | None,
+    ) -> None:
+        # Recorded first: the first page's description counts its own plane.
+        self._plan.record(position, list(index), metadata_json, skipped=frame is None)
+        if frame is None:
             self._skip(position, index)
-            self._frames += 1
+        else:
+            self._write(position, index, frame)
 
     def _write_documents(self) -> None:
         if not self._closed:
@@ -770,20 +771,8 @@ class TifffileEngine(_AdapterEngine):
                 "update_metadata() must be called after the stream context exits: "
                 "OME-TIFF metadata can only be updated after the stream is closed."
             )
-        if not isinstance(metadata, dict):
-            raise TypeError(
-                f"Expected dict[int, ome_types.model.OME] metadata, got {type(metadata)}"
-            )
         indices = list(range(len(self._paths))) + ([-1] if self._companion else [])
-        docs: dict[int, str] = {}
-        for key, ome in metadata.items():
-            to_xml = getattr(ome, "to_xml", None)
-            if to_xml is None:
-                raise TypeError(f"Expected ome_types.model.OME for position {key}, got {type(ome)}")
-            if not isinstance(key, int) or isinstance(key, bool) or key not in indices:
-                raise KeyError(f"Unknown position index: {key} (the file indices are {indices})")
-            docs[key] = to_xml()
-        for key, xml in docs.items():
+        for key, xml in tiff_metadata_documents(metadata, indices).items():
             if key == -1 and self._companion is not None:
                 _write_file_atomic(self._companion, xml.encode())
             else:

@@ -198,20 +198,8 @@ class NativeEngine(Engine):
         # updated after close (RuntimeError), before the argument checks, as
         # 0.3.2 orders them.
         self._core.update_metadata_json("{}")
-        if not isinstance(metadata, dict):
-            raise TypeError(
-                f"Expected dict[int, ome_types.model.OME] metadata, got {type(metadata)}"
-            )
-        indices = sorted(int(k) for k in known)
-        docs: dict[str, str] = {}
-        for key, ome in metadata.items():
-            to_xml = getattr(ome, "to_xml", None)
-            if to_xml is None:
-                raise TypeError(f"Expected ome_types.model.OME for position {key}, got {type(ome)}")
-            if not isinstance(key, int) or isinstance(key, bool) or key not in indices:
-                raise KeyError(f"Unknown position index: {key} (the file indices are {indices})")
-            docs[str(key)] = to_xml()
-        self._core.update_metadata_json(json.dumps(docs))
+        docs = tiff_metadata_documents(metadata, sorted(int(k) for k in known))
+        self._core.update_metadata_json(json.dumps({str(k): xml for k, xml in docs.items()}))
 
     def set_global_metadata(self, namespace: str, metadata_json: str) -> None:
         self._core.set_global_metadata(namespace, metadata_json)
@@ -226,6 +214,21 @@ def check_metadata_update(known: dict[str, Any], metadata: Any) -> None:
             raise KeyError(f"Unknown path: {key} (the groups are {sorted(known)})")
         if not isinstance(attrs, dict):
             raise TypeError(f"attributes for {key!r} must be a dict, got {type(attrs).__name__}")
+
+
+def tiff_metadata_documents(metadata: Any, indices: list[int]) -> dict[int, str]:
+    """The OME-XML of an OME-TIFF update_metadata() argument, by file index, checked."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"Expected dict[int, ome_types.model.OME] metadata, got {type(metadata)}")
+    docs: dict[int, str] = {}
+    for key, ome in metadata.items():
+        to_xml = getattr(ome, "to_xml", None)
+        if to_xml is None:
+            raise TypeError(f"Expected ome_types.model.OME for position {key}, got {type(ome)}")
+        if not isinstance(key, int) or isinstance(key, bool) or key not in indices:
+            raise KeyError(f"Unknown position index: {key} (the file indices are {indices})")
+        docs[key] = to_xml()
+    return docs
 
 
 def _native_unavailable_reason() -> str | None:
