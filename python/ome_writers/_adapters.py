@@ -305,8 +305,9 @@ class TensorstoreEngine(_ZarrAdapter):
         return spec
 
     def _prepare(self, overwrite: bool) -> None:
-        where = self._output if not getattr(self._settings.format, "kvstore", None) else "kvstore"
-        if is_url(self._output) or getattr(self._settings.format, "kvstore", None):
+        explicit = getattr(self._settings.format, "kvstore", None) is not None
+        where = "format.kvstore" if explicit else self._output
+        if explicit or is_url(self._output):
             existing = self._kv.list().result()
             if not existing:
                 return

@@ -113,27 +113,31 @@ void OutputPlan::record(const FrameLocation& where, std::string_view frame_metad
   // Checks the location as the native engine's frame key does.
   (void)p.layout.frame_key(where.position, where.storage_index);
   const auto position = static_cast<std::size_t>(where.position);
-  json metadata;
-  if (!frame_metadata_json.empty()) {
-    metadata = json::parse(frame_metadata_json, nullptr, /*allow_exceptions=*/false);
+  // Parsed once, as the sink parses it: ordered keys for the Zarr entries.
+  const auto parsed = [&](auto as) {
+    auto metadata = decltype(as)::parse(frame_metadata_json, nullptr, /*allow_exceptions=*/false);
     if (!metadata.is_object()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "frame metadata must be a JSON object, got: " + std::string(frame_metadata_json));
     }
-  }
+    return metadata;
+  };
+  const bool has_metadata = !frame_metadata_json.empty();
   if (p.settings.format.name == FileFormat::kOmeZarr) {
-    if (skipped || frame_metadata_json.empty()) return;
+    if (!has_metadata) return;
+    json metadata = parsed(json());
+    if (skipped) return;
     metadata["storage_index"] = where.storage_index;
     p.entries[position].push_back(std::move(metadata));
     return;
   }
+  const nlohmann::json metadata = has_metadata ? parsed(nlohmann::json()) : nlohmann::json();
   detail::TiffImage& image = p.images[position];
   image.ifds.push_back(p.planes_in_file[image.file]++);
   ++image.frames;
-  if (skipped || frame_metadata_json.empty()) return;
+  if (skipped || !has_metadata) return;
   detail::PlaneInfo plane =
-      detail::plane_at(detail::plane_from_metadata(nlohmann::json::parse(frame_metadata_json)),
-                       p.layout, where.storage_index);
+      detail::plane_at(detail::plane_from_metadata(metadata), p.layout, where.storage_index);
   if (!plane.extra.empty()) {
     plane.annotation = p.next_annotation++;
     ++image.annotated;
