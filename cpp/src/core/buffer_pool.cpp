@@ -160,9 +160,24 @@ FrameBuffer BufferPool::take_for_writer() {
   return frame;
 }
 
+bool BufferPool::wait_for_demand(const std::atomic<bool>& stop) {
+  std::unique_lock lock(mutex_);
+  demand_.wait(lock, [&] { return demanded_ || stop.load(std::memory_order_relaxed); });
+  return !stop.load(std::memory_order_relaxed);
+}
+
+void BufferPool::wake_waiters() {
+  { std::lock_guard lock(mutex_); }  // a waiter is either waiting or sees the flag
+  demand_.notify_all();
+}
+
 std::byte* BufferPool::take_block() {
   {
     std::lock_guard lock(mutex_);
+    if (!demanded_) {
+      demanded_ = true;
+      demand_.notify_all();
+    }
     if (!free_.empty()) {
       std::byte* block = free_.back();
       free_.pop_back();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -100,6 +101,13 @@ class BufferPool {
   /// stops early when `stop` is set.
   void prewarm(std::size_t blocks, const std::atomic<bool>* stop = nullptr);
 
+  /// Blocks until a block is first taken from the pool (a copied frame), or
+  /// `stop` is set (then returns false). A stream that only borrows its
+  /// frames (`copy=False`) never needs the slots a warmer would map.
+  bool wait_for_demand(const std::atomic<bool>& stop);
+  /// Wakes wait_for_demand() after its `stop` was set.
+  void wake_waiters();
+
   /// Unmaps every idle block (a closed stream keeps no memory).
   void release_idle();
 
@@ -124,6 +132,8 @@ class BufferPool {
   MemoryBudget& budget_;
   std::mutex mutex_;
   std::vector<std::byte*> free_;
+  std::condition_variable demand_;
+  bool demanded_ = false;  // a block was taken (guarded by mutex_)
 };
 
 }  // namespace ome_writers::detail

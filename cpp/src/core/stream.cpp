@@ -57,6 +57,7 @@ class Stream::Impl {
     // appends made right away find slots; the rest on a background thread, so
     // that create_stream returns at once (it took 0.1-0.8 s). An append that
     // outruns the warming maps its own slot.
+    copier_.prepare(layout_.frame_bytes);  // before the warmer takes the address-space lock
     std::uint64_t warm = std::min<std::uint64_t>(
         settings_.engine.max_memory_bytes / 4 * 3 / pool_.charged_bytes(), kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
@@ -68,6 +69,10 @@ class Stream::Impl {
         // Only on a free core: on two cores, warming beside the appender and
         // the writer doubled the first appends' p99.
         detail::make_idle_thread();
+        // Only once a frame is copied: the slots of a stream fed with
+        // copy=False would never be used (on a CPU-bound compressed stream,
+        // mapping them took ~5% of its CPU).
+        if (!pool_.wait_for_demand(stop_warming_)) return;
         pool_.prewarm(static_cast<std::size_t>(rest), &stop_warming_);
       });
     }
@@ -215,10 +220,12 @@ class Stream::Impl {
     if (closed_) return;
     closed_ = true;
     stop_warming_ = true;
+    pool_.wake_waiters();
     if (warmer_.joinable()) warmer_.join();
     wait_for(detail::QueueItem::Kind::kClose);
     writer_.join();
     tasks_.shutdown();
+    copier_.stop();
     pool_.release_idle();
     std::lock_guard lock(mutex_);
     if (error_) std::rethrow_exception(error_);

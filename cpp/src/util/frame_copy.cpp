@@ -57,7 +57,15 @@ void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept {
   streaming_fence();
 }
 
-FrameCopier::~FrameCopier() {
+void FrameCopier::prepare(std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  if (bytes >= kSplitMin && two_cores_ && !helper_.joinable()) {
+    stopping_ = false;
+    helper_ = std::thread([this] { run(); });
+  }
+}
+
+void FrameCopier::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -65,6 +73,8 @@ FrameCopier::~FrameCopier() {
   wake_.notify_one();
   if (helper_.joinable()) helper_.join();
 }
+
+FrameCopier::~FrameCopier() { stop(); }
 
 void FrameCopier::copy_blocks(const Job& job) {
   for (;;) {
@@ -101,7 +111,10 @@ void FrameCopier::copy(void* dst, const void* src, std::size_t bytes) {
   Job job;
   {
     std::lock_guard lock(mutex_);
-    if (!helper_.joinable()) helper_ = std::thread([this] { run(); });
+    if (!helper_.joinable()) {
+      stopping_ = false;
+      helper_ = std::thread([this] { run(); });
+    }
     job.id = job_.id + 1 == 0 ? 1 : job_.id + 1;
     job.dst = static_cast<unsigned char*>(dst);
     job.src = static_cast<const unsigned char*>(src);

@@ -45,6 +45,13 @@ class FrameCopier {
   FrameCopier(const FrameCopier&) = delete;
   FrameCopier& operator=(const FrameCopier&) = delete;
 
+  /// Starts the helper now if frames of `bytes` will need it: a thread
+  /// started at the first copy waited there for the address-space lock
+  /// behind the slot warmer (5-10 ms on that append).
+  void prepare(std::size_t bytes);
+  /// Joins the helper (a closed stream keeps no threads).
+  void stop();
+
   /// Like copy_frame(); only one copy at a time (the appending thread's).
   void copy(void* dst, const void* src, std::size_t bytes);
 
