@@ -933,7 +933,8 @@ def write_markdown(path: Path, report: dict[str, Any], cases: dict[str, Case]) -
         "hot buffers / into a buffer not in the cache (the next of 256 MiB of pre-faulted "
         "buffers). *first-100 p99*: p99 of the first 100 appends (slots not yet mapped would "
         "show here). *create ms*: `create_stream` (or the peer's open; its library already "
-        "imported), median / p99 over the runs. RSS growth: peak RSS during streaming minus RSS before the stream is created.",
+        "imported), median / p99 over the runs. RSS growth: peak RSS during streaming minus "
+        "RSS before the stream is created.",
         "",
     ]
     for name, case in cases.items():
