@@ -435,3 +435,65 @@ def test_any_storage_order(make_settings, ome_schema, order: object, single_file
                 np.testing.assert_array_equal(
                     data[key], frame_for(i, (9, 11), "uint16"), err_msg=f"frame {i}"
                 )
+
+
+@pytest.mark.parametrize("compression", ["zstd", "deflate"])
+@pytest.mark.parametrize("height", [40, 1100])  # one strip per plane; three
+def test_compressed_planes_encoding_ahead_keep_order_metadata_and_skips(
+    make_settings, ome_schema, compression: str, height: int
+) -> None:
+    """zstd/deflate planes encode while the plane before them is written: the
+    planes, their MapAnnotations and skipped planes still land in order, and
+    flush() and the live view see every frame appended."""
+    import ome_types
+
+    s = make_settings(
+        "pipe.ome.tiff",
+        compression=compression,
+        dimensions=[
+            Dimension(name="t", count=6, type="time"),
+            Dimension(name="p", type="position", coords=["A", "B"]),
+            Dimension(name="y", count=height),
+            Dimension(name="x", count=256),
+        ],
+    )
+    shape = (height, 256)
+    skipped = {5, 6}
+    with create_stream(s, writer_threads=2) as stream:
+        view = stream.view()
+        i = 0
+        while i < 12:
+            if i == 5:
+                stream.skip(frames=2)
+                i += 2
+                continue
+            meta = {"n": i, "exposure_time": i + 1.0} if i % 3 else None
+            stream.append(frame_for(i, shape, "uint16"), frame_metadata=meta)
+            # The frame just appended, whether queued, encoding or written.
+            np.testing.assert_array_equal(view[i // 2, i % 2], frame_for(i, shape, "uint16"))
+            if i == 8:
+                stream.flush()  # every plane so far in the files, readable
+                with tifffile.TiffFile(tiff_files(s)[0]) as tf:
+                    assert len(tf.pages) == 5  # t 0-4 of position A
+            i += 1
+    for f in tiff_files(s):
+        with tifffile.TiffFile(f) as tf:
+            ome_schema.validate(tf.ome_metadata)
+            ome = ome_types.from_xml(tf.ome_metadata)
+            maps = {a.id: a for a in ome.structured_annotations.map_annotations}
+            pos = 0 if f.name.endswith("_p000.ome.tiff") else 1
+            image = next(im for im in ome.images if im.id == f"Image:{pos}")
+            for plane in image.pixels.planes:
+                i = plane.the_t * 2 + pos
+                refs = [maps[r.id] for r in plane.annotation_refs if r.id in maps]
+                if i % 3 and i not in skipped:
+                    assert plane.exposure_time == i + 1.0
+                    assert any(("n", str(i)) in [(m.k, m.value) for m in a.value.ms] for a in refs)
+                else:
+                    assert refs == [], i
+            for t in range(6):
+                i = t * 2 + pos
+                expected = (
+                    np.zeros(shape, "uint16") if i in skipped else frame_for(i, shape, "uint16")
+                )
+                np.testing.assert_array_equal(tf.pages[t].asarray(), expected, err_msg=f"{i}")

@@ -1,5 +1,7 @@
 #include "core/task_pool.hpp"
 
+#include <algorithm>
+
 #include "util/thread_priority.hpp"
 
 namespace ome_writers::detail {
@@ -44,6 +46,11 @@ void TaskPool::submit(std::function<void()> task) {
     tasks_.push_back(std::move(task));
   }
   work_ready_.notify_one();
+}
+
+void TaskPool::allow_pending(std::size_t tasks) {
+  std::lock_guard lock(mutex_);
+  max_pending_ = std::max(max_pending_, tasks);
 }
 
 void TaskPool::run() {

@@ -24,6 +24,9 @@ class TaskPool {
   /// Queues a task. Blocks while more than `max_pending` tasks wait, so the
   /// producer cannot run ahead of the encoders without bound.
   void submit(std::function<void()> task);
+  /// Lets submit() queue at least `tasks` before it blocks (a TIFF plane's
+  /// strips, two planes deep).
+  void allow_pending(std::size_t tasks);
   /// Waits until every submitted task has finished; rethrows the first failure.
   void wait();
   /// Rethrows the first failure, if any, without waiting.

@@ -28,21 +28,101 @@ StripEncoder::StripEncoder(const TiffPlaneFormat& format, DataType dtype, Compre
                                                  : kTiffDeflateLevel),
       tasks_(tasks) {}
 
-void StripEncoder::encode_plane(const std::byte* pixels) {
+StripEncoder::~StripEncoder() {
+  for (Slot& slot : slots_) {
+    if (slot.busy) settle(slot);
+  }
+}
+
+bool StripEncoder::can_start() const { return !slots_[0].busy || !slots_[1].busy; }
+
+int StripEncoder::start(const std::byte* pixels) {
+  const int index = slots_[0].busy ? 1 : 0;
+  Slot& slot = slots_[index];
+  if (slot.busy) throw Error(ErrorCode::kInternal, "two planes are already encoding");
   const std::uint32_t strips = format_.strip_count();
-  while (strips_.size() < strips) strips_.push_back(std::make_unique<AlignedBuffer>());
+  while (slot.strips.size() < strips) slot.strips.push_back(std::make_unique<AlignedBuffer>());
+  {
+    std::lock_guard lock(mutex_);
+    slot.finished = 0;
+    slot.submitted = strips;
+    slot.failed = false;
+  }
+  slot.busy = true;
   for (std::uint32_t s = 0; s < strips; ++s) {
     const std::uint32_t rows = format_.strip_rows(s);
     const std::byte* p = pixels + format_.strip_offset(s);
-    AlignedBuffer* out = strips_[s].get();
-    auto job = [this, p, rows, out] { encode_strip(p, rows, *out); };
-    if (tasks_ != nullptr) {
-      tasks_->submit(job);
-    } else {
-      job();
+    AlignedBuffer* out = slot.strips[s].get();
+    auto job = [this, &slot, p, rows, out] {
+      bool ok = false;
+      struct Mark {  // runs when the strip is done, encoded or failed
+        StripEncoder& encoder;
+        Slot& slot;
+        const bool& ok;
+        ~Mark() {
+          bool last = false;
+          {
+            std::lock_guard lock(encoder.mutex_);
+            if (!ok) slot.failed = true;
+            last = ++slot.finished == slot.submitted;
+          }
+          // Only the plane's last strip wakes the writer (see finish()).
+          if (last) encoder.changed_.notify_all();
+        }
+      } mark{*this, slot, ok};
+      encode_strip(p, rows, *out);
+      ok = true;
+    };
+    try {
+      if (tasks_ != nullptr) {
+        tasks_->submit(job);  // the pool keeps a failure for rethrow_if_failed()
+      } else {
+        job();
+      }
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex_);
+        slot.submitted = tasks_ != nullptr ? s : s + 1;  // the strips that ran
+      }
+      settle(slot);
+      throw;
     }
   }
-  if (tasks_ != nullptr) tasks_->wait();
+  return index;
+}
+
+void StripEncoder::settle(Slot& slot) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return slot.finished == slot.submitted; });
+  slot.busy = false;
+}
+
+void StripEncoder::finish(int index, const Emit& emit) {
+  Slot& slot = slots_[index];
+  // Whatever happens here, no task may still read the plane afterwards.
+  struct Settle {
+    StripEncoder& encoder;
+    Slot& slot;
+    ~Settle() { encoder.settle(slot); }
+  } settle_at_exit{*this, slot};
+  // One wake-up for the whole plane, once every strip is encoded: the next
+  // plane keeps the encoders busy meanwhile. (A writer woken per strip waited
+  // each time for a core, ~1.5 ms here, and became the pace of the stream.)
+  bool failed = false;
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return slot.finished == slot.submitted; });
+    failed = slot.failed;
+  }
+  if (failed) {
+    if (tasks_ != nullptr) tasks_->rethrow_if_failed();
+    throw Error(ErrorCode::kInternal, "a strip could not be encoded");
+  }
+  for (std::uint32_t s = 0; s < format_.strip_count(); ++s) emit(s, *slot.strips[s]);
+}
+
+void StripEncoder::encode_plane(const std::byte* pixels, const Emit& emit) {
+  finish(start(pixels), emit);
 }
 
 void StripEncoder::encode_strip(const std::byte* pixels, std::size_t rows,

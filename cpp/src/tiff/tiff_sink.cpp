@@ -50,6 +50,12 @@ TiffSink::TiffSink(const StreamSettings& settings, const Layout& layout, TaskPoo
   for (int level = 1; level < levels; ++level) {
     levels_.push_back(std::make_unique<Level>(settings_, layout_, level, tasks));
   }
+  // Only what encode_plane() handles from the frame itself: no bit packing,
+  // no libtiff codec, no reduced planes computed from the frame after it.
+  pipelined_ =
+      tasks != nullptr && tasks->threads() > 0 && levels_.empty() && !format_.bit_packed &&
+      (format_.compression == COMPRESSION_ZSTD || format_.compression == COMPRESSION_ADOBE_DEFLATE);
+  if (pipelined_) tasks->allow_pending(2 * static_cast<std::size_t>(format_.strip_count()));
   name_files();
   images_.resize(layout_.positions.size());
   for (std::size_t i = 0; i < images_.size(); ++i) images_[i].file = multi_file_ ? i : 0;
@@ -190,7 +196,7 @@ void TiffSink::open_file(TiffFile& f) {
 
 void TiffSink::write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,
                            const std::vector<std::int64_t>& storage_index,
-                           const std::string& journal_entry) {
+                           const std::string& journal_entry, int slot) {
   TiffImage& image = images_[static_cast<std::size_t>(position)];
   TiffFile& f = *files_[image.file];
   if (f.tif == nullptr) open_file(f);
@@ -212,7 +218,7 @@ void TiffSink::write_plane(std::int64_t position, const std::byte* data, const P
   if (format_.compression == COMPRESSION_LZW) {
     write_lzw_strips(f, pixels, format_);
   } else {
-    write_raw_strips(f, pixels, format_, encoder_);
+    write_raw_strips(f, pixels, format_, encoder_, slot);
   }
   if (!TIFFWriteDirectory(f.tif)) tiff_failure("cannot write a directory to", f.path, f.messages);
   // Its reduced planes before the seal: the link to this IFD then goes out
@@ -291,18 +297,27 @@ const std::byte* TiffSink::stored_pixels(const std::byte* frame, const TiffPlane
 }
 
 void TiffSink::write_raw_strips(TiffFile& f, const std::byte* pixels, const TiffPlaneFormat& format,
-                                StripEncoder& encoder) {
+                                StripEncoder& encoder, int slot) {
   // Strips are encoded here (in parallel) and handed to libtiff as raw
   // bytes: no copy for uncompressed planes, all cores for compressed ones.
   const bool compressed = format.compression != COMPRESSION_NONE;
-  if (compressed) encoder.encode_plane(pixels);
+  if (compressed) {
+    const StripEncoder::Emit emit = [&](std::uint32_t s, const AlignedBuffer& strip) {
+      if (TIFFWriteRawStrip(f.tif, s, const_cast<std::byte*>(strip.data()),
+                            static_cast<tmsize_t>(strip.size())) < 0) {
+        tiff_failure("cannot write a strip to", f.path, f.messages);
+      }
+    };
+    if (slot >= 0) {
+      encoder.finish(slot, emit);
+    } else {
+      encoder.encode_plane(pixels, emit);
+    }
+    return;
+  }
   for (std::uint32_t s = 0; s < format.strip_count(); ++s) {
     const void* bytes = pixels + format.strip_offset(s);
-    std::size_t n = format.strip_rows(s) * format.row_bytes;
-    if (compressed) {
-      bytes = encoder.strip(s).data();
-      n = encoder.strip(s).size();
-    }
+    const std::size_t n = format.strip_rows(s) * format.row_bytes;
     if (s == 0 && !compressed && f.io != nullptr && n >= kDirectPlaneBytes) {
       // Start a large plane on a page boundary: it then goes to the disk
       // straight from the frame's slot (O_DIRECT), without a copy. Smaller
@@ -347,21 +362,47 @@ void TiffSink::count_size(std::uint64_t& counted, std::uint64_t size) {
 
 void TiffSink::write_frame(const FrameLocation& where, FrameBuffer frame,
                            const std::string& metadata_json) {
+  if (!pipelined_) {
+    store_frame(where, frame.data(), metadata_json, -1);
+    return;
+  }
+  // Its strips start encoding now; the frame before it goes out meanwhile.
+  const int slot = encoder_.start(frame.data());
+  pending_.push_back(Pending{where, std::move(frame), metadata_json, slot});
+  while (pending_.size() > 1 || !encoder_.can_start()) {
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    store_frame(p.where, p.frame.data(), p.metadata_json, p.slot);
+  }
+}
+
+void TiffSink::write_pending() {
+  while (!pending_.empty()) {
+    Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    store_frame(p.where, p.frame.data(), p.metadata_json, p.slot);
+  }
+}
+
+void TiffSink::store_frame(const FrameLocation& where, const std::byte* data,
+                           const std::string& metadata_json, int slot) {
   std::optional<PlaneInfo> plane;
   if (!metadata_json.empty()) plane = plane_from_metadata(json::parse(metadata_json));
   // Its MapAnnotation takes the next number (record_plane counts it).
   const std::int64_t annotation = plane && !plane->extra.empty() ? next_annotation_ : -1;
-  write_plane(where.position, frame.data(), plane ? &*plane : nullptr, where.storage_index,
-              tiff_journal_entry(where.position, where.storage_index, metadata_json, annotation));
-  frame.reset();
+  write_plane(where.position, data, plane ? &*plane : nullptr, where.storage_index,
+              tiff_journal_entry(where.position, where.storage_index, metadata_json, annotation),
+              slot);
 }
 
 void TiffSink::skip_frame(const FrameLocation& where) {
+  write_pending();
   write_plane(where.position, blank_.data(), nullptr, where.storage_index,
               json{{"p", where.position}, {"i", where.storage_index}, {"skip", true}}.dump());
 }
 
 bool TiffSink::checkpoint() {
+  write_pending();
   // Planes and their IFD links first, then the documents that describe them.
   for (auto& f : files_) {
     if (f->tif != nullptr && !TIFFFlush(f->tif)) tiff_failure("cannot flush", f->path, f->messages);
@@ -451,6 +492,7 @@ void TiffSink::close() {
       }
     }
   } release{*this};
+  write_pending();
   finish_images();
   std::unique_lock files_lock(files_mutex_);
   std::int64_t total = 0;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -94,14 +95,20 @@ class TiffSink final : public Sink {
   void open_file(TiffFile& f);
   /// Writes a plane, then its journal entry (`journal_entry`, none when
   /// empty), then adds it to its Image. `plane`: its metadata, if any.
+  /// `slot`: the encoder slot already holding the plane's strips (-1: none).
   void write_plane(std::int64_t position, const std::byte* data, const PlaneInfo* plane,
-                   const std::vector<std::int64_t>& storage_index,
-                   const std::string& journal_entry);
+                   const std::vector<std::int64_t>& storage_index, const std::string& journal_entry,
+                   int slot = -1);
+  /// Writes a frame and its journal entry (its strips in `slot`, or -1).
+  void store_frame(const FrameLocation& where, const std::byte* data,
+                   const std::string& metadata_json, int slot);
+  /// Writes the pending frames (in order).
+  void write_pending();
   /// The plane as stored before compression: bit-packed, or a copy that
   /// libtiff may change in place, or the frame itself.
   const std::byte* stored_pixels(const std::byte* frame, const TiffPlaneFormat& format);
   void write_raw_strips(TiffFile& f, const std::byte* pixels, const TiffPlaneFormat& format,
-                        StripEncoder& encoder);
+                        StripEncoder& encoder, int slot = -1);
   void write_lzw_strips(TiffFile& f, const std::byte* pixels, const TiffPlaneFormat& format);
   /// Computes the reduced planes of `frame` and writes them as the SubIFDs
   /// the IFD just written announced.
@@ -153,6 +160,18 @@ class TiffSink final : public Sink {
   std::map<std::string, nlohmann::json> global_;
   std::int64_t next_annotation_ = 0;
 
+  // A frame whose strips are encoding while the one before it is written
+  // (zstd and deflate planes, no pyramid): written by the next write_frame(),
+  // skip_frame(), checkpoint() or close(). Declared before encoder_, which
+  // waits for their strips when destroyed before the frames are freed.
+  struct Pending {
+    FrameLocation where;
+    FrameBuffer frame;
+    std::string metadata_json;
+    int slot = 0;
+  };
+  std::deque<Pending> pending_;
+  bool pipelined_ = false;
   StripEncoder encoder_;
   std::vector<std::unique_ptr<Level>> levels_;  // [L - 1]: pyramid level L
   std::vector<std::byte> scratch_;
