@@ -30,9 +30,8 @@ class StripEncoder {
   /// Waits for the strips still encoding (their plane is about to be freed).
   ~StripEncoder();
 
-  /// Encodes every strip of a stored plane, handing each to `emit(s, bytes)`
-  /// in order as soon as it and those before it are encoded: the caller
-  /// writes strip s while later strips are still encoding.
+  /// Encodes every strip of a stored plane in parallel, then hands each to
+  /// `emit(s, bytes)` in order.
   using Emit = std::function<void(std::uint32_t, const AlignedBuffer&)>;
   void encode_plane(const std::byte* pixels, const Emit& emit);
 
