@@ -294,7 +294,7 @@ std::byte* map_pages(std::size_t bytes, bool populate) noexcept {
   // with the usual defrag=madvise a huge-page fault may compact memory first,
   // 21 ms per 8 MiB here against 2 ms in small pages; later the kernel's
   // khugepaged merges them in the background.
-  const bool huge = bytes >= (std::size_t{2} << 20);
+  [[maybe_unused]] const bool huge = bytes >= (std::size_t{2} << 20);
 #if defined(OW_LINUX_FAST)
   if (huge && !populate) ::madvise(p, bytes, MADV_HUGEPAGE);
 #endif
