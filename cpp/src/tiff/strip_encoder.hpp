@@ -43,8 +43,6 @@ class StripEncoder {
   /// `pixels` must stay valid until finish() returns or throws.
   int start(const std::byte* pixels);
   void finish(int slot, const Emit& emit);
-  /// True when start() can take another plane.
-  bool can_start() const;
 
  private:
   void encode_strip(const std::byte* pixels, std::size_t rows, AlignedBuffer& out) const;

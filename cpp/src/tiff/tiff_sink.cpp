@@ -369,19 +369,18 @@ void TiffSink::write_frame(const FrameLocation& where, FrameBuffer frame,
   // Its strips start encoding now; the frame before it goes out meanwhile.
   const int slot = encoder_.start(frame.data());
   pending_.push_back(Pending{where, std::move(frame), metadata_json, slot});
-  while (pending_.size() > 1 || !encoder_.can_start()) {
-    Pending p = std::move(pending_.front());
-    pending_.pop_front();
-    store_frame(p.where, p.frame.data(), p.metadata_json, p.slot);
-  }
+  // Each pending frame holds one of the encoder's two slots.
+  if (pending_.size() > 1) write_oldest_pending();
+}
+
+void TiffSink::write_oldest_pending() {
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  store_frame(p.where, p.frame.data(), p.metadata_json, p.slot);
 }
 
 void TiffSink::write_pending() {
-  while (!pending_.empty()) {
-    Pending p = std::move(pending_.front());
-    pending_.pop_front();
-    store_frame(p.where, p.frame.data(), p.metadata_json, p.slot);
-  }
+  while (!pending_.empty()) write_oldest_pending();
 }
 
 void TiffSink::store_frame(const FrameLocation& where, const std::byte* data,

@@ -102,8 +102,9 @@ class TiffSink final : public Sink {
   /// Writes a frame and its journal entry (its strips in `slot`, or -1).
   void store_frame(const FrameLocation& where, const std::byte* data,
                    const std::string& metadata_json, int slot);
-  /// Writes the pending frames (in order).
+  /// Writes the pending frames (in order); the oldest one.
   void write_pending();
+  void write_oldest_pending();
   /// The plane as stored before compression: bit-packed, or a copy that
   /// libtiff may change in place, or the frame itself.
   const std::byte* stored_pixels(const std::byte* frame, const TiffPlaneFormat& format);

@@ -59,10 +59,13 @@ void copy_frame(void* dst, const void* src, std::size_t bytes) noexcept {
 
 void FrameCopier::prepare(std::size_t bytes) {
   std::lock_guard lock(mutex_);
-  if (bytes >= kSplitMin && two_cores_ && !helper_.joinable()) {
-    stopping_ = false;
-    helper_ = std::thread([this] { run(); });
-  }
+  if (bytes >= kSplitMin && two_cores_) start_helper();
+}
+
+void FrameCopier::start_helper() {
+  if (helper_.joinable()) return;
+  stopping_ = false;
+  helper_ = std::thread([this] { run(); });
 }
 
 void FrameCopier::stop() {
@@ -111,10 +114,7 @@ void FrameCopier::copy(void* dst, const void* src, std::size_t bytes) {
   Job job;
   {
     std::lock_guard lock(mutex_);
-    if (!helper_.joinable()) {
-      stopping_ = false;
-      helper_ = std::thread([this] { run(); });
-    }
+    start_helper();
     job.id = job_.id + 1 == 0 ? 1 : job_.id + 1;
     job.dst = static_cast<unsigned char*>(dst);
     job.src = static_cast<const unsigned char*>(src);

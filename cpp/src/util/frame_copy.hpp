@@ -65,6 +65,8 @@ class FrameCopier {
   };
   void run();
   void copy_blocks(const Job& job);
+  /// Starts the helper unless it runs (mutex_ held).
+  void start_helper();
 
   std::mutex mutex_;
   std::condition_variable wake_;
