@@ -105,6 +105,87 @@ TEST(BufferPool, ReusesBlocksAndReturnsTheirBudget) {
   EXPECT_EQ(again.data(), first);
 }
 
+/// Polls `done` for up to 5 s (the warmer runs on its own thread).
+template <typename Done>
+bool eventually(Done done) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// The warmer maps nothing until a frame is copied, then keeps `lead` idle
+// blocks ahead of the takes, counts returned blocks as idle, and stops at
+// `most` blocks made.
+TEST(BufferPool, KeepsALeadOfIdleBlocksOnceAFrameIsCopied) {
+  constexpr std::size_t kBlock = 64 << 10;  // mapped, not from the heap
+  MemoryBudget budget(64 * kBlock);
+  BufferPool pool(kBlock, budget);
+  const std::size_t slot = pool.charged_bytes();
+  std::atomic<bool> stop{false};
+  std::thread warmer([&] { pool.keep_warm(4, 10, stop); });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(budget.kept(), 0u) << "mapped slots before any frame was copied";
+
+  bool waited = false;
+  std::vector<FrameBuffer> held;
+  auto take = [&] {
+    ASSERT_TRUE(budget.acquire_for_frame(slot, 1s, &waited));
+    held.push_back(pool.take());
+  };
+  take();
+  EXPECT_TRUE(eventually([&] { return budget.kept() == 4 * slot; })) << budget.kept() / slot;
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(budget.kept(), 4 * slot) << "the lead is 4 blocks";
+
+  held.pop_back();  // written: its block is idle again, nothing more to map
+  EXPECT_EQ(budget.kept(), 5 * slot);
+  for (int i = 0; i < 7; ++i) {  // the warmer refills behind each take: 6 more made
+    take();
+    ASSERT_TRUE(eventually([&] { return budget.kept() == 4 * slot; })) << i;
+  }
+  take();
+  take();  // 10 made: no refill
+  EXPECT_TRUE(eventually([&] { return budget.kept() == 2 * slot; })) << budget.kept() / slot;
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(budget.kept(), 2 * slot) << "made more than `most` blocks";
+
+  stop = true;
+  pool.wake_waiters();
+  warmer.join();
+}
+
+// With the budget full of queued frames the warmer maps nothing more; the
+// blocks written come back as idle ones.
+TEST(BufferPool, WarmerStaysWithinAFullBudget) {
+  constexpr std::size_t kBlock = 64 << 10;
+  MemoryBudget budget(3 * kBlock);
+  BufferPool pool(kBlock, budget);
+  const std::size_t slot = pool.charged_bytes();
+  std::atomic<bool> stop{false};
+  std::thread warmer([&] { pool.keep_warm(8, 100, stop); });
+  bool waited = false;
+  std::vector<FrameBuffer> held;
+  ASSERT_TRUE(budget.acquire_for_frame(slot, 1s, &waited));
+  held.push_back(pool.take());
+  EXPECT_TRUE(eventually([&] { return budget.kept() == 2 * slot; })) << budget.kept() / slot;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(budget.acquire_for_frame(slot, 1s, &waited));
+    held.push_back(pool.take());
+  }
+  EXPECT_EQ(budget.kept(), 0u);
+  EXPECT_FALSE(budget.acquire_for_frame(slot, 20ms, &waited));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(budget.used() + budget.kept(), 3 * slot);
+  held.clear();
+  EXPECT_EQ(budget.kept(), 3 * slot);
+  stop = true;
+  pool.wake_waiters();
+  warmer.join();
+}
+
 // Borrowed frames bound the queue but are the caller's memory: idle blocks
 // may still be kept while they fill the budget.
 TEST(MemoryBudget, BorrowedFramesLeaveRoomForIdleBlocks) {

@@ -160,24 +160,40 @@ FrameBuffer BufferPool::take_for_writer() {
   return frame;
 }
 
-bool BufferPool::wait_for_demand(const std::atomic<bool>& stop) {
+void BufferPool::keep_warm(std::size_t lead, std::size_t most, const std::atomic<bool>& stop) {
   std::unique_lock lock(mutex_);
-  demand_.wait(lock, [&] { return demanded_ || stop.load(std::memory_order_relaxed); });
-  return !stop.load(std::memory_order_relaxed);
+  lead_ = lead;
+  std::uint64_t refused_at = 0;  // the take count when the budget last had no room
+  for (std::size_t made = 0; made < most;) {
+    warm_.wait(lock, [&] {
+      return stop.load(std::memory_order_relaxed) || (taken_ > refused_at && free_.size() < lead_);
+    });
+    if (stop.load(std::memory_order_relaxed)) break;
+    // The budget is full of queued frames: their blocks come back as they
+    // are written, so try again only after the next take.
+    if (!budget_.try_keep(charged_bytes_)) {
+      refused_at = taken_;
+      continue;
+    }
+    lock.unlock();  // appends take blocks while this one is mapped
+    std::byte* block = allocate();
+    lock.lock();
+    free_.push_back(block);
+    ++made;
+  }
+  lead_ = 0;
 }
 
 void BufferPool::wake_waiters() {
   { std::lock_guard lock(mutex_); }  // a waiter is either waiting or sees the flag
-  demand_.notify_all();
+  warm_.notify_all();
 }
 
 std::byte* BufferPool::take_block() {
   {
     std::lock_guard lock(mutex_);
-    if (!demanded_) {
-      demanded_ = true;
-      demand_.notify_all();
-    }
+    ++taken_;
+    if (lead_ != 0 && free_.size() <= lead_) warm_.notify_one();
     if (!free_.empty()) {
       std::byte* block = free_.back();
       free_.pop_back();

@@ -101,11 +101,13 @@ class BufferPool {
   /// stops early when `stop` is set.
   void prewarm(std::size_t blocks, const std::atomic<bool>* stop = nullptr);
 
-  /// Blocks until a block is first taken from the pool (a copied frame), or
-  /// `stop` is set (then returns false). A stream that only borrows its
-  /// frames (`copy=False`) never needs the slots a warmer would map.
-  bool wait_for_demand(const std::atomic<bool>& stop);
-  /// Wakes wait_for_demand() after its `stop` was set.
+  /// Runs until `stop` is set: once a block is first taken from the pool (a
+  /// copied frame; a stream that only borrows its frames, `copy=False`,
+  /// never needs a slot), keeps `lead` idle blocks mapped ahead of the
+  /// appends, making at most `most` blocks in all. Blocks the writer gives
+  /// back count as idle: a writer that keeps up leaves nothing to map.
+  void keep_warm(std::size_t lead, std::size_t most, const std::atomic<bool>& stop);
+  /// Wakes keep_warm() after its `stop` was set.
   void wake_waiters();
 
   /// Unmaps every idle block (a closed stream keeps no memory).
@@ -132,8 +134,9 @@ class BufferPool {
   MemoryBudget& budget_;
   std::mutex mutex_;
   std::vector<std::byte*> free_;
-  std::condition_variable demand_;
-  bool demanded_ = false;  // a block was taken (guarded by mutex_)
+  std::condition_variable warm_;  // keep_warm() waits on it; takes wake it
+  std::size_t lead_ = 0;          // keep_warm()'s lead, 0 when none runs
+  std::uint64_t taken_ = 0;       // blocks taken so far
 };
 
 }  // namespace ome_writers::detail

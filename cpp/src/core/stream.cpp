@@ -31,6 +31,8 @@ namespace {
 constexpr std::uint64_t kMaxWarmBlocks = 2048;
 // Slots mapped before create_stream returns (at least 2): a few ms' work.
 constexpr std::uint64_t kWarmNowBytes = 16u << 20;
+// Idle slots the warmer keeps mapped ahead of the appends (at least 2).
+constexpr std::uint64_t kWarmLeadBytes = 64u << 20;
 
 // The sinks name files with the suffix the output path uses.
 StreamSettings with_suffix(StreamSettings settings) {
@@ -51,29 +53,32 @@ class Stream::Impl {
         sink_(detail::make_sink(settings_, layout_, budget_, tasks_)) {
     // Map the slots of the first frames before the acquisition needs them
     // (a page fault per 4 KiB on the appending thread would cost several
-    // times the copy itself): three quarters of the budget (a quarter is left
-    // for chunk buffers and encoders), no more than the stream holds, at most
-    // kMaxWarmBlocks mappings. The first few (kWarmNowBytes) now, so that
-    // appends made right away find slots; the rest on a background thread, so
-    // that create_stream returns at once (it took 0.1-0.8 s). An append that
-    // outruns the warming maps its own slot.
+    // times the copy itself). The first few (kWarmNowBytes) now, so that
+    // appends made right away find slots; then a background thread keeps
+    // kWarmLeadBytes of idle slots ahead of the appends, so that
+    // create_stream returns at once. Only a lead, not the whole budget: the
+    // slots the writer gives back are reused, and mapping slots that a
+    // stream keeping up never needs takes CPU from the writer (on 2 cores it
+    // cost small frames a tenth of their throughput). In all, no more than three quarters
+    // of the budget (a quarter is left for chunk buffers and encoders), no
+    // more than the stream holds, at most kMaxWarmBlocks mappings. An append
+    // that outruns the warming maps its own slot.
     copier_.prepare(layout_.frame_bytes);  // before the warmer takes the address-space lock
-    std::uint64_t warm = std::min<std::uint64_t>(
-        settings_.engine.max_memory_bytes / 4 * 3 / pool_.charged_bytes(), kMaxWarmBlocks);
+    const std::uint64_t slot = pool_.charged_bytes();
+    std::uint64_t warm =
+        std::min<std::uint64_t>(settings_.engine.max_memory_bytes / 4 * 3 / slot, kMaxWarmBlocks);
     if (layout_.total_frames) warm = std::min(warm, *layout_.total_frames);
-    const std::uint64_t now = std::min<std::uint64_t>(
-        warm, std::max<std::uint64_t>(kWarmNowBytes / pool_.charged_bytes(), 2));
+    const std::uint64_t now =
+        std::min<std::uint64_t>(warm, std::max<std::uint64_t>(kWarmNowBytes / slot, 2));
     pool_.prewarm(static_cast<std::size_t>(now));
     if (warm > now) {
-      warmer_ = std::thread([this, rest = warm - now] {
+      const auto lead = static_cast<std::size_t>(
+          std::min<std::uint64_t>(warm, std::max<std::uint64_t>(kWarmLeadBytes / slot, 2)));
+      warmer_ = std::thread([this, lead, rest = static_cast<std::size_t>(warm - now)] {
         // Only on a free core: on two cores, warming beside the appender and
         // the writer doubled the first appends' p99.
         detail::make_idle_thread();
-        // Only once a frame is copied: the slots of a stream fed with
-        // copy=False would never be used (on a CPU-bound compressed stream,
-        // mapping them took ~5% of its CPU).
-        if (!pool_.wait_for_demand(stop_warming_)) return;
-        pool_.prewarm(static_cast<std::size_t>(rest), &stop_warming_);
+        pool_.keep_warm(lead, rest, stop_warming_);
       });
     }
     // Frames alive at once: those the budget holds (borrowed ones count too).
@@ -408,7 +413,7 @@ class Stream::Impl {
   // After the budget and the task pool, which it uses from its constructor on.
   std::unique_ptr<detail::Sink> sink_;
   std::thread writer_;
-  std::thread warmer_;  // maps the first slots (joined at close)
+  std::thread warmer_;  // keeps idle slots mapped ahead of the appends (joined at close)
   std::atomic<bool> stop_warming_{false};
   // Written by the appending thread, read by stats() on any thread.
   std::atomic<std::uint64_t> next_frame_{0};
