@@ -56,13 +56,13 @@ class Stream::Impl {
     // times the copy itself). The first few (kWarmNowBytes) now, so that
     // appends made right away find slots; then a background thread keeps
     // kWarmLeadBytes of idle slots ahead of the appends, so that
-    // create_stream returns at once. Only a lead, not the whole budget: the
-    // slots the writer gives back are reused, and mapping slots that a
-    // stream keeping up never needs takes CPU from the writer (on 2 cores it
-    // cost small frames a tenth of their throughput). In all, no more than three quarters
-    // of the budget (a quarter is left for chunk buffers and encoders), no
-    // more than the stream holds, at most kMaxWarmBlocks mappings. An append
-    // that outruns the warming maps its own slot.
+    // create_stream returns at once. A lead, not the whole budget: the slots
+    // the writer gives back are reused, and mapping slots that a stream
+    // keeping up never needs takes CPU from the writer (on 2 cores, a tenth
+    // of small frames' throughput). In all, no more than three quarters of
+    // the budget (a quarter is left for chunk buffers and encoders), no more
+    // than the stream holds, at most kMaxWarmBlocks mappings. An append that
+    // outruns the warming maps its own slot.
     copier_.prepare(layout_.frame_bytes);  // before the warmer takes the address-space lock
     const std::uint64_t slot = pool_.charged_bytes();
     std::uint64_t warm =
