@@ -56,8 +56,13 @@ built=$(date +%s)
 # wait for it), stopped at the end.
 export WINEPREFIX="$OME_WRITERS_MINGW_CACHE/wineprefix"
 wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
-"$wineserver" -p
-trap '"$wineserver" -k 2>/dev/null || true' EXIT
+if "$wineserver" -p 2>/dev/null; then
+  trap '"$wineserver" -k 2>/dev/null || true' EXIT
+else
+  # One is running for this prefix already (an earlier run, or someone
+  # debugging under wine): use it, and leave it running.
+  echo "mingw: using the wine server already running for $WINEPREFIX"
+fi
 # Wine's services (services.exe, winedevice...) start with the first program
 # and live as long as the server: started here, on /dev/null, so that they do
 # not hold a test's output open (ctest would wait for them).
