@@ -128,11 +128,8 @@ void BufferPool::release_idle() {
   if (heap_ && !idle.empty()) platform::trim_heap();
 }
 
-void BufferPool::prewarm(std::size_t blocks, const std::atomic<bool>* stop) {
-  // One at a time, each free at once: appends that start while this runs
-  // take the blocks already mapped.
+void BufferPool::prewarm(std::size_t blocks) {
   for (std::size_t i = 0; i < blocks; ++i) {
-    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
     if (!budget_.try_keep(charged_bytes_)) return;
     std::byte* block = allocate();
     std::lock_guard lock(mutex_);

@@ -96,10 +96,9 @@ class BufferPool {
   /// faults on the caller's thread). Called by the writer thread.
   void prepare_spare();
 
-  /// Allocates and touches up to `blocks` blocks (a stream's first frames
-  /// then copy into mapped memory too), each usable as soon as it is mapped;
-  /// stops early when `stop` is set.
-  void prewarm(std::size_t blocks, const std::atomic<bool>* stop = nullptr);
+  /// Allocates and touches up to `blocks` blocks now (a stream's first
+  /// frames then copy into mapped memory too).
+  void prewarm(std::size_t blocks);
 
   /// Runs until `stop` is set: once a block is first taken from the pool (a
   /// copied frame; a stream that only borrows its frames, `copy=False`,

@@ -102,8 +102,9 @@ class TiffSink final : public Sink {
   /// Writes a frame and its journal entry (its strips in `slot`, or -1).
   void store_frame(const FrameLocation& where, const std::byte* data,
                    const std::string& metadata_json, int slot);
-  /// Writes the pending frames (in order); the oldest one.
+  /// Writes the pending frames (in order).
   void write_pending();
+  /// Writes the oldest pending frame, freeing its encoder slot.
   void write_oldest_pending();
   /// The plane as stored before compression: bit-packed, or a copy that
   /// libtiff may change in place, or the frame itself.
