@@ -7,4 +7,5 @@ NB_MODULE(_core, m) {
   ome_writers::python::bind_settings(m);
   ome_writers::python::bind_stream(m);
   ome_writers::python::bind_output_plan(m);
+  ome_writers::python::bind_metadata_json(m);
 }

@@ -172,3 +172,8 @@ class OutputPlan:
 
     def set_global_metadata(self, name_space: str, metadata_json: str) -> None:
         """Stores a summary object under a namespace."""
+
+def metadata_json(metadata: object) -> str | None:
+    """
+    The JSON text of a dict of plain values (str keys; str, int, float, bool, None, lists, tuples, dicts), or None for anything else (use Python's json then).
+    """

@@ -15,6 +15,7 @@
 #include "core/task_pool.hpp"
 #include "ome_writers/errors.hpp"
 #include "util/frame_copy.hpp"
+#include "util/json_check.hpp"
 #include "util/pages.hpp"
 #include "util/thread_priority.hpp"
 
@@ -142,8 +143,9 @@ class Stream::Impl {
     std::string meta;
     if (!metadata.empty()) {
       // Checked without building the document (the writer parses it once):
-      // valid JSON whose first token opens an object; "{}" means none.
-      if (!nlohmann::json::accept(metadata)) {
+      // valid JSON whose first token opens an object; "{}" means none. The
+      // quick check decides the usual case; nlohmann::json the rest.
+      if (!detail::quick_json_check(metadata) && !nlohmann::json::accept(metadata)) {
         try {
           // Parsed again only for the parser's message.
           [[maybe_unused]] const auto parsed = nlohmann::json::parse(metadata);
