@@ -4,8 +4,9 @@
 // the copy=False append tail followed the metadata (benchmarks/README.md,
 // issue #20). This covers the plain cases: dicts with str keys whose values
 // are str, int, float, bool, None, lists, tuples and such dicts again. For
-// anything else (another key type, NaN, a numpy scalar, a cycle) it returns
-// None and the caller falls back to Python's encoder, which owns every error.
+// anything else (another key type, NaN, a numpy scalar, a cycle, a subclass of
+// dict, whose items() Python's encoder would call) it returns None and the
+// caller falls back to Python's encoder, which owns every error.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
@@ -132,7 +133,7 @@ bool put_value(PyObject* v, std::string& out, int depth) {
     out.append(buf, end);
   } else if (PyUnicode_Check(v)) {
     return put_string(v, out);
-  } else if (PyDict_Check(v)) {
+  } else if (PyDict_CheckExact(v)) {
     return put_dict(v, out, depth);
   } else if (PyList_Check(v)) {
     return put_sequence(v, true, out, depth);
@@ -150,7 +151,7 @@ void bind_metadata_json(nb::module_& m) {
   m.def(
       "metadata_json",
       [](nb::handle obj) -> std::optional<std::string> {
-        if (!PyDict_Check(obj.ptr())) return std::nullopt;
+        if (!PyDict_CheckExact(obj.ptr())) return std::nullopt;
         std::string out;
         out.reserve(256);
         if (!put_dict(obj.ptr(), out, 0)) return std::nullopt;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ NOT_PLAIN: list[Any] = [
     {"x": np.uint8(7)},
     {"x": "\ud800"},
     {"x": {1, 2}},
+    OrderedDict(a=1),  # a dict subclass: Python's encoder calls its items()
+    {"x": OrderedDict(a=1)},
     [("a", 1)],
     "not a dict",
 ]
