@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,35 @@ def test_files_hold_the_metadata_as_json_would(tmp_path: Path, fmt: str) -> None
         assert 'ExposureTime="10' in xml and "camera_temperature" in xml
     for i in range(len(metas)):
         np.testing.assert_array_equal(data[i], frame_for(i, (8, 8), "uint16"))
+
+
+@pytest.mark.parametrize("fmt", ["ome-zarr", "ome-tiff"])
+def test_files_are_the_same_as_with_pythons_encoder(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ome_writers._stream as stream_module
+
+    def write(name: str) -> str:
+        s = AcquisitionSettings(
+            root_path=str(tmp_path / name / ("m.ome.zarr" if fmt == "ome-zarr" else "m.ome.tiff")),
+            dtype="uint16",
+            format=fmt,
+            dimensions=[Dimension(name="t", count=None, type="time"), Dimension(name="y", count=8),
+                        Dimension(name="x", count=8)],
+        )  # fmt: skip
+        with create_stream(s) as stream:
+            for i, m in enumerate(m for m in PLAIN if m):
+                stream.append(frame_for(i, (8, 8), "uint16"), frame_metadata=m)
+        if fmt == "ome-zarr":
+            return (Path(s.output_path) / "zarr.json").read_text()
+        with tifffile.TiffFile(s.output_path) as tif:
+            xml = tif.ome_metadata or ""
+        # Each file has its own UUID and acquisition date.
+        xml = re.sub(r"urn:uuid:[0-9a-f-]+", "urn:uuid:-", xml)
+        return re.sub(r"<AcquisitionDate>[^<]*<", "<AcquisitionDate><", xml)
+
+    ours = write("cpp")
+    monkeypatch.setattr(stream_module, "_plain_metadata_json", None)
+    theirs = write("python")
+    assert "camera_temperature" in ours
+    assert ours.replace("cpp", "python") == theirs
