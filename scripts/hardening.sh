@@ -3,7 +3,8 @@
 #   1. every C++ test under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   2. the threaded tests (queue, pool, live reads, borrowed frames, streams)
 #      under ThreadSanitizer;
-#   3. the settings parser and the frame-metadata path under libFuzzer (clang,
+#   3. the settings parser, the frame-metadata path and its quick JSON check
+#      (against nlohmann::json) under libFuzzer (clang,
 #      ASan + UBSan), FUZZ_SECONDS each (default 30), from tests/fuzz/corpus.
 # Each uses its own build directory under build/ (kept: later runs rebuild only
 # what changed). Needs scripts/setup.sh first (it installs clang).
@@ -37,8 +38,8 @@ TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/ome_writers_tests --gtest_brief=1 
 echo "hardening: libFuzzer, ${fuzz_seconds} s per target"
 sanitized_build build/fuzz "$asan_flags -fsanitize=fuzzer-no-link" \
   -DCMAKE_CXX_COMPILER=clang++-14 -DOME_WRITERS_FUZZ=ON
-cmake --build build/fuzz --target settings_fuzz frame_metadata_fuzz
-for target in settings frame_metadata; do
+cmake --build build/fuzz --target settings_fuzz frame_metadata_fuzz json_check_fuzz
+for target in settings frame_metadata json_check; do
   work="build/fuzz/corpus-$target"
   log="build/fuzz/$target.log"
   mkdir -p "$work"
