@@ -59,45 +59,35 @@ class Checker {
   }
 
   bool object(int depth) {
-    if (depth > kMaxDepth) return false;
-    ++p_;  // '{'
-    skip_ws();
-    if (!at_end() && *p_ == '}') {
-      ++p_;
-      return true;
-    }
-    for (;;) {
+    return members(depth, '}', [this, depth] {
       if (at_end() || *p_ != '"' || !string()) return false;
       skip_ws();
       if (at_end() || *p_ != ':') return false;
       ++p_;
       skip_ws();
-      if (!value(depth)) return false;
-      skip_ws();
-      if (at_end()) return false;
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
-      if (*p_ != ',') return false;
-      ++p_;
-      skip_ws();
-    }
+      return value(depth);
+    });
   }
 
   bool array(int depth) {
+    return members(depth, ']', [this, depth] { return value(depth); });
+  }
+
+  // After the opening bracket: `member`s separated by commas, up to `close`.
+  template <typename Member>
+  bool members(int depth, char close, Member&& member) {
     if (depth > kMaxDepth) return false;
-    ++p_;  // '['
+    ++p_;
     skip_ws();
-    if (!at_end() && *p_ == ']') {
+    if (!at_end() && *p_ == close) {
       ++p_;
       return true;
     }
     for (;;) {
-      if (!value(depth)) return false;
+      if (!member()) return false;
       skip_ws();
       if (at_end()) return false;
-      if (*p_ == ']') {
+      if (*p_ == close) {
         ++p_;
         return true;
       }
