@@ -412,6 +412,9 @@ class TensorstoreEngine(Engine):
 
         self.ts = ts
         self.await_each = self.job["engine"] == "tensorstore-await"
+        # What a caller that reuses its array at once must pass (tensorstore reads the
+        # source until the write's `copy` future completes).
+        self.copy_frames = self.job["engine"] == "tensorstore-ourparams-copied"
         layout = self.layout
         dims = layout["array_dims"] + self.case["dims"][-2:]
         counts = [*layout["array_counts"], *layout["frame_shape"]]
@@ -490,7 +493,7 @@ class TensorstoreEngine(Engine):
         if self.unbounded and idx[0] >= self.capacity:
             self._grow(idx[0] + 1)
         store = self.stores[int(self.layout["position"][i])]
-        fut = store[idx].write(frame)
+        fut = store[idx].write(frame.copy() if self.copy_frames else frame)
         if self.await_each:
             fut.result()
         else:
@@ -656,6 +659,8 @@ class CodecEngine(Engine):
         return encode
 
     def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
+        if self.job["engine"] == "codec-copied":
+            frame = frame.copy()  # on the caller's thread, as a copying append does
         self.futures.append(self.pool.submit(self.encode, frame))
         if len(self.futures) > 4 * (os.cpu_count() or 1):
             self._drain(2 * (os.cpu_count() or 1))
@@ -806,11 +811,13 @@ ENGINES: dict[str, type[Engine]] = {
     "tensorstore": TensorstoreEngine,
     "tensorstore-await": TensorstoreEngine,
     "tensorstore-ourparams": TensorstoreEngine,
+    "tensorstore-ourparams-copied": TensorstoreEngine,
     "acquire-zarr": AcquireZarrEngine,
     "tifffile": TifffileEngine,
     "zarr-python": ZarrPythonEngine,
     "zarrs-python": ZarrPythonEngine,
     "codec": CodecEngine,
+    "codec-copied": CodecEngine,
     # Our shim with each engine behind it (python/ome_writers/_adapters.py).
     "via-tensorstore": OmeWritersEngine,
     "via-acquire-zarr": OmeWritersEngine,
