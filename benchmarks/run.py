@@ -715,6 +715,20 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
         out.append(s)
     raw = next((s for s in out if s["engine"] == "raw" and s.get("mbps_durable")), None)
     direct = next((s for s in out if s["engine"] == "raw-direct" and s.get("mbps_durable")), None)
+
+    def ceiling(engine: str, stat: dict[str, Any]) -> dict[str, Any] | None:
+        """The codec baseline `engine`'s row for stat's format and compression."""
+        return next(
+            (
+                c
+                for c in out
+                if c["engine"] == engine
+                and (c["format"], c["compression"]) == (stat["format"], stat["compression"])
+                and c.get("mbps_durable")
+            ),
+            None,
+        )
+
     for s in out:
         if not s.get("mbps_durable"):
             continue
@@ -727,33 +741,13 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             and p.get("mbps_durable")
         ]
         s["ratio_raw"] = s["mbps_durable"] / raw["mbps_durable"] if raw else None
-        codec = next(
-            (
-                c
-                for c in out
-                if c["engine"] == "codec"
-                and c["format"] == s["format"]
-                and c["compression"] == s["compression"]
-                and c.get("mbps_durable")
-            ),
-            None,
-        )
+        codec = ceiling("codec", s)
         s["ratio_codec"] = (
             s["mbps_durable"] / codec["mbps_durable"]
             if codec and s["engine"] not in CODEC_ENGINES and s["compression"]
             else None
         )
-        copied = next(
-            (
-                c
-                for c in out
-                if c["engine"] == "codec-copied"
-                and c["format"] == s["format"]
-                and c["compression"] == s["compression"]
-                and c.get("mbps_durable")
-            ),
-            None,
-        )
+        copied = ceiling("codec-copied", s)
         s["ratio_codec_copied"] = (
             s["mbps_durable"] / copied["mbps_durable"]
             if copied and s["engine"] == "ours" and s["compression"]

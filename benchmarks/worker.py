@@ -618,6 +618,7 @@ class CodecEngine(Engine):
         from concurrent.futures import ThreadPoolExecutor
 
         self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        self.copy_frames = self.job["engine"] == "codec-copied"
         self.futures: list[Any] = []
         self.encode = self._zarr_encoder() if self.job["format"] == "zarr" else self._tiff_encoder()
         self.out_bytes = 0
@@ -659,7 +660,7 @@ class CodecEngine(Engine):
         return encode
 
     def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
-        if self.job["engine"] == "codec-copied":
+        if self.copy_frames:
             frame = frame.copy()  # on the caller's thread, as a copying append does
         self.futures.append(self.pool.submit(self.encode, frame))
         if len(self.futures) > 4 * (os.cpu_count() or 1):
