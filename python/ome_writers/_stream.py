@@ -408,7 +408,8 @@ def create_stream(
     without levels). `checkpoint_interval` (default 1.0 s; 0 turns it off) bounds
     how long after an `append` the frame, with its metadata, is in the files,
     readable by standard readers and durable, with no further call: the output
-    survives a crash or a kill without `recover()`.
+    survives a crash or a kill without `recover()`. A writer that is behind
+    checkpoints once per interval, at most.
 
     Warns (UserWarning) when root_path's extension names the other format: the
     output is written at `settings.output_path` all the same, as ome-writers 0.3.2

@@ -485,5 +485,38 @@ TEST_P(Checkpoint, PutsIdleFramesInPlaceWithTheirMetadata) {
 INSTANTIATE_TEST_SUITE_P(Formats, Checkpoint,
                          ::testing::Values(FileFormat::kOmeZarr, FileFormat::kOmeTiff));
 
+// A writer that is behind takes frames queued more than an interval ago: it
+// must still checkpoint at most once per interval, not after every frame
+// (each checkpoint drains the encoders and syncs the file system, so that
+// would serialise the writer). Between the end of one checkpoint and the start
+// of the next lies at least an interval, so the count is bounded by the time
+// spent outside checkpoints, both measured, whatever the machine's speed.
+TEST_P(Checkpoint, ABackloggedWriterCheckpointsOncePerInterval) {
+  const FileFormat format = GetParam();
+  const bool tiff = format == FileFormat::kOmeTiff;
+  const fs::path out = dir_ / (tiff ? "b.ome.tiff" : "b.ome.zarr");
+  constexpr int kFrames = 400;
+  auto s = settings({dim("t", kFrames, T::kTime), dim("y", 64, T::kSpace), dim("x", 64, T::kSpace)},
+                    format, out.string());
+  s.compression = Compression::kZstd;
+  s.engine.checkpoint_interval_seconds = 0.005;
+  const auto start = std::chrono::steady_clock::now();
+  Stream stream(s);
+  // Queued far faster than a file (Zarr) or an encoded plane (TIFF) is written.
+  for (int i = 0; i < kFrames; ++i) {
+    const auto f = frame(64, 64, static_cast<std::uint16_t>(i));
+    stream.append(f.data(), f.size() * 2, R"({"i": )" + std::to_string(i) + "}");
+  }
+  stream.close();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const StreamStats stats = stream.stats();
+  EXPECT_EQ(stats.frames_written, static_cast<std::uint64_t>(kFrames));
+  const double outside = elapsed - stats.checkpoint_seconds;
+  EXPECT_LE(static_cast<double>(stats.checkpoints), outside / 0.005 + 2)
+      << stats.checkpoints << " checkpoints in " << elapsed << " s, " << stats.checkpoint_seconds
+      << " s of them in checkpoints";
+}
+
 }  // namespace
 }  // namespace ome_writers

@@ -141,8 +141,10 @@ struct EngineOptions {
   int compression_level = 0;
   /// Seconds between checkpoints: at most this long after an append, with no
   /// further call, the frame and its metadata are in the files, readable by
-  /// standard readers and durable. 0 turns checkpoints off (flush() and
-  /// close() still write everything).
+  /// standard readers and durable. A writer that is behind checkpoints once
+  /// per interval, and the frame is in place at the first checkpoint after it
+  /// is written. 0 turns checkpoints off (flush() and close() still write
+  /// everything).
   double checkpoint_interval_seconds = 1.0;
 };
 

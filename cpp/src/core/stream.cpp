@@ -1,6 +1,7 @@
 // Stream: the public API over the queue, the writer thread and a sink.
 #include "ome_writers/stream.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -323,14 +324,21 @@ class Stream::Impl {
   void run() {
     const auto interval = checkpoint_interval();
     // When the oldest frame not yet checkpointed is due: one interval after
-    // it was queued. Unset while everything is checkpointed (an idle stream
-    // checkpoints once).
+    // it was queued, and never sooner than one interval after the last
+    // checkpoint. Unset while everything is checkpointed (an idle stream
+    // checkpoints once). The second bound matters when the writer is behind:
+    // the frames it takes were queued more than an interval ago, and without
+    // it every frame would be due at once. Each checkpoint drains the
+    // encoders and syncs the file system, so checkpointing per frame would
+    // leave one core busy and the writer further behind with every frame.
     std::optional<std::chrono::steady_clock::time_point> due;
+    std::chrono::steady_clock::time_point last_checkpoint{};
     // After a checkpoint: nothing is due, unless a paced document was left
     // for later; then it is tried again one interval on (an idle stream too).
     const auto checkpointed = [&](bool complete) {
+      last_checkpoint = std::chrono::steady_clock::now();
       due.reset();
-      if (!complete && interval) due = std::chrono::steady_clock::now() + *interval;
+      if (!complete && interval) due = last_checkpoint + *interval;
     };
     for (;;) {
       std::optional<detail::QueueItem> next = due ? queue_.pop_until(*due) : queue_.pop();
@@ -382,7 +390,7 @@ class Stream::Impl {
         if (item.kind == Kind::kClose) return;
         continue;
       }
-      if (interval && !due) due = item.queued + *interval;
+      if (interval && !due) due = std::max(item.queued, last_checkpoint) + *interval;
       // A busy stream checkpoints between frames.
       if (due && std::chrono::steady_clock::now() >= *due) checkpointed(run_checkpoint());
     }
