@@ -58,7 +58,14 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     "acquire-zarr": [("acquire-zarr", "zarr")],
     "tifffile": [("tifffile", "tiff")],
     "0.3.2": [("ome-writers-0.3.2", "zarr"), ("ome-writers-0.3.2", "tiff")],
-    "raw": [("raw", "raw"), ("raw-direct", "raw")],
+    # The floors: the page cache, the disk (O_DIRECT), the disk behind a copy into fresh
+    # memory (a copying writer's), the disk with a file per frame (chunk-per-frame Zarr's).
+    "raw": [
+        ("raw", "raw"),
+        ("raw-direct", "raw"),
+        ("raw-direct-fresh", "raw"),
+        ("raw-direct-files", "raw"),
+    ],
     # Case C only: our codec and parameters on every core, no I/O (the compressed ceiling).
     # With "-copied": each frame first copied on the caller's thread, as a copying append
     # must (the ceiling of a writer whose caller may reuse its buffer at once).
@@ -67,6 +74,8 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
         ("codec", "tiff"),
         ("codec-copied", "zarr"),
         ("codec-copied", "tiff"),
+        ("codec-fresh", "zarr"),
+        ("codec-fresh", "tiff"),
     ],
     # Each engine behind our backend shim, next to the library used directly.
     "shim": [
@@ -89,7 +98,10 @@ ENV_OF = {
     "raw": None,
     "codec": None,
     "codec-copied": None,
+    "codec-fresh": None,
     "raw-direct": None,
+    "raw-direct-fresh": None,
+    "raw-direct-files": None,
     BASELINE: None,  # built from the --baseline revision (ensure_baseline_env)
     "tensorstore": "tensorstore",
     "tensorstore-await": "tensorstore",
@@ -133,8 +145,12 @@ LABELS = {
     ("codec", "tiff"): "codec only, all cores (tiff)",
     ("codec-copied", "zarr"): "codec only, all cores, frames copied (zarr)",
     ("codec-copied", "tiff"): "codec only, all cores, frames copied (tiff)",
+    ("codec-fresh", "zarr"): "codec only, all cores, frames copied into fresh memory (zarr)",
+    ("codec-fresh", "tiff"): "codec only, all cores, frames copied into fresh memory (tiff)",
     ("raw", "raw"): "raw write()",
     ("raw-direct", "raw"): "raw O_DIRECT 8 MiB",
+    ("raw-direct-fresh", "raw"): "raw O_DIRECT 8 MiB via fresh memory",
+    ("raw-direct-files", "raw"): "raw O_DIRECT, a file per frame",
 }
 # What each (engine, format) can compress with; anything else is skipped with a reason.
 SUPPORTED: dict[tuple[str, str], set[str | None]] = {
@@ -154,10 +170,14 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ome-writers-0.3.2", "tiff"): {None, "lzw"},
     ("raw", "raw"): {None},
     ("raw-direct", "raw"): {None},
+    ("raw-direct-fresh", "raw"): {None},
+    ("raw-direct-files", "raw"): {None},
     ("codec", "zarr"): {"blosc-zstd", "zstd"},
     ("codec", "tiff"): {"zstd", "deflate"},
     ("codec-copied", "zarr"): {"blosc-zstd", "zstd"},
     ("codec-copied", "tiff"): {"zstd", "deflate"},
+    ("codec-fresh", "zarr"): {"blosc-zstd", "zstd"},
+    ("codec-fresh", "tiff"): {"zstd", "deflate"},
     ("zarr-python", "zarr"): {None, "blosc-zstd", "zstd"},
     ("zarrs-python", "zarr"): {None, "blosc-zstd", "zstd"},
     ("via-tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
@@ -170,9 +190,11 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
 # `copy` future completes (the contract of our copy=False); with our copying append the
 # caller may reuse its array at once, which a tensorstore user gets by passing a copy.
 TS_OURPARAMS = ("tensorstore-ourparams", "tensorstore-ourparams-copied")
-CODEC_ENGINES = ("codec", "codec-copied")
+CODEC_ENGINES = ("codec", "codec-copied", "codec-fresh")
 # The baselines: the same bytes through the page cache, and straight to the disk.
 RAW_ENGINES = ("raw", "raw-direct")
+# Floors for context, where they apply: see ENGINE_GROUPS["raw"].
+FLOOR_ENGINES = ("raw-direct-fresh", "raw-direct-files")
 SKIP_WHY = {
     ("acquire-zarr", "zstd"): "acquire-zarr 0.10 has no standalone zstd codec (blosc only)",
     ("ome-writers-0.3.2", "zstd"): "0.3.2's TIFF backend offers only LZW",
@@ -260,6 +282,8 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
         ("codec", "tiff"): ["zstd", "deflate"],
         ("codec-copied", "zarr"): list(c_zarr),
         ("codec-copied", "tiff"): ["zstd", "deflate"],
+        ("codec-fresh", "zarr"): list(c_zarr),
+        ("codec-fresh", "tiff"): ["zstd", "deflate"],
     }
     big, small, mid = px(2048), px(512), px(1024)
     t_a, t_b, t_d = n(100, 10, 4), n(2000, 200, 20), n(1000, 100, 10)
@@ -290,15 +314,17 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
              t_h * 4),
         Case("MEM", f"{big}×{big} uint16 × {t_mem} frames ({mem_gib:.3g} GiB), our engine only, "
              "default and 256 MiB budget", "uint16", [_dim("t", t_mem, "time"), *_frame(big)],
-             t_mem, only={"ours", "raw", "raw-direct"}, budgets=[None, 256 * MIB],
-             pool_bytes=GIB),
+             t_mem, only={"ours", "raw", "raw-direct", "raw-direct-fresh"},
+             budgets=[None, 256 * MIB], pool_bytes=GIB),
     ]  # fmt: skip
     return {c.name: c for c in cases}
 
 
 def is_reference(engine: str) -> bool:
     """Rows that are no peer: the baselines, our older build, our shim over a library."""
-    return engine in (*RAW_ENGINES, BASELINE, *CODEC_ENGINES) or engine.startswith("via-")
+    return engine in (*RAW_ENGINES, *FLOOR_ENGINES, BASELINE, *CODEC_ENGINES) or engine.startswith(
+        "via-"
+    )
 
 
 def is_ours(engine: str) -> bool:
@@ -350,7 +376,7 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     skipped: list[str] = []
     wanted = [pair for g in groups for pair in ENGINE_GROUPS[g]]
-    for raw in RAW_ENGINES:
+    for raw in (*RAW_ENGINES, *FLOOR_ENGINES):
         if (raw, "raw") not in wanted:
             wanted.append((raw, "raw"))  # the baselines every ratio needs
     for engine, fmt in wanted:
@@ -358,6 +384,8 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
             continue
         if engine in (*TS_OURPARAMS, *CODEC_ENGINES) and (engine, fmt) not in case.compressions:
             continue  # only where codec parameters differ (compressed cases)
+        if engine in FLOOR_ENGINES and (case.compressions or not ok_floor(case, engine)):
+            continue  # floors of uncompressed streams only, each where its layout applies
         # The baseline build streams what our engine streams.
         lookup = "ours" if engine == BASELINE else engine
         comps = case.compressions.get((lookup, fmt), [None])
@@ -384,6 +412,14 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
             "acquire-zarr and TIFF peers implement only the codecs listed"
         )
     return rows, skipped
+
+
+def ok_floor(case: Case, engine: str) -> bool:
+    """Whether floor `engine` applies to `case`: a file per frame only where our Zarr
+    writes one (no chunking along the index dimensions, no shards)."""
+    if engine == "raw-direct-files":
+        return all(d.get("chunk") in (None, 1) and not d.get("shard") for d in case.dims)
+    return True
 
 
 def our_zarr_codec(compression: str | None, dtype: str) -> dict[str, Any]:
@@ -715,6 +751,10 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
         out.append(s)
     raw = next((s for s in out if s["engine"] == "raw" and s.get("mbps_durable")), None)
     direct = next((s for s in out if s["engine"] == "raw-direct" and s.get("mbps_durable")), None)
+    fresh, files = (
+        next((s for s in out if s["engine"] == e and s.get("mbps_durable")), None)
+        for e in FLOOR_ENGINES
+    )
 
     def ceiling(engine: str, stat: dict[str, Any]) -> dict[str, Any] | None:
         """The codec baseline `engine`'s row for stat's format and compression."""
@@ -753,7 +793,20 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             if copied and s["engine"] == "ours" and s["compression"]
             else None
         )
+        fresh_codec = ceiling("codec-fresh", s)
+        s["ratio_codec_fresh"] = (
+            s["mbps_durable"] / fresh_codec["mbps_durable"]
+            if fresh_codec and s["engine"] == "ours" and s["compression"]
+            else None
+        )
         s["ratio_direct"] = s["mbps_durable"] / direct["mbps_durable"] if direct else None
+        # The floors that apply to this row: a copy into fresh memory for a copying append,
+        # a file per frame for a Zarr store that writes one.
+        if is_ours(s["engine"]) and not s["compression"]:
+            if s["engine"] == "ours" and fresh:
+                s["ratio_fresh"] = s["mbps_durable"] / fresh["mbps_durable"]
+            if s["format"] == "zarr" and files:
+                s["ratio_files"] = s["mbps_durable"] / files["mbps_durable"]
         # Compare like with like: peers using the same compression, when there are any.
         same = [p for p in peers if p["compression"] == s["compression"]]
         peers = same or peers
@@ -880,6 +933,13 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
             if s["compression"] is None and s.get("ratio_direct") is not None:
                 v = s["ratio_direct"]
                 add(f"{c}: {s['row']} durable ÷ O_DIRECT ≥ 0.95", v, 0.95, v >= 0.95)
+                for key, floor in (
+                    ("ratio_fresh", "O_DIRECT via fresh memory (a copying writer's floor)"),
+                    ("ratio_files", "O_DIRECT with a file per frame (this layout's floor)"),
+                ):
+                    if s.get(key) is not None:
+                        add(f"{c}: {s['row']} durable ÷ {floor} (for context, no target)",
+                            s[key], None, None)  # fmt: skip
             elif s["compression"] is not None and s.get("ratio_codec") is not None:
                 v = s["ratio_codec"]
                 add(f"{c}: {s['row']} ÷ codec alone ≥ 0.9", v, 0.9, v >= 0.9)
@@ -887,6 +947,10 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
                     v = s["ratio_codec_copied"]
                     what = f"{c}: {s['row']} ÷ codec alone with frames copied ≥ 0.9"
                     add(what, v, 0.9, v >= 0.9)
+                if s.get("ratio_codec_fresh") is not None:
+                    what = (f"{c}: {s['row']} ÷ codec alone with frames copied into fresh "
+                            "memory, as a full queue's (for context, no target)")  # fmt: skip
+                    add(what, s["ratio_codec_fresh"], None, None)
             if s.get("create_ms") is not None:
                 v = s["create_ms"]
                 add(f"{c}: {s['row']} create_stream median ≤ 100 ms", v, 100.0, v <= 100.0)
@@ -896,6 +960,9 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
         for s in rows_of(c, lambda s: is_ours(s["engine"])):
             v = s["cpu_s_per_gb"]
             add(f"{c}: {s['row']} CPU ≤ 0.5 s/GB", v, 0.5, v <= 0.5)
+        for s in rows_of(c, lambda s: s["engine"] in FLOOR_ENGINES):
+            add(f"{c}: {s['row']} CPU s/GB (a floor, for context, no target)",
+                s["cpu_s_per_gb"], None, None)  # fmt: skip
     for c in cases:
         if c == "MEM":
             continue

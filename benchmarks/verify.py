@@ -73,6 +73,16 @@ def _raw_frames(path: str, count: int, frame_shape: tuple[int, int], dtype: np.d
     yield from mm
 
 
+def _raw_file_frames(root: str, count: int, frame_shape: tuple[int, int], dtype: np.dtype):
+    expected = int(np.prod(frame_shape)) * dtype.itemsize
+    for i in range(count):
+        path = os.path.join(root, str(i), "0", "0")
+        size = os.path.getsize(path)
+        if size != expected:
+            raise VerificationError(f"{path}: {size} bytes != expected {expected}")
+        yield np.fromfile(path, dtype=dtype).reshape(frame_shape)
+
+
 def verify(result: dict[str, Any]) -> dict[str, Any]:
     """Read every output of a run and compare each frame; never raises."""
     try:
@@ -86,7 +96,7 @@ def verify(result: dict[str, Any]) -> dict[str, Any]:
 
 def _verify(result: dict[str, Any]) -> int:
     job = result["job"]
-    if job["engine"] in ("codec", "codec-copied"):
+    if job["engine"] in ("codec", "codec-copied", "codec-fresh"):
         return 0  # the codec baselines write nothing
     case = job["case"]
     layout = frame_layout(case)
@@ -96,7 +106,7 @@ def _verify(result: dict[str, Any]) -> int:
     position, local = layout["position"], layout["local"]
     checked = 0
     for out in result["outputs"]:
-        if out["kind"] == "raw":
+        if out["kind"] in ("raw", "raw-files"):
             expected_ids = np.arange(case["frames"], dtype=np.int64)
         else:
             p = out["position"]
@@ -109,6 +119,8 @@ def _verify(result: dict[str, Any]) -> int:
             frames = _zarr_frames(out["path"], shape, dtype)
         elif out["kind"] == "tiff":
             frames = _tiff_frames(out["path"], count, frame_shape, dtype)
+        elif out["kind"] == "raw-files":
+            frames = _raw_file_frames(out["path"], count, frame_shape, dtype)
         else:
             frames = _raw_frames(out["path"], count, frame_shape, dtype)
         k = -1

@@ -69,6 +69,12 @@ def resolved_counts(case: dict[str, Any]) -> list[int]:
     return [int(c) for c in counts]
 
 
+def frame_bytes(case: dict[str, Any]) -> int:
+    """Bytes of one frame."""
+    height, width = (int(d["count"]) for d in case["dims"][-2:])
+    return height * width * np.dtype(case["dtype"]).itemsize
+
+
 def frame_layout(case: dict[str, Any]) -> dict[str, Any]:
     """Where each acquired frame goes: position index, index within that position's array.
 
@@ -263,9 +269,16 @@ class RawEngine(Engine):
 
 class RawDirectEngine(Engine):
     """The same bytes in aligned 8 MiB `O_DIRECT` writes to one file: the disk's own limit
-    (no page cache), which every uncompressed row is divided by."""
+    (no page cache), which every uncompressed row is divided by.
+
+    Each frame is copied into an 8 MiB staging block (one memcpy, as a copying append
+    makes) that is reused: its memory is hot after the first block."""
 
     BLOCK = 8 << 20
+
+    def ring_bytes(self) -> int:
+        """Bytes of staging memory the frames are copied through (a multiple of BLOCK)."""
+        return self.BLOCK
 
     def open(self) -> None:
         import mmap
@@ -276,25 +289,31 @@ class RawDirectEngine(Engine):
             self.fd = os.open(self.path, flags | getattr(os, "O_DIRECT", 0), 0o644)
         except OSError:  # no O_DIRECT on this file system
             self.fd = os.open(self.path, flags, 0o644)
-        self.block = mmap.mmap(-1, self.BLOCK)  # page aligned, as O_DIRECT needs
+        # Page aligned, as O_DIRECT needs; anonymous memory, first touched by the copies.
+        self.ring = mmap.mmap(-1, self.ring_bytes())
+        self.base = 0  # where the block being filled starts in the ring
         self.fill = 0
         self.total = 0
 
     def _write_block(self) -> None:
         padded = (self.fill + 4095) // 4096 * 4096
-        self.block[self.fill : padded] = bytes(padded - self.fill)
-        view = memoryview(self.block)[:padded]
+        start = self.base
+        self.ring[start + self.fill : start + padded] = bytes(padded - self.fill)
+        view = memoryview(self.ring)[start : start + padded]
         done = 0
         while done < padded:
             done += os.write(self.fd, view[done:])
+        view.release()
         self.fill = 0
+        self.base = (self.base + self.BLOCK) % len(self.ring)
 
     def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
         data = memoryview(frame).cast("B")
         at = 0
         while at < len(data):
             k = min(len(data) - at, self.BLOCK - self.fill)
-            self.block[self.fill : self.fill + k] = data[at : at + k]
+            start = self.base + self.fill
+            self.ring[start : start + k] = data[at : at + k]
             self.fill += k
             at += k
             if self.fill == self.BLOCK:
@@ -306,10 +325,134 @@ class RawDirectEngine(Engine):
             self._write_block()
         os.ftruncate(self.fd, self.total)  # the padding of the last block
         os.close(self.fd)
-        self.block.close()
+        self.ring.close()
 
     def outputs(self) -> list[dict[str, Any]]:
         return [{"kind": "raw", "path": self.path, "position": None}]
+
+
+class RawDirectFreshEngine(RawDirectEngine):
+    """`RawDirectEngine` copying the frames through as much fresh memory as our default
+    memory budget (or the whole stream, if smaller), as a copying append's queue slots are
+    until the queue has once held the budget: the floor of a writer that must copy and
+    buffer. The kernel zeroes every new page; a helper thread has it do so a few blocks
+    ahead of the copies (`MADV_POPULATE_WRITE`), off the writing thread, as our pool does.
+    """
+
+    LEAD = 8  # blocks populated ahead of the one being filled
+    MADV_POPULATE_WRITE = 23  # Linux >= 5.14
+
+    def ring_bytes(self) -> int:
+        budget = self.job.get("max_memory_bytes") or self.job["room_bytes"] * 2
+        total = self.case["frames"] * frame_bytes(self.case)
+        want = min(budget, total)
+        return max(self.BLOCK, (want + self.BLOCK - 1) // self.BLOCK * self.BLOCK)
+
+    def open(self) -> None:
+        import ctypes
+        import threading
+
+        super().open()
+        self.filled = 0  # blocks handed to the disk so far
+        self.cond = threading.Condition()
+        self.stop = False
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        anchor = ctypes.c_char.from_buffer(self.ring)
+        base = ctypes.addressof(anchor)
+        del anchor  # no export may outlive the mapping's close()
+        nblocks = len(self.ring) // self.BLOCK
+
+        def populate() -> None:
+            for k in range(nblocks):
+                with self.cond:
+                    self.cond.wait_for(lambda k=k: self.stop or k < self.filled + self.LEAD)
+                    if self.stop:
+                        return
+                # ctypes releases the GIL: the writing thread goes on meanwhile.
+                if libc.madvise(base + k * self.BLOCK, self.BLOCK, self.MADV_POPULATE_WRITE):
+                    return  # an older kernel: the copies fault the pages in themselves
+
+        self.helper = threading.Thread(target=populate, daemon=True)
+        self.helper.start()
+
+    def _write_block(self) -> None:
+        super()._write_block()
+        with self.cond:
+            self.filled += 1
+            self.cond.notify()
+
+    def close(self) -> None:
+        with self.cond:
+            self.stop = True
+            self.cond.notify()
+        self.helper.join()
+        super().close()
+
+
+class RawDirectFilesEngine(Engine):
+    """Each frame to its own file with `O_DIRECT`, named like a Zarr v3 chunk key with one
+    chunk per frame (`c/<i>/0/0`: two new directories and a file per frame), from a few
+    threads: the disk's limit for the chunk-per-frame layout, no engine in between."""
+
+    THREADS = 4
+
+    def open(self) -> None:
+        import mmap
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.root = os.path.join(self.out_dir, "c")
+        os.mkdir(self.root)
+        self.nbytes = frame_bytes(self.case)
+        self.padded = (self.nbytes + 4095) // 4096 * 4096
+        self.local = threading.local()
+        self.mmap = mmap
+        self.pool = ThreadPoolExecutor(self.THREADS)
+        self.slots = threading.BoundedSemaphore(4 * self.THREADS)  # frames in flight
+        self.futures: list[Any] = []
+        self.direct = getattr(os, "O_DIRECT", 0)
+
+    def _one(self, i: int, frame: np.ndarray) -> None:
+        try:
+            d = os.path.join(self.root, str(i))
+            os.mkdir(d)
+            os.mkdir(os.path.join(d, "0"))
+            src = memoryview(frame).cast("B")
+            if frame.ctypes.data % 4096 or self.nbytes != self.padded:
+                buf = getattr(self.local, "buf", None)
+                if buf is None:  # O_DIRECT needs page-aligned memory and length
+                    buf = self.local.buf = self.mmap.mmap(-1, self.padded)
+                buf[: self.nbytes] = src
+                src = memoryview(buf)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            path = os.path.join(d, "0", "0")
+            try:
+                fd = os.open(path, flags | self.direct, 0o644)
+            except OSError:  # no O_DIRECT on this file system
+                fd = os.open(path, flags, 0o644)
+            try:
+                done = 0
+                while done < self.padded:
+                    done += os.write(fd, src[done : self.padded])
+                if self.padded != self.nbytes:
+                    os.ftruncate(fd, self.nbytes)
+            finally:
+                os.close(fd)
+        finally:
+            self.slots.release()
+
+    def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
+        self.slots.acquire()
+        self.futures.append(self.pool.submit(self._one, i, frame))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for f in self.futures:
+            f.result()
+
+    def outputs(self) -> list[dict[str, Any]]:
+        return [{"kind": "raw-files", "path": self.root, "position": None}]
 
 
 class OmeWritersEngine(Engine):
@@ -357,6 +500,8 @@ class OmeWritersEngine(Engine):
         options: dict[str, Any] = {}
         if self.job.get("max_memory_bytes") and backend == "native":
             options["max_memory_bytes"] = int(self.job["max_memory_bytes"])
+        if self.job.get("writer_threads") and backend == "native":
+            options["writer_threads"] = int(self.job["writer_threads"])
         self.settings = settings
         self.stream = ow.create_stream(settings, **options)
         self.output_path = settings.output_path
@@ -619,6 +764,10 @@ class CodecEngine(Engine):
 
         self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
         self.copy_frames = self.job["engine"] == "codec-copied"
+        if self.job["engine"] == "codec-fresh":
+            self._open_ring()
+        else:
+            self.ring = None
         self.futures: list[Any] = []
         self.encode = self._zarr_encoder() if self.job["format"] == "zarr" else self._tiff_encoder()
         self.out_bytes = 0
@@ -659,9 +808,36 @@ class CodecEngine(Engine):
 
         return encode
 
+    def _open_ring(self) -> None:
+        """Slots in as much fresh memory as our default budget (or the whole stream): a
+        copying append's queue, which a writer slower than its caller fills once."""
+        import ctypes
+        import mmap
+
+        shape, dtype = frame_layout(self.case)["frame_shape"], np.dtype(self.case["dtype"])
+        self.slot_bytes = (frame_bytes(self.case) + 4095) // 4096 * 4096
+        budget = self.job.get("max_memory_bytes") or self.job["room_bytes"] * 2
+        total = self.case["frames"] * self.slot_bytes
+        self.nslots = max(4 * (os.cpu_count() or 1) + 2, min(budget, total) // self.slot_bytes)
+        self.ring = mmap.mmap(-1, self.nslots * self.slot_bytes)
+        self.slots = [
+            np.frombuffer(self.ring, dtype, int(np.prod(shape)), k * self.slot_bytes).reshape(shape)
+            for k in range(self.nslots)
+        ]
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        self.madvise = libc.madvise
+        self.slot_addr = [s.ctypes.data for s in self.slots]
+
     def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
         if self.copy_frames:
             frame = frame.copy()  # on the caller's thread, as a copying append does
+        elif self.ring is not None:
+            k = i % self.nslots
+            if i < self.nslots:  # a new slot: the kernel zeroes its pages first (Linux >= 5.14)
+                self.madvise(self.slot_addr[k], self.slot_bytes, 23)  # MADV_POPULATE_WRITE
+            np.copyto(self.slots[k], frame)
+            frame = self.slots[k]
         self.futures.append(self.pool.submit(self.encode, frame))
         if len(self.futures) > 4 * (os.cpu_count() or 1):
             self._drain(2 * (os.cpu_count() or 1))
@@ -674,6 +850,9 @@ class CodecEngine(Engine):
     def close(self) -> None:
         self._drain(0)
         self.pool.shutdown()
+        if self.ring is not None:
+            self.slots.clear()
+            self.ring.close()
 
     def outputs(self) -> list[dict[str, Any]]:
         return []
@@ -805,6 +984,8 @@ class TifffileEngine(Engine):
 ENGINES: dict[str, type[Engine]] = {
     "raw": RawEngine,
     "raw-direct": RawDirectEngine,
+    "raw-direct-fresh": RawDirectFreshEngine,
+    "raw-direct-files": RawDirectFilesEngine,
     "ours": OmeWritersEngine,
     "ours-nocopy": OmeWritersEngine,
     "ours-baseline": OmeWritersEngine,
@@ -819,6 +1000,7 @@ ENGINES: dict[str, type[Engine]] = {
     "zarrs-python": ZarrPythonEngine,
     "codec": CodecEngine,
     "codec-copied": CodecEngine,
+    "codec-fresh": CodecEngine,
     # Our shim with each engine behind it (python/ome_writers/_adapters.py).
     "via-tensorstore": OmeWritersEngine,
     "via-acquire-zarr": OmeWritersEngine,
