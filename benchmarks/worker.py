@@ -75,6 +75,18 @@ def frame_bytes(case: dict[str, Any]) -> int:
     return height * width * np.dtype(case["dtype"]).itemsize
 
 
+# madvise() advice that has the kernel allocate and zero pages now (Linux >= 5.14).
+MADV_POPULATE_WRITE = 23
+
+
+def fresh_bytes(job: dict[str, Any], unit: int) -> int:
+    """Fresh memory a copying append's queue fills once: our memory budget (the default
+    when the job sets none), or the whole stream if smaller, in whole `unit`s."""
+    budget = job.get("max_memory_bytes") or job["room_bytes"] * 2
+    want = min(budget, job["case"]["frames"] * frame_bytes(job["case"]))
+    return max(unit, (want + unit - 1) // unit * unit)
+
+
 def frame_layout(case: dict[str, Any]) -> dict[str, Any]:
     """Where each acquired frame goes: position index, index within that position's array.
 
@@ -340,13 +352,9 @@ class RawDirectFreshEngine(RawDirectEngine):
     """
 
     LEAD = 8  # blocks populated ahead of the one being filled
-    MADV_POPULATE_WRITE = 23  # Linux >= 5.14
 
     def ring_bytes(self) -> int:
-        budget = self.job.get("max_memory_bytes") or self.job["room_bytes"] * 2
-        total = self.case["frames"] * frame_bytes(self.case)
-        want = min(budget, total)
-        return max(self.BLOCK, (want + self.BLOCK - 1) // self.BLOCK * self.BLOCK)
+        return fresh_bytes(self.job, self.BLOCK)
 
     def open(self) -> None:
         import ctypes
@@ -370,7 +378,7 @@ class RawDirectFreshEngine(RawDirectEngine):
                     if self.stop:
                         return
                 # ctypes releases the GIL: the writing thread goes on meanwhile.
-                if libc.madvise(base + k * self.BLOCK, self.BLOCK, self.MADV_POPULATE_WRITE):
+                if libc.madvise(base + k * self.BLOCK, self.BLOCK, MADV_POPULATE_WRITE):
                     return  # an older kernel: the copies fault the pages in themselves
 
         self.helper = threading.Thread(target=populate, daemon=True)
@@ -816,9 +824,8 @@ class CodecEngine(Engine):
 
         shape, dtype = frame_layout(self.case)["frame_shape"], np.dtype(self.case["dtype"])
         self.slot_bytes = (frame_bytes(self.case) + 4095) // 4096 * 4096
-        budget = self.job.get("max_memory_bytes") or self.job["room_bytes"] * 2
-        total = self.case["frames"] * self.slot_bytes
-        self.nslots = max(4 * (os.cpu_count() or 1) + 2, min(budget, total) // self.slot_bytes)
+        in_flight = 4 * (os.cpu_count() or 1) + 2  # encodes pending at most, and one more
+        self.nslots = max(in_flight, fresh_bytes(self.job, self.slot_bytes) // self.slot_bytes)
         self.ring = mmap.mmap(-1, self.nslots * self.slot_bytes)
         self.slots = [
             np.frombuffer(self.ring, dtype, int(np.prod(shape)), k * self.slot_bytes).reshape(shape)
@@ -835,7 +842,7 @@ class CodecEngine(Engine):
         elif self.ring is not None:
             k = i % self.nslots
             if i < self.nslots:  # a new slot: the kernel zeroes its pages first (Linux >= 5.14)
-                self.madvise(self.slot_addr[k], self.slot_bytes, 23)  # MADV_POPULATE_WRITE
+                self.madvise(self.slot_addr[k], self.slot_bytes, MADV_POPULATE_WRITE)
             np.copyto(self.slots[k], frame)
             frame = self.slots[k]
         self.futures.append(self.pool.submit(self.encode, frame))
@@ -1114,8 +1121,8 @@ def make_buffers(job: dict[str, Any], layout: dict[str, Any]) -> dict[str, Any]:
     dtype = np.dtype(case["dtype"])
     npool = int(job.get("npool", 8))
     base = [base_frame(shape, case["dtype"], case["content"], k) for k in range(npool)]
-    frame_bytes = int(np.prod(shape)) * dtype.itemsize
-    limit = max(npool, int(job.get("pool_bytes", 1 << 30)) // frame_bytes)
+    nbytes = frame_bytes(case)
+    limit = max(npool, int(job.get("pool_bytes", 1 << 30)) // nbytes)
     nbuf = min(case["frames"], limit)
     if npool <= nbuf < case["frames"]:  # a reused buffer must keep its content class
         nbuf -= nbuf % npool
@@ -1127,7 +1134,7 @@ def make_buffers(job: dict[str, Any], layout: dict[str, Any]) -> dict[str, Any]:
         "nbuf": nbuf,
         "npool": npool,
         "crc": [content_crc(f) for f in base],
-        "frame_bytes": frame_bytes,
+        "frame_bytes": nbytes,
     }
 
 
