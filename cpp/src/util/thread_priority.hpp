@@ -1,4 +1,5 @@
-// Writer threads yield to the thread that appends frames.
+// Writer threads yield to the thread that appends frames, and bring their
+// memory in (allocator arena, stack) before they take any lock append() takes.
 #pragma once
 
 namespace ome_writers::detail {
