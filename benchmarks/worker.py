@@ -510,6 +510,8 @@ class OmeWritersEngine(Engine):
             options["max_memory_bytes"] = int(self.job["max_memory_bytes"])
         if self.job.get("writer_threads") and backend == "native":
             options["writer_threads"] = int(self.job["writer_threads"])
+        if self.job.get("checkpoint_interval") is not None and backend == "native":
+            options["checkpoint_interval"] = float(self.job["checkpoint_interval"])
         self.settings = settings
         self.stream = ow.create_stream(settings, **options)
         self.output_path = settings.output_path
