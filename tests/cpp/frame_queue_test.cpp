@@ -105,6 +105,43 @@ TEST(BufferPool, ReusesBlocksAndReturnsTheirBudget) {
   EXPECT_EQ(again.data(), first);
 }
 
+// Mapped blocks are slots of one reservation as large as the budget: a block
+// given up when the budget is full goes back to the OS and its slot is used
+// again (zeroed); blocks the writer forces past the budget still get memory.
+TEST(BufferPool, MappedBlocksReuseTheirSlotsAndGoPastTheBudget) {
+  constexpr std::size_t kBlock = 64 << 10;  // mapped, not from the heap
+  MemoryBudget budget(4 * kBlock);
+  BufferPool pool(kBlock, budget);
+  const std::size_t slot = pool.charged_bytes();
+  std::vector<FrameBuffer> held;
+  std::vector<std::byte*> seen;
+  for (int i = 0; i < 12; ++i) {  // 3x the budget, as pyramid planes may need
+    held.push_back(pool.take_for_writer());
+    std::byte* p = held.back().data();
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 4096, 0u);
+    EXPECT_EQ(std::count(p, p + kBlock, std::byte{0}), static_cast<std::ptrdiff_t>(kBlock)) << i;
+    std::memset(p, 0xA0 + i, kBlock);
+    seen.push_back(p);
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "a block handed out twice";
+  for (int i = 0; i < 12; ++i) {  // each still holds what was written to it
+    const std::byte* p = held[static_cast<std::size_t>(i)].data();
+    EXPECT_EQ(std::count(p, p + kBlock, std::byte(0xA0 + i)), static_cast<std::ptrdiff_t>(kBlock));
+  }
+  held.clear();  // 4 stay idle (the budget), the rest go back to the OS
+  EXPECT_EQ(budget.kept(), 4 * slot);
+  EXPECT_EQ(budget.used(), 0u);
+  pool.release_idle();
+  EXPECT_EQ(budget.kept(), 0u);
+  for (int i = 0; i < 12; ++i) {  // slots given back read as zeros when used again
+    held.push_back(pool.take_for_writer());
+    const std::byte* p = held.back().data();
+    EXPECT_EQ(std::count(p, p + kBlock, std::byte{0}), static_cast<std::ptrdiff_t>(kBlock)) << i;
+  }
+}
+
 /// Polls `done` for up to 5 s (the warmer runs on its own thread).
 template <typename Done>
 bool eventually(Done done) {

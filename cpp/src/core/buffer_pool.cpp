@@ -1,6 +1,7 @@
 #include "core/buffer_pool.hpp"
 
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "platform/platform.hpp"
@@ -91,28 +92,58 @@ BufferPool::BufferPool(std::size_t block_bytes, MemoryBudget& budget)
     : block_bytes_(block_bytes == 0 ? 1 : block_bytes),
       heap_(block_bytes_ < kHeapBelow),
       charged_bytes_(round_up(block_bytes_, heap_ ? kHeapAlign : kPage)),
-      budget_(budget) {}
+      budget_(budget) {
+  if (heap_) return;
+  // As many slots as the budget holds blocks (address space only: memory
+  // backs a slot once it is populated).
+  const std::uint64_t slots = budget_.limit() / charged_bytes_ + 1;
+  if (slots > std::numeric_limits<std::size_t>::max() / charged_bytes_) return;
+  arena_ = platform::reserve_pages(static_cast<std::size_t>(slots) * charged_bytes_);
+  if (arena_ != nullptr) arena_slots_ = static_cast<std::size_t>(slots);
+}
 
-std::byte* BufferPool::allocate() const {
+std::byte* BufferPool::allocate() {
   if (heap_) {
     auto* block =
         static_cast<std::byte*>(::operator new (charged_bytes_, std::align_val_t{kHeapAlign}));
     std::memset(block, 0, charged_bytes_);  // mapped now, not on the appending thread
     return block;
   }
-  // Mapped in one call: a fault per page on the appending thread costs ~2x more.
+  std::byte* slot = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (!discarded_.empty()) {
+      slot = discarded_.back();
+      discarded_.pop_back();
+    } else if (arena_next_ < arena_slots_) {
+      slot = arena_ + arena_next_++ * charged_bytes_;
+    }
+  }
+  // Populated in a few calls: a fault per page on the appending thread costs
+  // ~2x more.
+  if (slot != nullptr) {
+    platform::populate_pages(slot, block_bytes_);
+    return slot;
+  }
   return map_pages(block_bytes_, /*populate=*/true);
 }
 
-void BufferPool::deallocate(std::byte* block) const {
+void BufferPool::deallocate(std::byte* block) {
   if (heap_) {
     ::operator delete (block, std::align_val_t{kHeapAlign});
+  } else if (in_arena(block)) {
+    platform::discard_pages(block, charged_bytes_);
+    std::lock_guard lock(mutex_);
+    discarded_.push_back(block);
   } else {
     unmap_pages(block, block_bytes_);
   }
 }
 
-BufferPool::~BufferPool() { release_idle(); }
+BufferPool::~BufferPool() {
+  release_idle();
+  if (arena_ != nullptr) unmap_pages(arena_, arena_slots_ * charged_bytes_);
+}
 
 void BufferPool::release_idle() {
   std::vector<std::byte*> idle;

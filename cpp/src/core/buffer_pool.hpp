@@ -120,8 +120,11 @@ class BufferPool {
   std::byte* copy_borrowed(const std::byte* data);
   void return_borrowed(bool adopted);
   void adopt();
-  std::byte* allocate() const;
-  void deallocate(std::byte* block) const;
+  std::byte* allocate();
+  void deallocate(std::byte* block);
+  bool in_arena(const std::byte* block) const {
+    return arena_ != nullptr && block >= arena_ && block < arena_ + arena_slots_ * charged_bytes_;
+  }
 
   const std::size_t block_bytes_;
   // Frames below this come from the heap: a mapping each would cost a whole
@@ -134,8 +137,17 @@ class BufferPool {
   std::mutex mutex_;
   std::vector<std::byte*> free_;
   std::condition_variable warm_;  // keep_warm() waits on it; takes wake it
-  std::size_t lead_ = 0;          // keep_warm()'s lead, 0 when none runs
-  std::uint64_t taken_ = 0;       // blocks taken so far
+  // Mapped blocks are slots of one reservation, made when the pool is: a
+  // block then costs no mmap or munmap later, which take the address-space
+  // lock for writing and so waited behind the warmer's populating (ms on a
+  // busy VM: an append that mapped its own slot stalled that long). Blocks
+  // beyond it (a budget that allows more) are mapped one by one.
+  std::byte* arena_ = nullptr;
+  std::size_t arena_slots_ = 0;
+  std::size_t arena_next_ = 0;         // slots never used yet start here
+  std::vector<std::byte*> discarded_;  // slots whose memory went back to the OS
+  std::size_t lead_ = 0;               // keep_warm()'s lead, 0 when none runs
+  std::uint64_t taken_ = 0;            // blocks taken so far
 };
 
 }  // namespace ome_writers::detail

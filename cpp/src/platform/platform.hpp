@@ -118,6 +118,16 @@ std::string error_message(int code);
 /// nullptr when none is left.
 std::byte* map_pages(std::size_t bytes, bool populate) noexcept;
 void unmap_pages(std::byte* p, std::size_t bytes) noexcept;
+/// Address space for `bytes` that no memory backs until it is populated or
+/// touched (the slots of a buffer pool), or nullptr where this is not
+/// supported; unmap_pages() frees it.
+std::byte* reserve_pages(std::size_t bytes) noexcept;
+/// Backs [p, p + bytes) of reserved or mapped pages with memory now, in a few
+/// calls rather than a fault per page.
+void populate_pages(std::byte* p, std::size_t bytes) noexcept;
+/// Gives the memory behind [p, p + bytes) back to the OS; the range stays
+/// reserved and reads as zeros when touched again.
+void discard_pages(std::byte* p, std::size_t bytes) noexcept;
 /// Heap memory aligned to `alignment` (a power of two); free_aligned() frees it.
 void* alloc_aligned(std::size_t alignment, std::size_t bytes) noexcept;
 void free_aligned(void* p) noexcept;

@@ -299,22 +299,7 @@ std::byte* map_pages(std::size_t bytes, bool populate) noexcept {
   if (huge && !populate) ::madvise(p, bytes, MADV_HUGEPAGE);
 #endif
   if (populate) {
-    // In steps, not MAP_POPULATE: that holds the address-space lock for the
-    // whole mapping (2 ms per 8 MiB), and every other thread's mmap or
-    // mprotect (a thread's stack, an allocation) waits for it meanwhile.
-    constexpr std::size_t kStep = std::size_t{256} << 10;
-    auto* base = static_cast<unsigned char*>(p);
-    bool touch = false;
-#if defined(OW_LINUX_FAST) && defined(MADV_POPULATE_WRITE)
-    for (std::size_t at = 0; at < bytes && !touch; at += kStep) {
-      touch = ::madvise(base + at, std::min(kStep, bytes - at), MADV_POPULATE_WRITE) != 0;
-    }
-#else
-    touch = true;
-#endif
-    if (touch) {  // a kernel before 5.14: fault the pages in one by one
-      for (std::size_t at = 0; at < bytes; at += 4096) base[at] = 0;
-    }
+    populate_pages(static_cast<std::byte*>(p), bytes);
 #if defined(OW_LINUX_FAST)
     if (huge) ::madvise(p, bytes, MADV_HUGEPAGE);
 #endif
@@ -325,6 +310,46 @@ std::byte* map_pages(std::size_t bytes, bool populate) noexcept {
   auto* p = static_cast<std::byte*>(alloc_aligned(4096, bytes));
   if (p != nullptr) std::memset(p, 0, bytes);
   return p;
+#endif
+}
+
+std::byte* reserve_pages(std::size_t bytes) noexcept {
+#if defined(OW_LINUX_FAST) || defined(OW_MACOS_FAST)
+  // No memory behind it yet, and none counted against overcommit.
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
+#else
+  (void)bytes;
+  return nullptr;
+#endif
+}
+
+void populate_pages(std::byte* p, std::size_t bytes) noexcept {
+  // In steps, not MAP_POPULATE: the address-space lock is held for each call
+  // (2 ms per 8 MiB), and every other thread's mmap or mprotect (a thread's
+  // stack, an allocation) waits for it meanwhile.
+  constexpr std::size_t kStep = std::size_t{256} << 10;
+  auto* base = reinterpret_cast<volatile unsigned char*>(p);
+  bool touch = false;
+#if defined(OW_LINUX_FAST) && defined(MADV_POPULATE_WRITE)
+  for (std::size_t at = 0; at < bytes && !touch; at += kStep) {
+    touch = ::madvise(p + at, std::min(kStep, bytes - at), MADV_POPULATE_WRITE) != 0;
+  }
+#else
+  touch = true;
+#endif
+  if (touch) {  // a kernel before 5.14: fault the pages in one by one
+    for (std::size_t at = 0; at < bytes; at += 4096) base[at] = base[at];
+  }
+}
+
+void discard_pages(std::byte* p, std::size_t bytes) noexcept {
+#if defined(OW_LINUX_FAST) || defined(OW_MACOS_FAST)
+  ::madvise(p, bytes, MADV_DONTNEED);
+#else
+  (void)p;
+  (void)bytes;
 #endif
 }
 

@@ -422,6 +422,18 @@ void unmap_pages(std::byte* p, std::size_t) noexcept {
   if (p != nullptr) ::VirtualFree(p, 0, MEM_RELEASE);
 }
 
+// Pools map each slot themselves here (VirtualAlloc per block).
+std::byte* reserve_pages(std::size_t) noexcept { return nullptr; }
+
+void populate_pages(std::byte* p, std::size_t bytes) noexcept {
+  auto* base = reinterpret_cast<volatile unsigned char*>(p);
+  for (std::size_t at = 0; at < bytes; at += 4096) base[at] = base[at];
+}
+
+void discard_pages(std::byte* p, std::size_t bytes) noexcept {
+  (void)::VirtualAlloc(p, bytes, MEM_RESET, PAGE_READWRITE);
+}
+
 void* alloc_aligned(std::size_t alignment, std::size_t bytes) noexcept {
   return ::_aligned_malloc(bytes == 0 ? alignment : bytes, alignment);
 }
