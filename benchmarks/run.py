@@ -734,6 +734,7 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
                 memcpy_frames_p99_us=(med("memcpy_frames_ns", "p99") or 0) / 1e3
                 if all("memcpy_frames_ns" in r for r in ok)
                 else None,
+                room_frames=med("room_frames") if all("room_frames" in r for r in ok) else None,
                 rss_growth_mib=med("rss_growth_mib"),
                 rss_growth_max_mib=max(r["rss_growth_mib"] for r in ok),
                 disk_ratio=med("disk_bytes") / ok[0]["total_bytes"],
@@ -972,6 +973,19 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
             if s["engine"] == "ours" and s.get("p99_over_frames"):
                 add(f"{c}: {s['row']} append p99 ÷ p99 of bare copies of the same frames "
                     "(for context, no target)", s["p99_over_frames"], None, None)  # fmt: skip
+    # Issue 20: no page fault in a stream's first appends. Judged where all of the first
+    # 100 found room in the queue; where it fills sooner, they include waits for room.
+    for c in cases:
+        for s in rows_of(c, lambda s: is_ours(s["engine"])):
+            first, room = s.get("first100_p99_us"), s.get("append_room_p99_us")
+            if first is None or not room:
+                continue
+            v = first / room
+            what = f"{c}: {s['row']} p99 of the first 100 appends ≤ 2× p99 while the queue has room"
+            if (s.get("room_frames") or 0) >= 100:
+                add(what, v, 2.0, v <= 2.0)
+            else:
+                add(f"{what} (for context, no target: the queue fills within them)", v, None, None)
     for c in cases:
         for s in rows_of(c, lambda s: is_ours(s["engine"])):
             budget = s["budget"] or DEFAULT_BUDGET
@@ -1204,12 +1218,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run our engine built from git revision REV (rows '@ baseline')",
     )
     p.add_argument("--list", action="store_true", help="print the plan and exit")
+    p.add_argument(
+        "--resummarise",
+        default=None,
+        metavar="JSON",
+        help="recompute the summaries, targets, table and chart of a saved run "
+        "(a latest.json) with this version of the analysis, into --out; runs nothing",
+    )
     return p.parse_args(argv)
+
+
+def resummarise(path: Path, out: Path) -> int:
+    """Rebuild a saved run's report from its records (each run's result is kept in it)."""
+    report = json.loads(path.read_text())
+    all_cases = make_cases(report["mode"])
+    cases = {n: all_cases[n] for n in report["summaries"]}
+    records = report["runs"]
+    summaries = {}
+    for n, case in cases.items():
+        ran = [r for r in records if r["case"] == n]
+        labels = {r["row"] for r in ran}
+        rows = [r for r in plan_rows(case, list(ENGINE_GROUPS))[0] if r.label in labels]
+        summaries[n] = summarise(rows, ran)
+    report["summaries"] = summaries
+    report["targets"] = targets(cases, summaries)
+    out.mkdir(parents=True, exist_ok=True)
+    report["chart"] = "latest.png" if write_chart(out / "latest.png", report) else None
+    (out / "latest.json").write_text(json.dumps(report, indent=1))
+    write_markdown(out / "latest.md", report, cases)
+    print(f"rewrote {out / 'latest.md'}, latest.json from the {len(records)} runs in {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; return 0 when every run was verified."""
     args = parse_args(argv)
+    if args.resummarise:
+        return resummarise(Path(args.resummarise), Path(args.out))
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     all_cases = make_cases(mode)
     names = [c.strip() for c in args.cases.split(",") if c.strip()] or list(all_cases)
