@@ -345,8 +345,11 @@ void populate_pages(std::byte* p, std::size_t bytes) noexcept {
 }
 
 void discard_pages(std::byte* p, std::size_t bytes) noexcept {
-#if defined(OW_LINUX_FAST) || defined(OW_MACOS_FAST)
-  ::madvise(p, bytes, MADV_DONTNEED);
+#if defined(OW_LINUX_FAST)
+  ::madvise(p, bytes, MADV_DONTNEED);  // anonymous pages: zeros on the next touch
+#elif defined(OW_MACOS_FAST)
+  // macOS may keep the old contents behind MADV_DONTNEED: new pages instead.
+  ::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 #else
   (void)p;
   (void)bytes;

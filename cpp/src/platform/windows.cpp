@@ -431,7 +431,10 @@ void populate_pages(std::byte* p, std::size_t bytes) noexcept {
 }
 
 void discard_pages(std::byte* p, std::size_t bytes) noexcept {
-  (void)::VirtualAlloc(p, bytes, MEM_RESET, PAGE_READWRITE);
+  // Decommitted, then committed again: zeros on the next touch (MEM_RESET
+  // would leave the contents undefined).
+  (void)::VirtualFree(p, bytes, MEM_DECOMMIT);
+  (void)::VirtualAlloc(p, bytes, MEM_COMMIT, PAGE_READWRITE);
 }
 
 void* alloc_aligned(std::size_t alignment, std::size_t bytes) noexcept {
