@@ -1196,7 +1196,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated subset of " + ",".join(ENGINE_GROUPS) + " (raw always runs)",
     )
     p.add_argument("--repeats", type=int, default=None, help="runs per pair (default 3)")
-    p.add_argument("--out", default=str(HERE / "results"), help="where latest.* go")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="where latest.* go (benchmarks/results; build/bench-data/paired with --rows)",
+    )
     p.add_argument(
         "--data-dir",
         default=str(ROOT / "build" / "bench-data"),
@@ -1217,6 +1221,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="REV",
         help="also run our engine built from git revision REV (rows '@ baseline')",
     )
+    p.add_argument(
+        "--rows",
+        default="",
+        help="only these rows (exact labels, ';'-separated, e.g. 'raw O_DIRECT 8 MiB;ours "
+        "zarr'), plus the paired ratio of each to the first, repeat by repeat: run one after "
+        "the other, they share the machine's state of the moment, which a suite's medians "
+        "(minutes apart) do not",
+    )
     p.add_argument("--list", action="store_true", help="print the plan and exit")
     p.add_argument(
         "--resummarise",
@@ -1226,6 +1238,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(a latest.json) with this version of the analysis, into --out; runs nothing",
     )
     return p.parse_args(argv)
+
+
+def print_paired(records: list[dict[str, Any]], labels: list[str]) -> None:
+    """Each row's durable MB/s over the first row's, repeat by repeat, and the median."""
+    for case in sorted({r["case"] for r in records}):
+        ok = {
+            (r["row"], r["rep"]): r["result"]["mbps_durable"]
+            for r in records
+            if r["case"] == case and r["status"] == "OK"
+        }
+        anchor = labels[0]
+        print(f"\n{case}: paired ratios to '{anchor}' (per repeat; median)")
+        for label in labels:
+            reps = sorted(rep for (row, rep) in ok if row == label and (anchor, rep) in ok)
+            if not reps:
+                continue
+            ratios = [ok[(label, rep)] / ok[(anchor, rep)] for rep in reps]
+            mbps = " ".join(f"{ok[(label, rep)]:.0f}" for rep in reps)
+            print(f"   {label:60s} {' '.join(f'{v:.2f}' for v in ratios)}; "
+                  f"median {_median(ratios):.2f} (MB/s {mbps})")  # fmt: skip
 
 
 def resummarise(path: Path, out: Path) -> int:
@@ -1254,7 +1286,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the suite; return 0 when every run was verified."""
     args = parse_args(argv)
     if args.resummarise:
-        return resummarise(Path(args.resummarise), Path(args.out))
+        return resummarise(Path(args.resummarise), Path(args.out or HERE / "results"))
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     all_cases = make_cases(mode)
     names = [c.strip() for c in args.cases.split(",") if c.strip()] or list(all_cases)
@@ -1273,6 +1305,15 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (3 if mode == "full" else 1)
     timeout = args.timeout or (1200.0 if mode == "full" else 300.0)
     plans = {n: plan_rows(c, groups) for n, c in cases.items()}
+    only = [r.strip() for r in args.rows.split(";") if r.strip()]
+    if only:
+        known = {r.label for rows, _ in plans.values() for r in rows}
+        if bad_rows := [r for r in only if r not in known]:
+            raise SystemExit(f"unknown row(s) {bad_rows}; --list shows the labels")
+        plans = {
+            n: (sorted((r for r in rows if r.label in only), key=lambda r: only.index(r.label)), [])
+            for n, (rows, _) in plans.items()
+        }
     total = sum(len(rows) for rows, _ in plans.values()) * repeats
     if args.list:
         for n, (rows, skipped) in plans.items():
@@ -1296,7 +1337,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         free = shutil.disk_usage(data_dir).free
         trash = Trash(data_dir / "trash", limit=min(16 * GIB, free // 4), settle_s=args.settle)
-    out = Path(args.out)
+    out = Path(args.out or (data_dir / "paired" if only else HERE / "results"))
     out.mkdir(parents=True, exist_ok=True)
 
     records: list[dict[str, Any]] = []
@@ -1363,6 +1404,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in cases:
         print(f"\n{n}: {cases[n].title}")
         print("\n".join(case_table(summaries[n])))
+    if only:
+        print_paired(records, only)
     failed = [r for r in records if r["status"] != "OK"]
     print(f"\n{len(records) - len(failed)}/{len(records)} runs verified "
           f"in {report['elapsed_s']:.0f} s")  # fmt: skip
