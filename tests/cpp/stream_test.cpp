@@ -336,6 +336,46 @@ INSTANTIATE_TEST_SUITE_P(
                       BorrowCase{FileFormat::kOmeTiff, 256, 1, Compression::kNone},
                       BorrowCase{FileFormat::kOmeTiff, 64, 1, Compression::kZstd}));
 
+// Compressed one-frame chunks are stored by an io thread while the encoders
+// go on: after flush() and close() every chunk is in its file, whole, and
+// every borrowed frame was released once. (The flush's file-system sync gives
+// the io thread time of its own, so this does not catch a flush that forgot
+// to wait for it; it catches chunks lost, mixed up or released twice.)
+TEST_F(StreamTest, CompressedChunksAreInTheirFilesAtFlushAndClose) {
+  constexpr std::int64_t kSide = 1024;  // chunks that take the disk a while
+  constexpr std::uint16_t kFrames = 16;
+  for (const Compression compression : {Compression::kZstd, Compression::kBloscZstd}) {
+    const fs::path root = dir_ / (std::to_string(static_cast<int>(compression)) + ".ome.zarr");
+    auto s = settings({dim("t", kFrames, T::kTime), dim("y", kSide), dim("x", kSide)},
+                      FileFormat::kOmeZarr, root.string());
+    s.compression = compression;
+    const detail::ChunkCodec codec(compression, DataType::kUInt16);
+    std::vector<std::vector<std::uint16_t>> frames;
+    for (std::uint16_t i = 0; i < kFrames; ++i) frames.push_back(frame(kSide, kSide, i));
+    std::atomic<int> released{0};
+    const auto chunk_on_disk = [&](std::uint16_t i) {
+      std::ifstream in(root / "0" / "c" / std::to_string(i) / "0" / "0", std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+      if (bytes.empty()) return false;
+      std::vector<std::uint16_t> out(frames[i].size());
+      codec.decode(bytes.data(), bytes.size(), out.data(), out.size() * 2);
+      return out == frames[i];
+    };
+    Stream stream(s);
+    for (std::uint16_t i = 0; i < kFrames; ++i) {
+      stream.append_borrowed(frames[i].data(), frames[i].size() * 2, {}, [&] { ++released; });
+      if (i % 8 == 7) {
+        stream.flush();
+        for (std::uint16_t k = 0; k <= i; ++k) ASSERT_TRUE(chunk_on_disk(k)) << "frame " << k;
+        EXPECT_EQ(released.load(), i + 1);
+      }
+    }
+    stream.close();
+    EXPECT_EQ(released.load(), kFrames);
+    for (std::uint16_t i = 0; i < kFrames; ++i) EXPECT_TRUE(chunk_on_disk(i)) << "frame " << i;
+  }
+}
+
 TEST_F(StreamTest, BorrowedFramesAreHeldUntilWrittenOrCopied) {
   auto s = settings({dim("t", 4, T::kTime, 4), dim("y", 64), dim("x", 64)}, FileFormat::kOmeZarr,
                     (dir_ / "h.ome.zarr").string());

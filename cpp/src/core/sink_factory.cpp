@@ -12,6 +12,24 @@
 
 namespace ome_writers::detail {
 
+namespace {
+
+/// Whether every Zarr chunk is one whole frame (no shards): the chunks whose
+/// disk writes an io thread takes off the encoders (UnitWriter::write).
+bool one_frame_chunks(const StreamSettings& settings) {
+  const auto& dims = settings.dimensions;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const auto& d = dims[i];
+    if (d.shard_size_chunks) return false;
+    const bool frame_axis = i + 2 >= dims.size();
+    if (!d.chunk_size) continue;
+    if (frame_axis ? (d.count && *d.chunk_size < *d.count) : *d.chunk_size != 1) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 int encoder_threads(const StreamSettings& settings) {
   const bool zarr = settings.format.name == FileFormat::kOmeZarr;
   const bool compressed = settings.compression != Compression::kNone;
@@ -23,11 +41,17 @@ int encoder_threads(const StreamSettings& settings) {
   }
   if (settings.engine.writer_threads > 0) return settings.engine.writer_threads;
   const unsigned hw = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-  // Encoding is CPU bound: one encoder more than cores keeps every core busy
-  // while the writer thread and the appender pause. Plain chunks only wait on
-  // the disk: one writer per core (more threads in system calls preempt the
-  // appending thread and raise its latency).
-  return static_cast<int>(compressed ? hw + 1 : hw);
+  // Plain chunks only wait on the disk: one writer per core (more threads in
+  // system calls preempt the appending thread and raise its latency).
+  if (!compressed) return static_cast<int>(hw);
+  // Compressed whole-frame chunks leave their disk writes to an io thread:
+  // an encoder per core never waits, and a third one only time-slices with
+  // them (more CPU per GB). Encoders that write their own units, or strips,
+  // need one more than cores to keep every core busy while one writes.
+  if (zarr && settings.engine.direct_io && one_frame_chunks(settings)) {
+    return static_cast<int>(hw);
+  }
+  return static_cast<int>(hw + 1);
 }
 
 std::unique_ptr<Sink> make_sink(const StreamSettings& settings, const Layout& layout,

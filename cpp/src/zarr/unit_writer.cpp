@@ -46,7 +46,17 @@ UnitWriter::UnitWriter(const Layout& layout, const ChunkCodec& codec, MemoryBudg
 }
 
 void UnitWriter::write(const fs::path& array_dir, const Slab& slab, std::int64_t uy,
-                       std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite) {
+                       std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite,
+                       TaskPool* io, std::shared_ptr<void> done) {
+  // Stored here: `done` goes when this returns or throws.
+  const std::shared_ptr<void> held = std::move(done);
+  if (io != nullptr && direct_io_ && codec_.compresses() && !layout_.sharded && !rewrite &&
+      whole_frame_chunks_ && slab.frames == 1) {
+    // The encoder would otherwise sit in the disk write, and with three
+    // encoders on two cores two of them often do at once: a core idles.
+    encode_then_hand_off(unit_path(array_dir, slab, uy, ux), slab, *io, held);
+    return;
+  }
   Buffers& buffers = thread_cache<Buffers>();
   // Whether the unit is stored or fails, what its buffers grew stays allocated.
   struct Charge {
@@ -109,6 +119,41 @@ void UnitWriter::write_chunk(const fs::path& path, const Slab& slab, std::int64_
   }
   codec_.encode(src, nbytes, buffers.encoded);
   store(path, buffers.encoded.data(), buffers.encoded.size(), rewrite);
+}
+
+void UnitWriter::encode_then_hand_off(const fs::path& path, const Slab& slab, TaskPool& io,
+                                      std::shared_ptr<void> done) {
+  std::shared_ptr<AlignedBuffer> out = take_spare();
+  const std::size_t before = out->capacity();
+  codec_.encode(slab.frame_data(0, zeros_), layout_.frame_bytes, *out);
+  if (out->capacity() > before) budget_.force_acquire(out->capacity() - before);
+  io.submit([this, path, out, done]() mutable {
+    // Stored or failed, the buffer goes back and `done` is released before
+    // the task ends, so that the pool's wait() returns after both.
+    struct Finish {
+      UnitWriter& writer;
+      std::shared_ptr<AlignedBuffer>& out;
+      std::shared_ptr<void>& done;
+      ~Finish() {
+        writer.give_spare(std::move(out));
+        done.reset();
+      }
+    } finish{*this, out, done};
+    store(path, out->data(), out->size(), false);
+  });
+}
+
+std::shared_ptr<AlignedBuffer> UnitWriter::take_spare() {
+  std::lock_guard lock(spare_mutex_);
+  if (spare_.empty()) return std::make_shared<AlignedBuffer>();
+  std::shared_ptr<AlignedBuffer> out = std::move(spare_.back());
+  spare_.pop_back();
+  return out;
+}
+
+void UnitWriter::give_spare(std::shared_ptr<AlignedBuffer> buffer) {
+  std::lock_guard lock(spare_mutex_);
+  spare_.push_back(std::move(buffer));
 }
 
 void UnitWriter::store(const fs::path& path, const void* data, std::size_t nbytes, bool rewrite) {

@@ -4,11 +4,14 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "codec/codecs.hpp"
 #include "core/layout.hpp"
 #include "core/memory_budget.hpp"
+#include "core/task_pool.hpp"
 #include "util/aligned_buffer.hpp"
 #include "zarr/shard.hpp"
 #include "zarr/slab.hpp"
@@ -25,8 +28,14 @@ class UnitWriter {
   /// at `array_dir`. `shape` is the array's current shape; `rewrite` replaces
   /// a file written before (by a flush of the partial slab) atomically, so
   /// that readers never see it half written.
+  ///
+  /// `done` is released once the unit is stored or has failed. With `io`, a
+  /// compressed chunk bound for an O_DIRECT file is stored by an `io` thread
+  /// while this one encodes the next unit (the caller waits for `io` too),
+  /// and `done` is released there.
   void write(const std::filesystem::path& array_dir, const Slab& slab, std::int64_t uy,
-             std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite);
+             std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite,
+             TaskPool* io = nullptr, std::shared_ptr<void> done = {});
 
   /// A chunk's y and x extents are the frame's.
   bool whole_frame_chunks() const { return whole_frame_chunks_; }
@@ -43,6 +52,12 @@ class UnitWriter {
   /// when the codec compresses, stored.
   void write_chunk(const std::filesystem::path& path, const Slab& slab, std::int64_t uy,
                    std::int64_t ux, bool rewrite, Buffers& buffers);
+  /// Encodes a whole-frame chunk into a spare buffer and hands the buffer
+  /// and `done` to an `io` thread, which stores it and gives the buffer back.
+  void encode_then_hand_off(const std::filesystem::path& path, const Slab& slab, TaskPool& io,
+                            std::shared_ptr<void> done);
+  std::shared_ptr<AlignedBuffer> take_spare();
+  void give_spare(std::shared_ptr<AlignedBuffer> buffer);
   /// Writes a unit's bytes: atomically for a rewrite, else with O_DIRECT when enabled.
   void store(const std::filesystem::path& path, const void* data, std::size_t nbytes, bool rewrite);
 
@@ -54,6 +69,10 @@ class UnitWriter {
   AlignedBuffer zeros_;  // one frame of fill value (frames a slab never received)
   const ShardAssembler shards_;
   std::atomic<std::uint64_t> bytes_written_{0};
+  // Encoded chunks between an encoder and the io thread, reused; at most the
+  // encoders' count plus the io queue's depth exist, each charged once.
+  std::mutex spare_mutex_;
+  std::vector<std::shared_ptr<AlignedBuffer>> spare_;
 };
 
 }  // namespace ome_writers::detail

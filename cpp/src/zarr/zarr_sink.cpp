@@ -88,7 +88,8 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       budget_(budget),
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
-      root_(platform::path_from_utf8(settings.output_path())) {
+      root_(platform::path_from_utf8(settings.output_path())),
+      io_(codec_.compresses() && settings.engine.direct_io ? 1 : 0) {
   check_slab_fits_budget(layout_, budget_);
   const int levels = pyramid_levels(settings_, layout_);
   z_axis_ = pyramid_z_axis(settings_, layout_);
@@ -250,6 +251,7 @@ void ZarrSink::place(ArrayState& a, const FrameLocation& where, FrameBuffer* fra
 void ZarrSink::write_frame(const FrameLocation& where, FrameBuffer frame,
                            const std::string& metadata_json) {
   tasks_.rethrow_if_failed();
+  io_.rethrow_if_failed();
   auto& a = array(where.position);
   if (!metadata_json.empty()) {
     json entry = json::parse(metadata_json);
@@ -420,20 +422,17 @@ void ZarrSink::write_slab(ArrayState& a, const std::shared_ptr<Slab>& slab) {
       store_lost();
     }
     for (std::int64_t ux = 0; ux < units.x; ++ux) {
-      tasks_.submit([this, &a, slab, uy, ux, shape, rewrite] {
-        // Whether the unit was stored or failed, it is no longer in flight.
-        struct Done {
-          ZarrSink& sink;
-          ArrayState& a;
-          const std::shared_ptr<Slab>& slab;
-          ~Done() {
-            std::lock_guard lock(sink.mutex_);
-            if (--slab->units_pending > 0) return;
-            auto it = a.writing.find(slab->key);
-            if (it != a.writing.end() && it->second == slab) a.writing.erase(it);
-          }
-        } done{*this, a, slab};
-        a.level->units.write(a.array_dir, *slab, uy, ux, shape, rewrite);
+      // Whether the unit was stored or failed, it is no longer in flight
+      // once `done` is released (by the encoder, or by the io thread that
+      // stores it).
+      std::shared_ptr<void> done(nullptr, [this, &a, slab](void*) {
+        std::lock_guard lock(mutex_);
+        if (--slab->units_pending > 0) return;
+        auto it = a.writing.find(slab->key);
+        if (it != a.writing.end() && it->second == slab) a.writing.erase(it);
+      });
+      tasks_.submit([this, &a, slab, uy, ux, shape, rewrite, done]() mutable {
+        a.level->units.write(a.array_dir, *slab, uy, ux, shape, rewrite, &io_, std::move(done));
       });
     }
   }
@@ -463,6 +462,7 @@ bool ZarrSink::checkpoint() {
     for (auto& slab : partial) write_slab(*a, slab);
   }
   tasks_.wait();
+  io_.wait();  // after the encoders: they hand it the last chunks
   std::lock_guard lock(mutex_);
   for (auto* a : every_array()) {
     if (a->shape_dirty) write_array_metadata(*a);
@@ -485,6 +485,21 @@ bool ZarrSink::checkpoint() {
 void ZarrSink::close() {
   if (closed_) return;
   closed_ = true;
+  // However this ends, the io thread is joined once the encoders are done
+  // and the chunks they handed it are stored, so a closed stream keeps no
+  // threads.
+  struct StopIo {
+    TaskPool& encoders;
+    TaskPool& io;
+    ~StopIo() {
+      try {
+        encoders.wait();
+      } catch (...) {
+        // Their failure is reported by close() or was already.
+      }
+      io.shutdown();
+    }
+  } stop_io{tasks_, io_};
   // However this ends, the journals are closed: a stream that failed must let
   // go of its descriptors at close(). Their files stay unless everything was
   // written (recover() reads them).
@@ -514,6 +529,7 @@ void ZarrSink::close() {
     }
   }
   tasks_.wait();
+  io_.wait();  // after the encoders: they hand it the last chunks
   std::lock_guard lock(mutex_);
   for (auto* a : every_array()) write_array_metadata(*a);
   write_groups();

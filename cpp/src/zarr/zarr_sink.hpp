@@ -131,6 +131,9 @@ class ZarrSink final : public Sink {
   std::vector<std::unique_ptr<ArrayState>> arrays_;
   RewritePacer frame_metadata_pacer_;  // the image groups' zarr.json with frame metadata
   bool closed_ = false;
+  // Stores compressed chunks while the encoders go on (UnitWriter::write).
+  // Last, so that it is joined while the arrays its tasks finish still exist.
+  TaskPool io_;
 };
 
 }  // namespace ome_writers::detail
