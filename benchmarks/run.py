@@ -89,9 +89,16 @@ ENGINE_GROUPS: dict[str, list[tuple[str, str]]] = {
     ],
     # Only with --baseline REV: our engine built from another revision, run in the
     # same session as this tree's (the only fair before/after on a noisy machine).
-    "baseline": [("ours-baseline", "zarr"), ("ours-baseline", "tiff")],
+    "baseline": [
+        ("ours-baseline", "zarr"),
+        ("ours-baseline", "tiff"),
+        ("ours-baseline-nocopy", "zarr"),
+        ("ours-baseline-nocopy", "tiff"),
+    ],
 }
 BASELINE = "ours-baseline"
+BASELINE_NOCOPY = "ours-baseline-nocopy"
+BASELINES = (BASELINE, BASELINE_NOCOPY)
 ENV_OF = {
     "ours": None,
     "ours-nocopy": None,
@@ -103,6 +110,7 @@ ENV_OF = {
     "raw-direct-fresh": None,
     "raw-direct-files": None,
     BASELINE: None,  # built from the --baseline revision (ensure_baseline_env)
+    BASELINE_NOCOPY: None,
     "tensorstore": "tensorstore",
     "tensorstore-await": "tensorstore",
     "tensorstore-ourparams": "tensorstore",
@@ -126,6 +134,8 @@ LABELS = {
     ("ours-nocopy", "tiff"): "ours tiff, copy=False",
     (BASELINE, "zarr"): "ours zarr @ baseline",
     (BASELINE, "tiff"): "ours tiff @ baseline",
+    (BASELINE_NOCOPY, "zarr"): "ours zarr, copy=False @ baseline",
+    (BASELINE_NOCOPY, "tiff"): "ours tiff, copy=False @ baseline",
     ("tensorstore", "zarr"): "tensorstore",
     ("tensorstore-await", "zarr"): "tensorstore (await each)",
     ("tensorstore-ourparams", "zarr"): "tensorstore, our codec parameters",
@@ -160,6 +170,8 @@ SUPPORTED: dict[tuple[str, str], set[str | None]] = {
     ("ours-nocopy", "tiff"): {None, "lzw", "deflate", "zstd"},
     (BASELINE, "zarr"): {None, "blosc-zstd", "blosc-lz4", "zstd"},
     (BASELINE, "tiff"): {None, "lzw", "deflate", "zstd"},
+    (BASELINE_NOCOPY, "zarr"): {None, "blosc-zstd", "blosc-lz4", "zstd"},
+    (BASELINE_NOCOPY, "tiff"): {None, "lzw", "deflate", "zstd"},
     ("tensorstore", "zarr"): {None, "blosc-zstd", "zstd"},
     ("tensorstore-await", "zarr"): {None, "blosc-zstd", "zstd"},
     ("tensorstore-ourparams", "zarr"): {"blosc-zstd", "zstd"},
@@ -322,9 +334,8 @@ def make_cases(mode: str = "full") -> dict[str, Case]:
 
 def is_reference(engine: str) -> bool:
     """Rows that are no peer: the baselines, our older build, our shim over a library."""
-    return engine in (*RAW_ENGINES, *FLOOR_ENGINES, BASELINE, *CODEC_ENGINES) or engine.startswith(
-        "via-"
-    )
+    reference = (*RAW_ENGINES, *FLOOR_ENGINES, *BASELINES, *CODEC_ENGINES)
+    return engine in reference or engine.startswith("via-")
 
 
 def is_ours(engine: str) -> bool:
@@ -387,7 +398,7 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
         if engine in FLOOR_ENGINES and (case.compressions or not ok_floor(case, engine)):
             continue  # floors of uncompressed streams only, each where its layout applies
         # The baseline build streams what our engine streams.
-        lookup = "ours" if engine == BASELINE else engine
+        lookup = {BASELINE: "ours", BASELINE_NOCOPY: "ours-nocopy"}.get(engine, engine)
         comps = case.compressions.get((lookup, fmt), [None])
         for comp in comps:
             if comp not in SUPPORTED[(engine, fmt)]:
@@ -511,7 +522,7 @@ def interpreters(rows: list[Row], setup: bool, baseline: str | None = None) -> d
     """Interpreter per worker engine (creating the peer environments when `setup`)."""
     out: dict[str, str] = {}
     for row in rows:
-        if row.engine == BASELINE:
+        if row.engine in BASELINES:
             if baseline is None:
                 raise SystemExit("the baseline engine needs --baseline REV")
             out[row.engine] = str(ensure_baseline_env(baseline))
@@ -1376,7 +1387,8 @@ def main(argv: list[str] | None = None) -> int:
         for s in summary:
             if s.get("library_version") and s["engine"] != "raw":
                 key = "ome-writers (ours)" if is_ours(s["engine"]) else s["engine"]
-                key = {BASELINE: f"ome-writers (ours) @ {args.baseline}"}.get(key, key)
+                if key in BASELINES:
+                    key = f"ome-writers (ours) @ {args.baseline}"
                 if key in ("tensorstore-await", *TS_OURPARAMS):
                     key = "tensorstore"
                 versions[key] = s["library_version"]

@@ -517,7 +517,7 @@ class OmeWritersEngine(Engine):
         self.output_path = settings.output_path
 
     def write(self, i: int, frame: np.ndarray, meta: dict[str, Any] | None) -> None:
-        if self.job["engine"] == "ours-nocopy":
+        if self.job["engine"] in ("ours-nocopy", "ours-baseline-nocopy"):
             self.stream.append(frame, frame_metadata=meta, copy=False)
         else:
             self.stream.append(frame, frame_metadata=meta)
@@ -998,6 +998,7 @@ ENGINES: dict[str, type[Engine]] = {
     "ours": OmeWritersEngine,
     "ours-nocopy": OmeWritersEngine,
     "ours-baseline": OmeWritersEngine,
+    "ours-baseline-nocopy": OmeWritersEngine,
     "ome-writers-0.3.2": OmeWritersEngine,
     "tensorstore": TensorstoreEngine,
     "tensorstore-await": TensorstoreEngine,
