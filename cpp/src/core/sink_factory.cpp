@@ -8,29 +8,12 @@
 #include "ome_writers/errors.hpp"
 #include "platform/platform.hpp"
 #include "tiff/tiff_sink.hpp"
+#include "zarr/unit_writer.hpp"
 #include "zarr/zarr_sink.hpp"
 
 namespace ome_writers::detail {
 
-namespace {
-
-/// Whether every Zarr chunk is one whole frame (no shards): the chunks whose
-/// disk writes an io thread takes off the encoders (UnitWriter::write).
-bool one_frame_chunks(const StreamSettings& settings) {
-  const auto& dims = settings.dimensions;
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    const auto& d = dims[i];
-    if (d.shard_size_chunks) return false;
-    const bool frame_axis = i + 2 >= dims.size();
-    if (!d.chunk_size) continue;
-    if (frame_axis ? (d.count && *d.chunk_size < *d.count) : *d.chunk_size != 1) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-int encoder_threads(const StreamSettings& settings) {
+int encoder_threads(const StreamSettings& settings, const Layout& layout) {
   const bool zarr = settings.format.name == FileFormat::kOmeZarr;
   const bool compressed = settings.compression != Compression::kNone;
   // OME-TIFF encodes in parallel only the strips it compresses itself (LZW
@@ -48,7 +31,7 @@ int encoder_threads(const StreamSettings& settings) {
   // an encoder per core never waits, and a third one only time-slices with
   // them (more CPU per GB). Encoders that write their own units, or strips,
   // need one more than cores to keep every core busy while one writes.
-  if (zarr && settings.engine.direct_io && one_frame_chunks(settings)) {
+  if (zarr && stores_through_io_thread(layout, true, settings.engine.direct_io)) {
     return static_cast<int>(hw);
   }
   return static_cast<int>(hw + 1);

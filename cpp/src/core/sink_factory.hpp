@@ -17,7 +17,7 @@ namespace ome_writers::detail {
 
 /// Encoder threads the stream's task pool needs (0: the writer thread does
 /// all the work itself).
-int encoder_threads(const StreamSettings& settings);
+int encoder_threads(const StreamSettings& settings, const Layout& layout);
 
 /// The sink for the settings' format; creates the output (see Stream()).
 std::unique_ptr<Sink> make_sink(const StreamSettings& settings, const Layout& layout,

@@ -51,7 +51,7 @@ class Stream::Impl {
         layout_(detail::validated_layout(settings_)),
         budget_(settings_.engine.max_memory_bytes),
         pool_(layout_.frame_bytes, budget_),
-        tasks_(detail::encoder_threads(settings_)),
+        tasks_(detail::encoder_threads(settings_, layout_)),
         sink_(detail::make_sink(settings_, layout_, budget_, tasks_)) {
     // Map the slots of the first frames before the acquisition needs them
     // (a page fault per 4 KiB on the appending thread would cost several

@@ -30,14 +30,28 @@ struct UnitWriter::Buffers {
   }
 };
 
+namespace {
+
+bool chunks_are_whole_frames(const Layout& layout) {
+  const std::size_t k = layout.index_rank();
+  return layout.axes[k].chunk == layout.height && layout.axes[k + 1].chunk == layout.width;
+}
+
+}  // namespace
+
+bool stores_through_io_thread(const Layout& layout, bool compresses, bool direct_io) {
+  return compresses && direct_io && !layout.sharded && slab_frames(layout) == 1 &&
+         chunks_are_whole_frames(layout);
+}
+
 UnitWriter::UnitWriter(const Layout& layout, const ChunkCodec& codec, MemoryBudget& budget,
                        bool direct_io)
     : layout_(layout),
       codec_(codec),
       budget_(budget),
       direct_io_(direct_io),
-      whole_frame_chunks_(layout.axes[layout.index_rank()].chunk == layout.height &&
-                          layout.axes[layout.index_rank() + 1].chunk == layout.width),
+      whole_frame_chunks_(chunks_are_whole_frames(layout)),
+      through_io_(stores_through_io_thread(layout, codec.compresses(), direct_io)),
       shards_(layout, codec, zeros_) {
   if (slab_frames(layout) > 1) {
     zeros_.resize(layout.frame_bytes);
@@ -48,13 +62,11 @@ UnitWriter::UnitWriter(const Layout& layout, const ChunkCodec& codec, MemoryBudg
 void UnitWriter::write(const fs::path& array_dir, const Slab& slab, std::int64_t uy,
                        std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite,
                        TaskPool* io, std::shared_ptr<void> done) {
-  // Stored here: `done` goes when this returns or throws.
-  const std::shared_ptr<void> held = std::move(done);
-  if (io != nullptr && direct_io_ && codec_.compresses() && !layout_.sharded && !rewrite &&
-      whole_frame_chunks_ && slab.frames == 1) {
+  // Stored here, `done` goes with this call (whether it returns or throws).
+  if (io != nullptr && through_io_ && !rewrite) {
     // The encoder would otherwise sit in the disk write, and with three
     // encoders on two cores two of them often do at once: a core idles.
-    encode_then_hand_off(unit_path(array_dir, slab, uy, ux), slab, *io, held);
+    encode_then_hand_off(unit_path(array_dir, slab, uy, ux), slab, *io, std::move(done));
     return;
   }
   Buffers& buffers = thread_cache<Buffers>();

@@ -18,6 +18,10 @@
 
 namespace ome_writers::detail {
 
+/// Whether the units of `layout` are compressed chunks of one whole frame
+/// bound for O_DIRECT files: those UnitWriter::write leaves to an io thread.
+bool stores_through_io_thread(const Layout& layout, bool compresses, bool direct_io);
+
 /// Writes units; encoder threads call write() at once (for different units).
 class UnitWriter {
  public:
@@ -30,9 +34,9 @@ class UnitWriter {
   /// that readers never see it half written.
   ///
   /// `done` is released once the unit is stored or has failed. With `io`, a
-  /// compressed chunk bound for an O_DIRECT file is stored by an `io` thread
-  /// while this one encodes the next unit (the caller waits for `io` too),
-  /// and `done` is released there.
+  /// unit of stores_through_io_thread() is stored by an `io` thread while
+  /// this one encodes the next (the caller waits for `io` too), and `done`
+  /// is released there.
   void write(const std::filesystem::path& array_dir, const Slab& slab, std::int64_t uy,
              std::int64_t ux, const std::vector<std::int64_t>& shape, bool rewrite,
              TaskPool* io = nullptr, std::shared_ptr<void> done = {});
@@ -66,7 +70,8 @@ class UnitWriter {
   MemoryBudget& budget_;
   const bool direct_io_;
   const bool whole_frame_chunks_;
-  AlignedBuffer zeros_;  // one frame of fill value (frames a slab never received)
+  const bool through_io_;  // stores_through_io_thread()
+  AlignedBuffer zeros_;    // one frame of fill value (frames a slab never received)
   const ShardAssembler shards_;
   std::atomic<std::uint64_t> bytes_written_{0};
   // Encoded chunks between an encoder and the io thread, reused; at most the

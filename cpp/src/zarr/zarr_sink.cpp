@@ -89,7 +89,8 @@ ZarrSink::ZarrSink(const StreamSettings& settings, const Layout& layout, MemoryB
       tasks_(tasks),
       codec_(settings.compression, layout.dtype, settings.engine.compression_level),
       root_(platform::path_from_utf8(settings.output_path())),
-      io_(codec_.compresses() && settings.engine.direct_io ? 1 : 0) {
+      io_(stores_through_io_thread(layout, codec_.compresses(), settings.engine.direct_io) ? 1
+                                                                                           : 0) {
   check_slab_fits_budget(layout_, budget_);
   const int levels = pyramid_levels(settings_, layout_);
   z_axis_ = pyramid_z_axis(settings_, layout_);
