@@ -21,24 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ome_writers import AcquisitionSettings, Dimension, create_stream
+from tyx_stream import open_stream, output, read_back
 
 
 def one_stream(fmt: str, frames: int, px: int, where: Path) -> dict[str, float]:
-    out = where / ("s.ome.zarr" if fmt == "ome-zarr" else "s.ome.tiff")
-    settings = AcquisitionSettings(
-        root_path=str(out),
-        dimensions=[
-            Dimension(name="t", count=frames, type="time"),
-            Dimension(name="y", count=px, type="space"),
-            Dimension(name="x", count=px, type="space"),
-        ],
-        dtype="uint16",
-        format=fmt,
-        overwrite=True,
-    )
+    out = output(where, fmt)
     bases = [np.full((px, px), 1000 + k, np.uint16) for k in range(min(frames, 64))]
-    stream = create_stream(settings)
+    stream = open_stream(out, fmt, frames, px)
     lat = np.zeros(frames)
     for i in range(frames):
         frame = bases[i % len(bases)]
@@ -59,15 +48,7 @@ def one_stream(fmt: str, frames: int, px: int, where: Path) -> dict[str, float]:
 
 def check(out: Path, fmt: str, frames: int, px: int) -> None:
     """Each frame at its index, read by an independent reader."""
-    if fmt == "ome-zarr":
-        import zarr
-
-        data = np.asarray(zarr.open_array(str(out / "0"), mode="r"))
-    else:
-        import tifffile
-
-        data = tifffile.imread(str(out))
-    data = data.reshape(frames, px, px)
+    data = read_back(out, fmt, frames, px)
     stamps = data[:, 0, 0].astype(np.int64)
     if not np.array_equal(stamps, np.arange(frames)):
         raise SystemExit(f"{out}: frames out of place: {stamps[:10]}...")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ome_writers import AcquisitionSettings, Dimension, create_stream
+from tyx_stream import open_stream, output, read_back
 
 PX = 512
 
@@ -36,24 +36,12 @@ def timed(fn: object) -> float:
 
 
 def one_stream(fmt: str, frames: int, gap: float, where: Path) -> dict[str, list[float]]:
-    out = where / ("s.ome.zarr" if fmt == "ome-zarr" else "s.ome.tiff")
+    out = output(where, fmt)
     data = [np.full((PX, PX), k, np.uint16) for k in range(frames)]
     hot_src = np.ones(32 * 1024, np.uint16)  # 64 KiB each way: both fit in any L2
     hot_dst = np.zeros_like(hot_src)
     np.copyto(hot_dst, hot_src)
-    stream = create_stream(
-        AcquisitionSettings(
-            root_path=str(out),
-            dimensions=[
-                Dimension(name="t", count=frames, type="time"),
-                Dimension(name="y", count=PX, type="space"),
-                Dimension(name="x", count=PX, type="space"),
-            ],
-            dtype="uint16",
-            format=fmt,
-            overwrite=True,
-        )
-    )
+    stream = open_stream(out, fmt, frames, PX)
     got: dict[str, list[float]] = {}
     for i, frame in enumerate(data):
         kind = "first" if i == 0 else "after a pause" if i % 10 == 0 else "back to back"
@@ -72,14 +60,7 @@ def one_stream(fmt: str, frames: int, gap: float, where: Path) -> dict[str, list
 
 
 def check(out: Path, fmt: str, frames: int) -> None:
-    if fmt == "ome-zarr":
-        import zarr
-
-        read = np.asarray(zarr.open_array(str(out / "0"), mode="r"))
-    else:
-        import tifffile
-
-        read = tifffile.imread(str(out)).reshape(frames, PX, PX)
+    read = read_back(out, fmt, frames, PX)
     if not np.array_equal(read[:, PX // 2, PX // 2], np.arange(frames)):
         raise SystemExit(f"{out}: frames out of place")
 
