@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <tiffio.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -30,9 +31,12 @@ using T = DimensionType;
 class StreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A parameterised test's name ends in "/N": one directory, not a nested
+    // one that TearDown would remove while leaving its parent behind.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
     dir_ = fs::temp_directory_path() /
-           ("ome_writers_test_" + std::to_string(platform::process_id()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("ome_writers_test_" + std::to_string(platform::process_id()) + "_" + name);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
