@@ -425,6 +425,23 @@ def plan_rows(case: Case, groups: list[str]) -> tuple[list[Row], list[str]]:
     return rows, skipped
 
 
+def repeat_order(case: Case, rows: list[Row], rep: int) -> list[Row]:
+    """The order of one repeat: interleaved, rotated per repeat. In a compressed case the
+    rows of one format and codec run back to back (the codec alone beside ours), because
+    this VM's per-core speed drifts 20-30% over minutes and their ratio is taken per repeat."""
+
+    def rotated(items: list, by: int) -> list:
+        k = by % max(len(items), 1)
+        return items[k:] + items[:k]
+
+    if not case.compressions:
+        return rotated(rows, rep)
+    groups: dict[tuple[str, str | None], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.fmt, row.compression), []).append(row)
+    return [row for group in rotated(list(groups.values()), rep) for row in rotated(group, rep)]
+
+
 def ok_floor(case: Case, engine: str) -> bool:
     """Whether floor `engine` applies to `case`: a file per frame only where our Zarr
     writes one (no chunking along the index dimensions, no shards)."""
@@ -799,6 +816,9 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             if codec and s["engine"] not in CODEC_ENGINES and s["compression"]
             else None
         )
+        s["ratio_codec_paired"] = (
+            paired_ratio(records, s["row"], codec["row"]) if s["ratio_codec"] is not None else None
+        )
         copied = ceiling("codec-copied", s)
         s["ratio_codec_copied"] = (
             s["mbps_durable"] / copied["mbps_durable"]
@@ -835,6 +855,14 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
         same = s.get("memcpy_frames_p99_us")
         s["p99_over_frames"] = s["append_room_p99_us"] / max(same, 1e-3) if same else None
     return out
+
+
+def paired_ratio(records: list[dict[str, Any]], row: str, anchor: str) -> float | None:
+    """Median over the repeats of row's durable MB/s ÷ anchor's in the same repeat."""
+    ok = {(r["row"], r["rep"]): r["result"]["mbps_durable"] for r in records if r["status"] == "OK"}
+    ratios = [v / ok[(anchor, rep)] for (label, rep), v in ok.items() if label == row
+              and (anchor, rep) in ok]  # fmt: skip
+    return _median(ratios)
 
 
 def _p99(values: list[float]) -> float:
@@ -954,7 +982,15 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
                             s[key], None, None)  # fmt: skip
             elif s["compression"] is not None and s.get("ratio_codec") is not None:
                 v = s["ratio_codec"]
-                add(f"{c}: {s['row']} ÷ codec alone ≥ 0.9", v, 0.9, v >= 0.9)
+                paired = s.get("ratio_codec_paired")
+                if paired is None:  # a report from before the pairing
+                    add(f"{c}: {s['row']} ÷ codec alone ≥ 0.9", v, 0.9, v >= 0.9)
+                else:
+                    # Judged per repeat, the two rows run back to back (repeat_order).
+                    add(f"{c}: {s['row']} ÷ codec alone ≥ 0.9 (median of per-repeat ratios)",
+                        paired, 0.9, paired >= 0.9)  # fmt: skip
+                    add(f"{c}: {s['row']} ÷ codec alone, ratio of the medians (for context, "
+                        "no target)", v, None, None)  # fmt: skip
                 if s.get("ratio_codec_copied") is not None:  # a copying append's own ceiling
                     v = s["ratio_codec_copied"]
                     what = f"{c}: {s['row']} ÷ codec alone with frames copied ≥ 0.9"
@@ -1357,8 +1393,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, case in cases.items():
         rows, _ = plans[name]
         for rep in range(repeats):
-            shift = rep % max(len(rows), 1)
-            for row in rows[shift:] + rows[:shift]:  # interleaved, rotated per repeat
+            for row in repeat_order(case, rows, rep):
                 rec = run_one(case, row, rep, pythons[row.engine], data_dir, timeout, trash)
                 records.append(rec)
                 done += 1
