@@ -857,9 +857,16 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
     return out
 
 
+def durable_by_repeat(records: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+    """Durable MB/s of each verified run, by (row, repeat)."""
+    return {
+        (r["row"], r["rep"]): r["result"]["mbps_durable"] for r in records if r["status"] == "OK"
+    }
+
+
 def paired_ratio(records: list[dict[str, Any]], row: str, anchor: str) -> float | None:
     """Median over the repeats of row's durable MB/s ÷ anchor's in the same repeat."""
-    ok = {(r["row"], r["rep"]): r["result"]["mbps_durable"] for r in records if r["status"] == "OK"}
+    ok = durable_by_repeat(records)
     ratios = [v / ok[(anchor, rep)] for (label, rep), v in ok.items() if label == row
               and (anchor, rep) in ok]  # fmt: skip
     return _median(ratios)
@@ -1290,11 +1297,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def print_paired(records: list[dict[str, Any]], labels: list[str]) -> None:
     """Each row's durable MB/s over the first row's, repeat by repeat, and the median."""
     for case in sorted({r["case"] for r in records}):
-        ok = {
-            (r["row"], r["rep"]): r["result"]["mbps_durable"]
-            for r in records
-            if r["case"] == case and r["status"] == "OK"
-        }
+        ok = durable_by_repeat([r for r in records if r["case"] == case])
         anchor = labels[0]
         print(f"\n{case}: paired ratios to '{anchor}' (per repeat; median)")
         for label in labels:

@@ -448,6 +448,11 @@ std::vector<ZarrSink::ArrayState*> ZarrSink::every_array() const {
   return out;
 }
 
+void ZarrSink::wait_for_units() {
+  tasks_.wait();
+  io_.wait();  // after the encoders: they hand it the last chunks
+}
+
 bool ZarrSink::checkpoint() {
   check_store();
   for (auto* a : every_array()) {
@@ -462,8 +467,7 @@ bool ZarrSink::checkpoint() {
     }
     for (auto& slab : partial) write_slab(*a, slab);
   }
-  tasks_.wait();
-  io_.wait();  // after the encoders: they hand it the last chunks
+  wait_for_units();
   std::lock_guard lock(mutex_);
   for (auto* a : every_array()) {
     if (a->shape_dirty) write_array_metadata(*a);
@@ -529,8 +533,7 @@ void ZarrSink::close() {
       if (slab->with_data > 0) write_slab(*a, slab);
     }
   }
-  tasks_.wait();
-  io_.wait();  // after the encoders: they hand it the last chunks
+  wait_for_units();
   std::lock_guard lock(mutex_);
   for (auto* a : every_array()) write_array_metadata(*a);
   write_groups();

@@ -87,6 +87,9 @@ class ZarrSink final : public Sink {
   struct PendingPlane;
 
   void prepare_output();
+  /// Until every unit submitted so far is stored: the encoders, then the io
+  /// thread they hand chunks to.
+  void wait_for_units();
   void write_groups();
   void write_group(const std::string& rel) const;
   void write_array_metadata(ArrayState& a);
