@@ -11,7 +11,8 @@ written under DIR instead of its own place, with LIBDIR first on LD_LIBRARY_PATH
 build of a shared library the engine links, same soname). Rounds alternate the order, so
 neither variant always runs first on this noisy VM; the first variant is the reference.
 Prints each run, then medians of MB/s durable and CPU s/GB, and the median of per-round
-ratios to the reference. Outputs are deleted after each run.
+ratios to the reference. Each run starts as the suite's do (`run.py`'s page-cache sync and
+worker environment). Outputs are deleted after each run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+import run as suite
 
 
 def parse_variant(text: str) -> tuple[str, Path, str | None, str | None]:
@@ -62,13 +63,14 @@ def run_one(
     job["out_dir"] = str(out)
     job_file, result_file = scratch / f"{name}.job.json", scratch / f"{name}.result.json"
     job_file.write_text(json.dumps(job))
-    env = dict(os.environ)
+    env = suite.worker_env()
     if libdir:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [libdir, env.get("LD_LIBRARY_PATH")]))
+    suite.sync_caches()
     before = cpu_times()
     try:
         subprocess.run(
-            [sys.executable, str(HERE / "worker.py"), str(job_file), str(result_file)],
+            [sys.executable, str(suite.HERE / "worker.py"), str(job_file), str(result_file)],
             check=True, stdout=subprocess.DEVNULL, env=env,
         )  # fmt: skip
     finally:

@@ -558,7 +558,7 @@ def interpreters(rows: list[Row], setup: bool, baseline: str | None = None) -> d
 # --------------------------------------------------------------------------- running
 
 
-def _sync() -> None:
+def sync_caches() -> None:
     """Start every run from the same page-cache state.
 
     Flushes dirty pages (the previous run's writes and deletes) and, where allowed
@@ -569,6 +569,14 @@ def _sync() -> None:
         os.sync()
     with contextlib.suppress(OSError):
         Path("/proc/sys/vm/drop_caches").write_text("3")
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    # No engine uses BLAS; its idle worker threads only add noise on 2 cores.
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    return env
 
 
 def run_one(
@@ -607,11 +615,9 @@ def run_one(
     result_path = jobs / f"{name}.result.json"
     job_path.write_text(json.dumps(job))
     result_path.unlink(missing_ok=True)
-    _sync()
+    sync_caches()
     record: dict[str, Any] = {"case": case.name, "row": row.label, "rep": rep}
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    # No engine uses BLAS; its idle worker threads only add noise on 2 cores.
-    env["OPENBLAS_NUM_THREADS"] = "1"
+    env = worker_env()
     t = time.perf_counter()
     proc = subprocess.Popen(
         [python, str(HERE / "worker.py"), str(job_path), str(result_path)],
@@ -673,7 +679,7 @@ class Trash:
     than 60 s ago is skipped when new files are created while its inode-table block is still
     cached, so creating files right after deleting thousands of them scans past every freed
     slot (system time of case B's Zarr stream: 0.99, 1.31, 1.64 s/GB in three back-to-back
-    runs, each deleting the previous output). The cache drop in `_sync()` before every run
+    runs, each deleting the previous output). The cache drop in `sync_caches()` before every run
     clears that state where it is allowed (root); for the other cases each output is moved
     aside (one rename) when its run ends, and the pile is deleted once it holds `limit` bytes,
     followed by `settle_s` seconds of rest before the next timed run.
@@ -706,7 +712,7 @@ class Trash:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self.bytes = 0
-        _sync()
+        sync_caches()
         if settle:
             time.sleep(self.settle_s)
 
