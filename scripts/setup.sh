@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (or refreshes an existing checkout):
 # Debian build dependencies, a virtual environment in .venv, the Python
-# packages for building and testing, and an editable build of ome_writers.
+# packages for building and testing, and an editable build of ome_writers
+# linking the wheels' static C libraries (scripts/static_deps.sh).
 # Idempotent: when everything is in place it only checks, and the build is
 # incremental (build/<wheel tag>).
 set -euo pipefail
@@ -60,6 +61,14 @@ with tarfile.open("build/seed-cache/ome_writers-0.3.2.tar.gz") as tar:
 open(sys.argv[1], "wb").write(data)' "$seed"
 fi
 
+# The module links the same static builds of its C libraries as the wheels
+# (scripts/static_deps.sh), so that tests and benchmarks run the codecs users
+# install. OME_WRITERS_SYSTEM_DEPS=1 links Debian's shared libraries instead.
+static_deps=""
+if [ "${OME_WRITERS_SYSTEM_DEPS:-0}" != 1 ]; then
+  static_deps=$(bash scripts/static_deps.sh)
+fi
 echo "setup: building ome_writers (incremental)"
-$VPY -m pip install -q --no-build-isolation --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
+$VPY -m pip install -q --no-build-isolation --no-deps -e . \
+  -C "cmake.define.OME_WRITERS_STATIC_DEPS=$static_deps" 2>&1 | grep -v "^WARNING: Location" || true
 $VPY -c "import ome_writers, ome_writers._core; print('setup: ome_writers', ome_writers.__version__, 'ready')"

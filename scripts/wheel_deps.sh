@@ -2,19 +2,24 @@
 # Static, position-independent builds of the C libraries that go inside the
 # wheels, from Debian's source packages (`apt-get source`; nothing from
 # anywhere else), configured with only what ome_writers uses:
-#   zlib     (zlib license)        libtiff's deflate codec
-#   zstd     (BSD-3-Clause)        Zarr/TIFF zstd, blosc-zstd
-#   c-blosc  (BSD-3-Clause)        blosc-zstd and blosc-lz4; no snappy, no zlib
-#   libtiff  (libtiff license)     zlib, zstd, libdeflate, LZW and packbits only:
+#   zlib       (zlib license)      libtiff's deflate codec
+#   zstd       (BSD-3-Clause)      Zarr/TIFF zstd, blosc-zstd
+#   libdeflate (MIT)               TIFF deflate
+#   c-blosc    (BSD-3-Clause)      blosc-zstd and blosc-lz4; no snappy, no zlib
+#   libtiff    (libtiff license)   zlib, zstd, libdeflate, LZW and packbits only:
 #                                  no jpeg, jbig (GPL), lerc, lzma, webp, pixarlog
-# Debian's own static archives of libdeflate (MIT), lz4 (BSD-2-Clause) and
-# pugixml (MIT) are position independent and are linked as they are.
+# zstd and libdeflate come from the next Debian release's sources, CODEC_SUITE
+# (scripts/debian_source.sh says why). Debian's own static archives of lz4
+# (BSD-2-Clause) and pugixml (MIT) are position independent and are linked as
+# they are.
 #
 # Usage: scripts/wheel_deps.sh PREFIX
 # Leaves PREFIX/lib/*.a, PREFIX/include and PREFIX/licenses/<library>/ (the
-# Debian copyright files, which hold each library's license text). Called by
-# scripts/build_wheels.sh, which caches PREFIX outside the repository.
+# Debian copyright files, which hold each library's license text, or upstream's
+# license files where only the upstream tarball could be had). Called by
+# scripts/static_deps.sh, which caches PREFIX outside the repository.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 prefix="$1"
 jobs="${JOBS:-2}"
 work="$prefix.work"
@@ -26,25 +31,11 @@ multiarch=$(gcc -print-multiarch)
 flags="-O2 -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 -fstack-protector-strong"
 export CFLAGS="$flags" CXXFLAGS="$flags"
 
-fetch() {  # Debian source package, directory prefix -> its unpacked directory (printed)
-  # Newest version first; a version the mirror does not serve (some security
-  # updates' sources) is skipped for the next one.
-  local version
-  for version in $(apt-cache showsrc "$1" | awk '/^Version:/ {print $2}' | sort -rV | uniq); do
-    if apt-get source -qq "$1=$version" >"$1.log" 2>&1; then
-      echo "  $1 $version" >&2
-      find . -maxdepth 1 -mindepth 1 -type d -name "$2-*" | head -n1
-      return 0
-    fi
-  done
-  cat "$1.log" >&2
-  echo "wheel deps: cannot download the Debian source package $1 (is there a deb-src entry?)" >&2
-  return 1
-}
+# shellcheck source=scripts/debian_source.sh
+source "$here/debian_source.sh"
 
 license_from_source() {  # library name, unpacked source dir
-  mkdir -p "$prefix/licenses/$1"
-  cp "$2/debian/copyright" "$prefix/licenses/$1/copyright"
+  copy_license "$2" "$prefix/licenses/$1"
 }
 
 license_from_package() {  # library name, Debian binary package
@@ -59,10 +50,21 @@ src=$(fetch zlib zlib)
 license_from_source zlib "$src"
 
 echo "wheel deps: zstd"
-src=$(fetch libzstd libzstd)
+src=$(fetch libzstd libzstd "$CODEC_SUITE")
 make -s -C "$src/lib" -j"$jobs" libzstd.a ZSTD_LEGACY_SUPPORT=0 >/dev/null
 make -s -C "$src/lib" install-static install-includes PREFIX="$prefix" >/dev/null
 license_from_source zstd "$src"
+
+echo "wheel deps: libdeflate"
+src=$(fetch libdeflate libdeflate "$CODEC_SUITE")
+# The library is a few files (its build systems differ between releases).
+mkdir -p deflate-obj
+for f in "$src"/lib/*.c "$src"/lib/*/*.c; do
+  gcc $CFLAGS -I"$src" -c "$f" -o "deflate-obj/$(basename "$(dirname "$f")")_$(basename "$f" .c).o"
+done
+ar rcs "$prefix/lib/libdeflate.a" deflate-obj/*.o
+cp "$src/libdeflate.h" "$prefix/include/"
+license_from_source libdeflate "$src"
 
 echo "wheel deps: c-blosc (lz4 and zstd only)"
 src=$(fetch c-blosc c-blosc)
@@ -85,7 +87,7 @@ cmake -S "$src" -B tiff-build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY
   -Dlzma=OFF -Dwebp=OFF -Dpixarlog=OFF -Dzlib=ON -Dzstd=ON -Dlibdeflate=ON \
   -DCMAKE_POLICY_DEFAULT_CMP0074=NEW -DZLIB_ROOT="$prefix" -DZLIB_INCLUDE_DIR="$prefix/include" \
   -DZLIB_LIBRARY="$prefix/lib/libz.a" -DZSTD_INCLUDE_DIR="$prefix/include" -DZSTD_LIBRARY="$prefix/lib/libzstd.a" \
-  -DDeflate_INCLUDE_DIR=/usr/include -DDeflate_LIBRARY="/usr/lib/$multiarch/libdeflate.a" \
+  -DDeflate_INCLUDE_DIR="$prefix/include" -DDeflate_LIBRARY="$prefix/lib/libdeflate.a" \
   -Wno-dev -Wno-deprecated >tiff-configure.log 2>&1 || { cat tiff-configure.log; exit 1; }
 cmake --build tiff-build -j"$jobs" --target tiff >/dev/null
 cmake --install tiff-build >/dev/null 2>&1 || true  # no tools/docs were built: install what exists
@@ -97,7 +99,7 @@ echo "  libtiff codecs: $(grep -hE '^#define [A-Z_]+_SUPPORT 1' tiff-build/libti
   tiff-build/libtiff/tiffconf.h | awk '{print $2}' | sort | tr '\n' ' ')"
 
 # Debian's static archives that link into a shared object as they are.
-for pair in deflate:libdeflate-dev lz4:liblz4-dev pugixml:libpugixml-dev; do
+for pair in lz4:liblz4-dev pugixml:libpugixml-dev; do
   lib=${pair%%:*}
   cp "/usr/lib/$multiarch/lib$lib.a" "$prefix/lib/"
   license_from_package "$lib" "${pair#*:}"
@@ -108,7 +110,7 @@ done
 license_from_package nlohmann_json nlohmann-json3-dev
 license_from_package robin_map robin-map-dev
 license_from_package libstdc++ libstdc++6
-cp /usr/include/libdeflate.h /usr/include/lz4.h /usr/include/lz4hc.h "$prefix/include/"
+cp /usr/include/lz4.h /usr/include/lz4hc.h "$prefix/include/"
 cp /usr/include/pugixml.hpp /usr/include/pugiconfig.hpp "$prefix/include/"
 
 cd "$prefix"

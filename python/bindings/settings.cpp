@@ -32,6 +32,15 @@ void bind_settings(nb::module_& m) {
       "Raises ValueError unless the format ('ome-zarr' or 'ome-tiff') can store the codec.");
   m.def("version", &version, "Version of the C++ library.");
   m.def(
+      "dependency_versions",
+      [] {
+        nb::dict out;
+        for (const auto& [name, value] : dependency_versions()) out[name.c_str()] = value;
+        return out;
+      },
+      "The C libraries this build runs, name -> version (libtiff, zstd, blosc, libdeflate, "
+      "pugixml).");
+  m.def(
       "recover", [](const std::string& path) { return recover(path); }, nb::arg("path"),
       nb::call_guard<nb::gil_scoped_release>(),
       "Repairs the metadata of an output left by a process that died before close().");

@@ -603,9 +603,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    """The package's version and the C libraries its engine links, for bug reports."""
+    from . import __version__, _core
 
-    return f"ome-writers {__version__}"
+    libs = ", ".join(f"{k} {v}" for k, v in _core.dependency_versions().items())
+    return f"ome-writers {__version__} ({libs})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,11 @@ def check_compression(format: str, compression: str) -> None:
 def version() -> str:
     """Version of the C++ library."""
 
+def dependency_versions() -> dict:
+    """
+    The C libraries this build runs, name -> version (libtiff, zstd, blosc, libdeflate, pugixml).
+    """
+
 def recover(path: str) -> int:
     """
     Repairs the metadata of an output left by a process that died before close().

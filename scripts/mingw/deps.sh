@@ -4,7 +4,8 @@
 # or committed), configured with only what ome_writers uses:
 #   zlib, zstd, lz4, libdeflate, c-blosc (lz4 and zstd only), libtiff (zlib,
 #   zstd, libdeflate, LZW, packbits; no jpeg, jbig, lerc, lzma, webp),
-#   pugixml, and googletest for the C++ tests.
+#   pugixml, and googletest for the C++ tests. zstd and libdeflate come from
+#   the next Debian release's sources, as in the wheels (scripts/debian_source.sh).
 # nlohmann/json is header-only: its headers come from Debian's
 # nlohmann-json3-dev (architecture independent).
 #
@@ -28,19 +29,8 @@ cmake_cross=(-G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Rel
   -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_PREFIX_PATH="$prefix"
   -DCMAKE_FIND_ROOT_PATH="/usr/$host;$prefix" -DBUILD_SHARED_LIBS=OFF -Wno-dev -Wno-deprecated)
 
-fetch() {  # Debian source package, directory prefix -> its unpacked directory (printed)
-  local version
-  for version in $(apt-cache showsrc "$1" | awk '/^Version:/ {print $2}' | sort -rV | uniq); do
-    if apt-get source -qq "$1=$version" >"$1.log" 2>&1; then
-      echo "  $1 $version" >&2
-      find . -maxdepth 1 -mindepth 1 -type d -name "$2-*" | head -n1
-      return 0
-    fi
-  done
-  cat "$1.log" >&2
-  echo "mingw deps: cannot download the Debian source package $1 (is there a deb-src entry?)" >&2
-  return 1
-}
+# shellcheck source=scripts/debian_source.sh
+source "$here/../debian_source.sh"
 
 quiet() {  # runs a build step, shows its output only when it fails
   local log="$work/step.log"
@@ -59,7 +49,7 @@ $AR rcs "$prefix/lib/libz.a" zlib-obj/*.o
 cp "$src/zlib.h" "$src/zconf.h" "$prefix/include/"
 
 echo "mingw deps: zstd"
-src=$(fetch libzstd libzstd)
+src=$(fetch libzstd libzstd "$CODEC_SUITE")
 quiet make -C "$src/lib" -j"$jobs" libzstd.a ZSTD_LEGACY_SUPPORT=0 CC="$CC" AR="$AR"
 cp "$src/lib/libzstd.a" "$prefix/lib/"
 cp "$src/lib/zstd.h" "$src/lib/zstd_errors.h" "$src/lib/zdict.h" "$prefix/include/"
@@ -71,8 +61,8 @@ cp "$src/lib/liblz4.a" "$prefix/lib/"
 cp "$src/lib/lz4.h" "$src/lib/lz4hc.h" "$prefix/include/"
 
 echo "mingw deps: libdeflate"
-src=$(fetch libdeflate libdeflate)
-# (Its 1.14 Makefile names the MinGW archive libdeflatestatic.lib: compiled here.)
+src=$(fetch libdeflate libdeflate "$CODEC_SUITE")
+# (The library is a few files; its build systems differ between releases.)
 mkdir -p deflate-obj
 for f in "$src"/lib/*.c "$src"/lib/*/*.c; do
   $CC $CFLAGS -I"$src" -c "$f" -o "deflate-obj/$(basename "$(dirname "$f")")_$(basename "$f" .c).o"

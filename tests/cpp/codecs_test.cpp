@@ -2,13 +2,26 @@
 
 #include <cstring>
 #include <numeric>
+#include <regex>
 #include <vector>
 
 #include "codec/codecs.hpp"
 #include "ome_writers/errors.hpp"
+#include "ome_writers/stream.hpp"
 
 namespace ome_writers::detail {
 namespace {
+
+TEST(DependencyVersions, NamesEachLibraryWithADottedVersion) {
+  const auto versions = dependency_versions();
+  std::vector<std::string> names;
+  const std::regex dotted(R"(\d+\.\d+(\.\d+)*)");
+  for (const auto& [name, value] : versions) {
+    names.push_back(name);
+    EXPECT_TRUE(std::regex_match(value, dotted)) << name << ": '" << value << "'";
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"libtiff", "zstd", "blosc", "libdeflate", "pugixml"}));
+}
 
 TEST(Crc32c, MatchesTheStandardCheckValue) {
   // The CRC-32C check value of "123456789" (RFC 3720 appendix B.4).

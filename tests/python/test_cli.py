@@ -59,6 +59,8 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "ome-writers"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("ome-writers ")
+    # with the C libraries the engine links
+    assert "zstd " in result.stdout and "libdeflate " in result.stdout
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

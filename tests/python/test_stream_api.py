@@ -521,6 +521,17 @@ def test_engine_options_and_stats(make_settings) -> None:
     assert ome_writers.__version__ == _core.version()
 
 
+def test_dependency_versions_name_the_linked_libraries() -> None:
+    import re
+
+    from ome_writers import _core
+
+    versions = _core.dependency_versions()
+    assert list(versions) == ["libtiff", "zstd", "blosc", "libdeflate", "pugixml"]
+    for name, value in versions.items():
+        assert re.fullmatch(r"\d+\.\d+(\.\d+)*", value), (name, value)
+
+
 def test_events_report_coordinates(make_settings) -> None:
     import threading
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ome_writers/export.hpp"
@@ -153,6 +154,10 @@ class OME_WRITERS_EXPORT Stream {
 
 /// Library version, e.g. "0.4.0".
 OME_WRITERS_EXPORT const char* version() noexcept;
+
+/// The C libraries this build runs and their versions, as (name, version)
+/// pairs: "libtiff", "zstd", "blosc", "libdeflate", "pugixml".
+OME_WRITERS_EXPORT std::vector<std::pair<std::string, std::string>> dependency_versions();
 
 /// Repairs the metadata of an output left by a process that died before
 /// close(): folds the journals kept beside the data into the metadata files
