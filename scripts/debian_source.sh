@@ -24,7 +24,8 @@ _suite_apt_options() {  # suite -> options, one per line
   echo "-o" "Dir::State::Lists=$state/lists" "-o" "Dir::Cache=$state/cache"
 }
 
-# Fetches SUITE's source index (once per process); fails when the mirror has none.
+# Fetches SUITE's source index (once per shell: a command substitution, being
+# a subshell, fetches it again, in about a second); fails when the mirror has none.
 _suite_prepare() {  # suite
   case "$_debian_source_updated" in *" $1 "*) return 0 ;; esac
   local state="$DEBIAN_SOURCE_STATE/$1" release mirror
