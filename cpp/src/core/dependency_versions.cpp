@@ -38,8 +38,8 @@ std::vector<std::pair<std::string, std::string>> dependency_versions() {
       {"zstd", ZSTD_versionString()},
       {"blosc", blosc_get_version_string()},
       {"libdeflate", LIBDEFLATE_VERSION_STRING},
-      {"pugixml", std::to_string(PUGIXML_VERSION / 1000) + "." +
-                      std::to_string(PUGIXML_VERSION % 1000 / 10)},
+      {"pugixml",
+       std::to_string(PUGIXML_VERSION / 1000) + "." + std::to_string(PUGIXML_VERSION % 1000 / 10)},
   };
 }
 
