@@ -4,11 +4,12 @@
 # `apt-get source` into the current directory. Nothing comes from anywhere but
 # Debian's mirrors.
 #
-# The compressors ome_writers calls on every chunk, libdeflate and libzstd, come
-# from the next Debian release's sources (CODEC_SUITE): bookworm's libdeflate
-# 1.14 spends 8% more CPU per byte than 1.23, which made TIFF deflate slower
-# than the codec alone, and libzstd 1.5.7 compresses faster than 1.5.4
-# (benchmarks/README.md, issue #20). That suite is read through a private apt
+# libdeflate, which compresses every TIFF deflate strip, comes from the next
+# Debian release's sources (CODEC_SUITE): bookworm's 1.14 spends 8% more CPU
+# per byte than 1.23, which made TIFF deflate slower than the codec alone
+# (benchmarks/README.md, issue #20). libzstd stays bookworm's 1.5.4: trixie's
+# 1.5.7 costs about 10% more CPU per byte at level 1, Zarr zstd's default, though it
+# is faster for TIFF zstd and blosc-zstd. That suite is read through a private apt
 # state (DEBIAN_SOURCE_STATE/<suite>), so the machine's own sources stay as
 # they are. When it cannot be had, the machine's release's sources are used,
 # with a warning.

@@ -8,7 +8,7 @@
 #   c-blosc    (BSD-3-Clause)      blosc-zstd and blosc-lz4; no snappy, no zlib
 #   libtiff    (libtiff license)   zlib, zstd, libdeflate, LZW and packbits only:
 #                                  no jpeg, jbig (GPL), lerc, lzma, webp, pixarlog
-# zstd and libdeflate come from the next Debian release's sources, CODEC_SUITE
+# libdeflate comes from the next Debian release's sources, CODEC_SUITE
 # (scripts/debian_source.sh says why). Debian's own static archives of lz4
 # (BSD-2-Clause) and pugixml (MIT) are position independent and are linked as
 # they are.
@@ -50,7 +50,7 @@ src=$(fetch zlib zlib)
 license_from_source zlib "$src"
 
 echo "wheel deps: zstd"
-src=$(fetch libzstd libzstd "$CODEC_SUITE")
+src=$(fetch libzstd libzstd)
 make -s -C "$src/lib" -j"$jobs" libzstd.a ZSTD_LEGACY_SUPPORT=0 >/dev/null
 make -s -C "$src/lib" install-static install-includes PREFIX="$prefix" >/dev/null
 license_from_source zstd "$src"

@@ -4,8 +4,8 @@
 # or committed), configured with only what ome_writers uses:
 #   zlib, zstd, lz4, libdeflate, c-blosc (lz4 and zstd only), libtiff (zlib,
 #   zstd, libdeflate, LZW, packbits; no jpeg, jbig, lerc, lzma, webp),
-#   pugixml, and googletest for the C++ tests. zstd and libdeflate come from
-#   the next Debian release's sources, as in the wheels (scripts/debian_source.sh).
+#   pugixml, and googletest for the C++ tests. libdeflate comes from the next
+#   Debian release's sources, as in the wheels (scripts/debian_source.sh).
 # nlohmann/json is header-only: its headers come from Debian's
 # nlohmann-json3-dev (architecture independent).
 #
@@ -49,7 +49,7 @@ $AR rcs "$prefix/lib/libz.a" zlib-obj/*.o
 cp "$src/zlib.h" "$src/zconf.h" "$prefix/include/"
 
 echo "mingw deps: zstd"
-src=$(fetch libzstd libzstd "$CODEC_SUITE")
+src=$(fetch libzstd libzstd)
 quiet make -C "$src/lib" -j"$jobs" libzstd.a ZSTD_LEGACY_SUPPORT=0 CC="$CC" AR="$AR"
 cp "$src/lib/libzstd.a" "$prefix/lib/"
 cp "$src/lib/zstd.h" "$src/lib/zstd_errors.h" "$src/lib/zdict.h" "$prefix/include/"
