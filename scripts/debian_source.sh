@@ -16,7 +16,6 @@
 
 CODEC_SUITE="${OME_WRITERS_CODEC_SUITE:-trixie}"
 DEBIAN_SOURCE_STATE="${DEBIAN_SOURCE_STATE:-${OME_WRITERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ome-writers}/apt}"
-_debian_source_updated=" "
 
 # apt options reading only SUITE's deb-src index from the machine's Debian mirror.
 _suite_apt_options() {  # suite -> options, one per line
@@ -25,10 +24,9 @@ _suite_apt_options() {  # suite -> options, one per line
   echo "-o" "Dir::State::Lists=$state/lists" "-o" "Dir::Cache=$state/cache"
 }
 
-# Fetches SUITE's source index (once per shell: a command substitution, being
-# a subshell, fetches it again, in about a second); fails when the mirror has none.
+# Fetches SUITE's source index (about a second; callers run in command
+# substitutions, so no state is kept between calls); fails when the mirror has none.
 _suite_prepare() {  # suite
-  case "$_debian_source_updated" in *" $1 "*) return 0 ;; esac
   local state="$DEBIAN_SOURCE_STATE/$1" release mirror
   release=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
   mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' 2>/dev/null |
@@ -38,8 +36,7 @@ _suite_prepare() {  # suite
   echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $1 main" \
     >"$state/sources.list"
   # shellcheck disable=SC2046
-  apt-get $(_suite_apt_options "$1") update -qq >"$state/update.log" 2>&1 || return 1
-  _debian_source_updated="$_debian_source_updated$1 "
+  apt-get $(_suite_apt_options "$1") update -qq >"$state/update.log" 2>&1
 }
 
 # Versions of a source package, newest first: the machine's release, or SUITE's.
@@ -75,29 +72,24 @@ _unpack_upstream_tarball() {  # package version suite
 # updates' sources) is skipped for the next one. With SUITE, that release's
 # versions are tried first, then the machine's own.
 fetch() {  # package, directory prefix, [suite] -> unpacked directory (printed)
-  local version dir
-  if [ -n "${3:-}" ]; then
-    for version in $(debian_source_versions "$1" "$3"); do
+  local version dir suite
+  for suite in ${3:-} ""; do
+    for version in $(debian_source_versions "$1" "$suite"); do
       # shellcheck disable=SC2046
-      if apt-get $(_suite_apt_options "$3") source -qq "$1=$version" >"$1.log" 2>&1; then
-        echo "  $1 $version ($3)" >&2
+      if apt-get $([ -z "$suite" ] || _suite_apt_options "$suite") source -qq "$1=$version" \
+        >"$1.log" 2>&1; then
+        echo "  $1 $version${suite:+ ($suite)}" >&2
         find . -maxdepth 1 -mindepth 1 -type d -name "$2-*" | head -n1
         return 0
       fi
-      if _unpack_upstream_tarball "$1" "$version" "$3"; then
+      if [ -n "$suite" ] && _unpack_upstream_tarball "$1" "$version" "$suite"; then
         echo "  $1 $version ($3; upstream tarball only: the mirror lacks its Debian files)" >&2
         dir=$(find "upstream-$1" -maxdepth 1 -mindepth 1 -type d | head -n1)
         [ -n "$dir" ] && { echo "$dir"; return 0; }
       fi
     done
-    echo "  WARNING: $1 from $3's sources could not be downloaded: using the machine's release" >&2
-  fi
-  for version in $(debian_source_versions "$1"); do
-    if apt-get source -qq "$1=$version" >"$1.log" 2>&1; then
-      echo "  $1 $version" >&2
-      find . -maxdepth 1 -mindepth 1 -type d -name "$2-*" | head -n1
-      return 0
-    fi
+    [ -z "$suite" ] ||
+      echo "  WARNING: $1 from $suite's sources could not be downloaded: using the machine's release" >&2
   done
   cat "$1.log" >&2
   echo "cannot download the Debian source package $1 (is there a deb-src entry?)" >&2

@@ -48,7 +48,7 @@ fi
 source scripts/debian_source.sh
 key=$( (cat scripts/wheel_deps.sh scripts/debian_source.sh; gcc -dumpfullversion
   for p in tiff libzstd c-blosc zlib; do debian_source_versions "$p" | head -n3; done
-  for p in libdeflate; do echo "$CODEC_SUITE"; debian_source_versions "$p" "$CODEC_SUITE" | head -n3; done
+  echo "$CODEC_SUITE"; debian_source_versions libdeflate "$CODEC_SUITE" | head -n3
   dpkg-query -W liblz4-dev libpugixml-dev nlohmann-json3-dev robin-map-dev libstdc++6) |
   sha256sum | cut -c1-16)
 DEPS="$CACHE/deps-$key"
