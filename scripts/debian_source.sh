@@ -83,7 +83,7 @@ fetch() {  # package, directory prefix, [suite] -> unpacked directory (printed)
         return 0
       fi
       if [ -n "$suite" ] && _unpack_upstream_tarball "$1" "$version" "$suite"; then
-        echo "  $1 $version ($3; upstream tarball only: the mirror lacks its Debian files)" >&2
+        echo "  $1 $version ($suite; upstream tarball only: the mirror lacks its Debian files)" >&2
         dir=$(find "upstream-$1" -maxdepth 1 -mindepth 1 -type d | head -n1)
         [ -n "$dir" ] && { echo "$dir"; return 0; }
       fi
