@@ -31,8 +31,12 @@ const char* version() noexcept { return OME_WRITERS_VERSION; }
 namespace {
 
 constexpr std::uint64_t kMaxWarmBlocks = 2048;
-// Slots mapped before create_stream returns (at least 2): a few ms' work.
-constexpr std::uint64_t kWarmNowBytes = 16u << 20;
+// Slots mapped before create_stream returns (at least 2): 15-20 ms' work
+// here. As many as the first hundred 512x512 frames need, because the warmer
+// gets no CPU while the appender and the writer keep both cores of a small
+// machine busy: with 16 MiB, a caller appending faster than the disk mapped
+// 8-40 of those slots itself, each append that did taking 4-8x longer.
+constexpr std::uint64_t kWarmNowBytes = 64u << 20;
 // Idle slots the warmer keeps mapped ahead of the appends (at least 2).
 constexpr std::uint64_t kWarmLeadBytes = 64u << 20;
 
