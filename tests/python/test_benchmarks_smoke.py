@@ -17,8 +17,11 @@ RESULT_FIELDS = {
     "mbps_close",
     "mbps_durable",
     "cpu_s_per_gb",
+    "create_s",
+    "create_cpu_s",
     "append_ns",
     "append_ns_room",
+    "first100_faults",
     "memcpy_ns",
     "rss_growth_mib",
     "disk_bytes",
@@ -84,6 +87,7 @@ def test_worker_ours_measures_and_verifies(tmp_path: Path, fmt: str, compression
     assert result["error"] is None
     assert set(result) >= RESULT_FIELDS
     assert result["frames"] == 6
+    assert result["create_cpu_s"] >= 0 and result["first100_faults"] >= 0
     assert set(result["append_ns"]) >= {"p50", "p99", "max"}
     assert "stats" in result  # our engine's counters ride along
     verdict = _verify(result_path)
