@@ -840,6 +840,11 @@ def summarise(rows: list[Row], records: list[dict[str, Any]]) -> list[dict]:
             if copied and s["engine"] == "ours" and s["compression"]
             else None
         )
+        s["ratio_codec_copied_paired"] = (
+            paired_ratio(records, s["row"], copied["row"])
+            if copied and s["ratio_codec_copied"] is not None
+            else None
+        )
         fresh_codec = ceiling("codec-fresh", s)
         s["ratio_codec_fresh"] = (
             s["mbps_durable"] / fresh_codec["mbps_durable"]
@@ -1016,7 +1021,15 @@ def targets(cases: dict[str, Case], summaries: dict[str, list[dict]]) -> list[di
                 if s.get("ratio_codec_copied") is not None:  # a copying append's own ceiling
                     v = s["ratio_codec_copied"]
                     what = f"{c}: {s['row']} ÷ codec alone with frames copied ≥ 0.9"
-                    add(what, v, 0.9, v >= 0.9)
+                    paired = s.get("ratio_codec_copied_paired")
+                    if paired is None:  # a report from before the pairing
+                        add(what, v, 0.9, v >= 0.9)
+                    else:
+                        # Judged per repeat, as the codec alone above: the rows of one
+                        # repeat run back to back, repeats are minutes apart.
+                        add(f"{what} (median of per-repeat ratios)", paired, 0.9, paired >= 0.9)
+                        add(f"{c}: {s['row']} ÷ codec alone with frames copied, ratio of the "
+                            "medians (for context, no target)", v, None, None)  # fmt: skip
                 if s.get("ratio_codec_fresh") is not None:
                     what = (f"{c}: {s['row']} ÷ codec alone with frames copied into fresh "
                             "memory, as a full queue's (for context, no target)")  # fmt: skip
