@@ -4,11 +4,14 @@
         codec=build/bench-data/jobs/C-codec-tiff-deflate-r0.job.json \\
         ours=build/bench-data/jobs/C-ours-nocopy-tiff-deflate-r0.job.json \\
         tmpfs=build/bench-data/jobs/C-ours-nocopy-tiff-deflate-r0.job.json@/dev/shm \\
-        lib123=build/bench-data/jobs/C-ours-nocopy-tiff-deflate-r0.job.json+/opt/libdeflate
+        lib123=build/bench-data/jobs/C-ours-nocopy-tiff-deflate-r0.job.json+/opt/libdeflate \\
+        long=build/bench-data/jobs/C-ours-nocopy-tiff-deflate-r0.job.json*16
 
-A variant is NAME=JOB[@DIR][+LIBDIR]: a job file that `run.py` wrote (build/bench-data/jobs),
-written under DIR instead of its own place, with LIBDIR first on LD_LIBRARY_PATH (another
-build of a shared library the engine links, same soname). Rounds alternate the order, so
+A variant is NAME=JOB[*K][@DIR][+LIBDIR]: a job file that `run.py` wrote (build/bench-data/jobs),
+with K times its frames (the outermost axis K times longer: what a cost paid once per stream
+comes to per GB in a longer acquisition), written under DIR instead of its own place, with
+LIBDIR first on LD_LIBRARY_PATH (another build of a shared library the engine links, same
+soname). Rounds alternate the order, so
 neither variant always runs first on this noisy VM; the first variant is the reference.
 Prints each run, then medians of MB/s durable and CPU s/GB, and the median of per-round
 ratios to the reference. Each run starts as the suite's do (`run.py`'s page-cache sync and
@@ -30,17 +33,31 @@ from typing import Any
 
 import run as suite
 
+Variant = tuple[str, Path, int, str | None, str | None]
 
-def parse_variant(text: str) -> tuple[str, Path, str | None, str | None]:
+
+def parse_variant(text: str) -> Variant:
     name, sep, rest = text.partition("=")
     if not sep or not name:
-        raise SystemExit(f"variant {text!r}: expected NAME=JOB[@DIR][+LIBDIR]")
+        raise SystemExit(f"variant {text!r}: expected NAME=JOB[*K][@DIR][+LIBDIR]")
     rest, _, libdir = rest.partition("+")
-    job, _, out_root = rest.partition("@")
+    rest, _, out_root = rest.partition("@")
+    job, star, times = rest.partition("*")
+    if star and not (times.isdigit() and int(times) >= 1):
+        raise SystemExit(f"variant {name!r}: *{times} is not a whole number of times ≥ 1")
     path = Path(job)
     if not path.is_file():
         raise SystemExit(f"variant {name!r}: no job file {job!r} (run.py writes them)")
-    return name, path, out_root or None, libdir or None
+    return name, path, int(times) if star else 1, out_root or None, libdir or None
+
+
+def lengthen(job: dict[str, Any], times: int) -> None:
+    """K times the frames: the outermost axis K times longer (an unbounded one has no count)."""
+    case = job["case"]
+    case["frames"] *= times
+    outer = case["dims"][0]
+    if outer["count"] is not None:
+        outer["count"] *= times
 
 
 def steal_share(before: list[int], after: list[int]) -> float:
@@ -54,10 +71,10 @@ def cpu_times() -> list[int]:
         return [int(x) for x in f.readline().split()[1:]]
 
 
-def run_one(
-    name: str, job_path: Path, out_root: str | None, libdir: str | None, scratch: Path
-) -> dict[str, Any]:
+def run_one(variant: Variant, scratch: Path) -> dict[str, Any]:
+    name, job_path, times, out_root, libdir = variant
     job = json.loads(job_path.read_text())
+    lengthen(job, times)
     out = Path(out_root or Path(job["out_dir"]).parent) / f"ab-jobs-{name}"
     shutil.rmtree(out, ignore_errors=True)
     job["out_dir"] = str(out)
@@ -84,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument(
-        "variants", nargs="+", help="NAME=JOB[@DIR][+LIBDIR]; the first is the reference"
+        "variants", nargs="+", help="NAME=JOB[*K][@DIR][+LIBDIR]; the first is the reference"
     )
     args = parser.parse_args()
     variants = [parse_variant(v) for v in args.variants]
@@ -93,11 +110,13 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {v[0]: [] for v in variants}
     with tempfile.TemporaryDirectory() as scratch:
         for r in range(args.rounds):
-            for name, job, out_root, libdir in variants if r % 2 == 0 else variants[::-1]:
-                x = run_one(name, job, out_root, libdir, Path(scratch))
+            for variant in variants if r % 2 == 0 else variants[::-1]:
+                name = variant[0]
+                x = run_one(variant, Path(scratch))
                 runs[name].append(x)
                 print(
-                    f"round {r} {name}: {x['mbps_durable']:.0f} MB/s durable, "
+                    f"round {r} {name}: {x['total_bytes'] / 1e9:.2f} GB, "
+                    f"{x['mbps_durable']:.0f} MB/s durable, "
                     f"{x['cpu_s_per_gb']:.2f} CPU s/GB, steal {100 * x['steal']:.1f}%",
                     flush=True,
                 )
