@@ -4,10 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "core/frame_queue.hpp"
+#include "core/live_frames.hpp"
 #include "core/task_pool.hpp"
 #include "ome_writers/errors.hpp"
 #include "util/frame_copy.hpp"
@@ -247,6 +249,90 @@ TEST(FrameQueue, KeepsOrder) {
     q.push(std::move(item));
   }
   for (std::uint64_t i = 0; i < 5; ++i) EXPECT_EQ(q.pop().count, i);
+}
+
+QueueItem numbered(std::uint64_t i) {
+  QueueItem item;
+  item.kind = QueueItem::Kind::kSkip;
+  item.count = i;
+  // Longer than a short string's inline buffer: each item owns heap memory.
+  item.metadata =
+      "{\"frame\": " + std::to_string(i) + ", \"padding\": \"" + std::string(40, 'x') + "\"}";
+  item.location.storage_index = {static_cast<std::int64_t>(i), static_cast<std::int64_t>(i) + 1};
+  return item;
+}
+
+void expect_numbered(const QueueItem& item, std::uint64_t i) {
+  EXPECT_EQ(item.count, i);
+  EXPECT_EQ(item.metadata, numbered(i).metadata);
+  EXPECT_EQ(item.location.storage_index, numbered(i).location.storage_index);
+}
+
+// The queue is a ring that grows: items stay in order, whole, when the ring
+// wraps around and when it grows while wrapped.
+TEST(FrameQueue, KeepsOrderAndItemsAcrossWrapAndGrowth) {
+  FrameQueue q;
+  std::uint64_t pushed = 0;
+  std::uint64_t popped = 0;
+  for (; pushed < 200; ++pushed) q.push(numbered(pushed));
+  for (; popped < 150; ++popped) expect_numbered(q.pop(), popped);
+  for (; pushed < 1200; ++pushed) q.push(numbered(pushed));  // wraps, then doubles twice
+  for (; popped < 1000; ++popped) expect_numbered(q.pop(), popped);
+  for (; pushed < 1500; ++pushed) q.push(numbered(pushed));
+  for (; popped < 1500; ++popped) expect_numbered(q.pop(), popped);
+  EXPECT_FALSE(q.pop_until(std::chrono::steady_clock::now() + 10ms).has_value());
+  q.push(numbered(7));
+  auto item = q.pop_until(std::chrono::steady_clock::now() + 10s);
+  ASSERT_TRUE(item.has_value());
+  expect_numbered(*item, 7);
+}
+
+TEST(FrameQueue, HandsEveryItemOverInOrderBetweenThreads) {
+  FrameQueue q;
+  constexpr std::uint64_t kItems = 100000;
+  std::thread producer([&] {
+    for (std::uint64_t i = 0; i < kItems; ++i) q.push(numbered(i));
+  });
+  std::uint64_t wrong = 0;
+  for (std::uint64_t i = 0; i < kItems; ++i) {
+    const QueueItem item = q.pop();
+    if (item.count != i || item.metadata != numbered(i).metadata) ++wrong;
+  }
+  producer.join();
+  EXPECT_EQ(wrong, 0u);
+}
+
+// Removed entries' nodes are reused by later adds: every live frame still
+// reads back its own bytes, and a removed one reads as gone.
+TEST(LiveFrames, ReusesRemovedEntriesAndKeepsEachFramesBytes) {
+  constexpr std::size_t kBytes = 64;
+  std::vector<std::vector<std::byte>> frames(40, std::vector<std::byte>(kBytes));
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    std::fill(frames[f].begin(), frames[f].end(), static_cast<std::byte>(f + 1));
+  }
+  LiveFrames live;
+  live.reserve(8);
+  std::vector<std::byte> out(kBytes);
+  for (std::uint64_t round = 0; round < 5; ++round) {
+    const std::uint64_t first = round * 8;
+    for (std::uint64_t k = first; k < first + 8; ++k) live.add(k, frames[k].data());
+    for (std::uint64_t k = first; k < first + 8; ++k) {
+      ASSERT_TRUE(live.read(k, out.data(), kBytes)) << k;
+      EXPECT_EQ(out, frames[k]) << k;
+    }
+    for (std::uint64_t k = first; k < first + 8; ++k) live.remove(k, frames[k].data());
+    for (std::uint64_t k = first; k < first + 8; ++k)
+      EXPECT_FALSE(live.read(k, out.data(), kBytes));
+  }
+  // A key added again while present now names the new buffer; the old
+  // buffer's remove() leaves it alone.
+  live.add(3, frames[3].data());
+  live.add(3, frames[30].data());
+  live.remove(3, frames[3].data());
+  ASSERT_TRUE(live.read(3, out.data(), kBytes));
+  EXPECT_EQ(out, frames[30]);
+  live.remove(3, frames[30].data());
+  EXPECT_FALSE(live.read(3, out.data(), kBytes));
 }
 
 TEST(TaskPool, RethrowsTheFirstFailureOnWait) {

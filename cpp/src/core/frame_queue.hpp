@@ -6,10 +6,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/buffer_pool.hpp"
 #include "ome_writers/stream.hpp"
@@ -35,6 +35,7 @@ struct QueueItem {
 /// FIFO between append() and the writer thread.
 class FrameQueue {
  public:
+  FrameQueue();
   void push(QueueItem item);
   /// Blocks until an item is available.
   QueueItem pop();
@@ -42,9 +43,22 @@ class FrameQueue {
   std::optional<QueueItem> pop_until(std::chrono::steady_clock::time_point deadline);
 
  private:
+  /// Moves the front item out; the lock is held.
+  QueueItem take_front();
+
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<QueueItem> items_;
+  // A ring of slots that only grows, not a deque: items move in and out of
+  // slots that stay allocated, so neither side calls malloc or free with the
+  // lock held. A deque allocated a block on push (the appending thread) and
+  // freed it on pop (the writer). glibc's free then takes the lock of the
+  // arena that allocated it. A writer that slept there while holding this lock
+  // could not run again until a scheduler tick, because the shard assemblers
+  // kept both cores busy. Meanwhile the next append waited here 2-4 ms, with
+  // the queue far from full.
+  std::vector<QueueItem> slots_;
+  std::size_t head_ = 0;   ///< index of the front item
+  std::size_t count_ = 0;  ///< items queued
 };
 
 }  // namespace ome_writers::detail

@@ -7,10 +7,20 @@ namespace ome_writers::detail {
 void LiveFrames::reserve(std::size_t frames) {
   std::lock_guard lock(mutex_);
   entries_.reserve(frames);
+  spare_.reserve(frames);
 }
 
 void LiveFrames::add(std::uint64_t key, const std::byte* data) {
   std::lock_guard lock(mutex_);
+  if (!spare_.empty()) {
+    Map::node_type node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key() = key;
+    node.mapped() = Entry{data, 0};
+    auto placed = entries_.insert(std::move(node));
+    if (placed.inserted) return;
+    spare_.push_back(std::move(placed.node));  // the key is there already: update it below
+  }
   entries_[key].data = data;
 }
 
@@ -35,7 +45,10 @@ void LiveFrames::remove(std::uint64_t key, const std::byte* data) {
   // copies already under way are waited for.
   it->second.data = nullptr;
   unpinned_.wait(lock, [&] { return entries_.at(key).readers == 0; });
-  entries_.erase(key);
+  Map::node_type node = entries_.extract(key);
+  // Kept for add() while there is room; otherwise freed once the lock is let go.
+  if (spare_.size() < spare_.capacity()) spare_.push_back(std::move(node));
+  lock.unlock();
 }
 
 bool LiveFrames::read(std::uint64_t key, void* out, std::size_t bytes) const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace ome_writers::detail {
 
@@ -22,7 +23,7 @@ namespace ome_writers::detail {
 class LiveFrames {
  public:
   /// Room for `frames` entries, so that add() on the appending thread never
-  /// rehashes the whole table.
+  /// rehashes the whole table, and for as many spare nodes.
   void reserve(std::size_t frames);
   /// `data` holds the frame with this key from now on.
   void add(std::uint64_t key, const std::byte* data);
@@ -41,9 +42,16 @@ class LiveFrames {
     int readers = 0;
   };
 
+  using Map = std::unordered_map<std::uint64_t, Entry>;
+
   mutable std::mutex mutex_;
   mutable std::condition_variable unpinned_;
-  mutable std::unordered_map<std::uint64_t, Entry> entries_;
+  mutable Map entries_;
+  // The nodes of removed entries, for add() to reuse. An entry is added on the
+  // appending thread and removed on the writer's: a node per frame would be
+  // allocated on one and freed on the other with the lock held, where a free
+  // that waits for glibc's arena lock stalls the next append (frame_queue.hpp).
+  std::vector<Map::node_type> spare_;
 };
 
 }  // namespace ome_writers::detail
