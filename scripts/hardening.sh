@@ -33,7 +33,7 @@ echo "hardening: ThreadSanitizer"
 sanitized_build build/tsan "-fsanitize=thread"
 cmake --build build/tsan --target ome_writers_tests
 TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/ome_writers_tests --gtest_brief=1 \
-  --gtest_filter='*LiveReads*:*FrameQueue*:*BufferPool*:*MemoryBudget*:*TaskPool*:*Borrow*:StreamTest.*:*Checkpoint*:*CrashConsistency*'
+  --gtest_filter='*LiveReads*:*LiveFrames*:*FrameQueue*:*BufferPool*:*MemoryBudget*:*TaskPool*:*Borrow*:StreamTest.*:*Checkpoint*:*CrashConsistency*'
 
 echo "hardening: libFuzzer, ${fuzz_seconds} s per target"
 sanitized_build build/fuzz "$asan_flags -fsanitize=fuzzer-no-link" \
