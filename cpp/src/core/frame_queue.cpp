@@ -18,20 +18,18 @@ void FrameQueue::push(QueueItem item) {
     std::lock_guard lock(mutex_);
     if (count_ == slots_.size()) {
       std::vector<QueueItem> grown(slots_.size() * 2);
-      for (std::size_t i = 0; i < count_; ++i) {
-        grown[i] = std::move(slots_[(head_ + i) % slots_.size()]);
-      }
+      for (std::size_t i = 0; i < count_; ++i) grown[i] = std::move(at(i));
       slots_.swap(grown);
       head_ = 0;
     }
-    slots_[(head_ + count_) % slots_.size()] = std::move(item);
+    at(count_) = std::move(item);
     ++count_;
   }
   ready_.notify_one();
 }
 
 QueueItem FrameQueue::take_front() {
-  QueueItem item = std::move(slots_[head_]);
+  QueueItem item = std::move(at(0));
   head_ = (head_ + 1) % slots_.size();
   --count_;
   return item;

@@ -43,6 +43,8 @@ class FrameQueue {
   std::optional<QueueItem> pop_until(std::chrono::steady_clock::time_point deadline);
 
  private:
+  /// The i-th queued item from the front; the lock is held.
+  QueueItem& at(std::size_t i) { return slots_[(head_ + i) % slots_.size()]; }
   /// Moves the front item out; the lock is held.
   QueueItem take_front();
 
